@@ -1,0 +1,3 @@
+module github.com/wsx-go/wsx
+
+go 1.26.8
