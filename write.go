@@ -1,0 +1,277 @@
+package wsx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/wsx-go/wsx/internal/frame"
+)
+
+// Write sends p as one message of type typ. It is safe to call from several goroutines at once;
+// messages go out whole, one after another.
+//
+// ctx bounds the call, including the wait for other writers. A write that expires or fails
+// part-way through a frame leaves the peer with a broken frame, so the connection is closed;
+// one that expires while still waiting for its turn changes nothing.
+func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	op, err := dataOpcode(typ)
+	if err != nil {
+		return err
+	}
+	if err := lock(ctx, c.msgLock); err != nil {
+		return err
+	}
+	defer unlock(c.msgLock)
+	return c.writeData(ctx, op, true, p)
+}
+
+// Writer returns a writer for one message of type typ, sent in fragments (§5.4) as its buffer
+// fills; Close sends the final fragment. Until then other data messages wait (control frames
+// may still go between the fragments). ctx bounds every call on the writer.
+func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	op, err := dataOpcode(typ)
+	if err != nil {
+		return nil, err
+	}
+	if err := lock(ctx, c.msgLock); err != nil {
+		return nil, err
+	}
+	c.msgWriter = messageWriter{c: c, ctx: ctx, op: op}
+	return &c.msgWriter, nil
+}
+
+func dataOpcode(typ MessageType) (frame.Opcode, error) {
+	if typ != MessageText && typ != MessageBinary {
+		return 0, fmt.Errorf("wsx: cannot write a message of type %v", typ)
+	}
+	return frame.Opcode(typ), nil
+}
+
+// messageWriter buffers a message's bytes in the connection's write buffer, after room for
+// the frame header, so that each fragment goes out in one write.
+type messageWriter struct {
+	c      *Conn
+	ctx    context.Context
+	op     frame.Opcode
+	n      int // payload bytes buffered in c.wbuf[frame.MaxHeaderSize:]
+	closed bool
+}
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errors.New("wsx: write to a closed message writer")
+	}
+	c := w.c
+	buf := c.writeBuffer()[frame.MaxHeaderSize:]
+	written := 0
+	for len(p) > 0 {
+		if w.n == 0 && len(p) >= len(buf) {
+			// A large write goes out as a fragment of its own, without a copy.
+			if err := c.writeData(w.ctx, w.op, false, p); err != nil {
+				return written, err
+			}
+			return written + len(p), nil
+		}
+		k := copy(buf[w.n:], p)
+		w.n += k
+		p = p[k:]
+		written += k
+		if w.n == len(buf) {
+			if err := w.flush(false); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// Close sends the final fragment and lets the next message go.
+func (w *messageWriter) Close() error {
+	if w.closed {
+		return errors.New("wsx: message writer closed twice")
+	}
+	w.closed = true
+	defer unlock(w.c.msgLock)
+	return w.flush(true)
+}
+
+func (w *messageWriter) flush(fin bool) error {
+	c := w.c
+	n := w.n
+	w.n = 0
+	payload := c.wbuf[frame.MaxHeaderSize : frame.MaxHeaderSize+n]
+	return c.writeData(w.ctx, w.op, fin, payload)
+}
+
+// writeData sends one data frame. The caller holds msgLock. When p lies in c.wbuf right after
+// frame.MaxHeaderSize bytes of room, the header is put in front of it and the frame goes out
+// in one write.
+func (c *Conn) writeData(ctx context.Context, op frame.Opcode, fin bool, p []byte) error {
+	if err := lock(ctx, c.frameLock); err != nil {
+		return err
+	}
+	defer unlock(c.frameLock)
+	if c.closeSent.Load() || c.closed.Load() {
+		return errClosed // §5.5.1: no data frames after a Close frame
+	}
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if err := c.wdl.begin(ctx); err != nil {
+		return err
+	}
+	defer c.wdl.end()
+	h := c.enc.Data(op, 0, fin, int64(len(p)))
+	if err := c.writeFrame(h, p); err != nil {
+		err, _ = ctxError(ctx, err)
+		return c.setWriteErr(err)
+	}
+	return nil
+}
+
+// writeFrame writes a frame with header h and payload p; the caller holds frameLock. A
+// client's payload is masked in the write buffer, never in p.
+func (c *Conn) writeFrame(h frame.Header, p []byte) error {
+	buf := c.writeBuffer()
+	if inBuffer(buf, p) {
+		// p is already in place behind room for the header.
+		start := frame.MaxHeaderSize - frame.Size(h.Length, h.Masked)
+		frame.Put(buf[start:], h)
+		if h.Masked {
+			frame.Mask(h.Key, 0, p)
+		}
+		_, err := c.nc.Write(buf[start : frame.MaxHeaderSize+len(p)])
+		return err
+	}
+	n := frame.Put(buf, h)
+	if !h.Masked && len(p) > len(buf)-n {
+		// A large server frame: header and payload in one writev, payload uncopied.
+		c.iov[0], c.iov[1] = buf[:n], p
+		c.bufs = c.iov[:]
+		_, err := c.bufs.WriteTo(c.nc)
+		c.iov[1] = nil
+		return err
+	}
+	pos := 0
+	for {
+		k := copy(buf[n:], p)
+		if h.Masked {
+			pos = frame.Mask(h.Key, pos, buf[n:n+k])
+		}
+		if _, err := c.nc.Write(buf[:n+k]); err != nil {
+			return err
+		}
+		p = p[k:]
+		if len(p) == 0 {
+			return nil
+		}
+		n = 0
+	}
+}
+
+// inBuffer reports whether p is the stretch of buf right after the room kept for a header.
+func inBuffer(buf, p []byte) bool {
+	return len(p) > 0 && len(buf) > frame.MaxHeaderSize && &p[0] == &buf[frame.MaxHeaderSize]
+}
+
+// writeBuffer returns the connection's write buffer, made on first use.
+func (c *Conn) writeBuffer() []byte {
+	if c.wbuf == nil {
+		size := c.opts.WriteBufferSize
+		if size <= 0 {
+			size = DefaultWriteBufferSize
+		}
+		c.wbuf = make([]byte, max(size, 2*frame.MaxHeaderSize))
+	}
+	return c.wbuf
+}
+
+// writeControl sends a control frame (§5.5), waiting for the frame being written to finish
+// but not for the rest of a fragmented message (§5.4). deadline bounds the wait and the write;
+// done, when not nil, cancels the wait.
+func (c *Conn) writeControl(op frame.Opcode, p []byte, deadline time.Time, done <-chan struct{}) error {
+	if err := lockUntil(c.frameLock, deadline, done); err != nil {
+		return err
+	}
+	defer unlock(c.frameLock)
+	if c.closed.Load() {
+		return errClosed
+	}
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	h, err := c.enc.Control(op, len(p))
+	if err != nil {
+		return err
+	}
+	n := frame.Put(c.ctlBuf[:], h)
+	m := copy(c.ctlBuf[n:], p)
+	if h.Masked {
+		frame.Mask(h.Key, 0, c.ctlBuf[n:n+m])
+	}
+	c.wdl.setAt(deadline)
+	if _, err := c.nc.Write(c.ctlBuf[:n+m]); err != nil {
+		return c.setWriteErr(err)
+	}
+	return nil
+}
+
+// controlDeadline bounds the control frames the read side sends on its own (pongs, the
+// answer to a Close).
+func (c *Conn) controlDeadline() time.Time {
+	return time.Now().Add(c.opts.closeTimeout())
+}
+
+// setWriteErr records a failed write. A frame may have been cut short, so nothing more can be
+// sent on the connection: it is closed.
+func (c *Conn) setWriteErr(err error) error {
+	if c.writeErr == nil {
+		c.writeErr = fmt.Errorf("wsx: write failed, connection closed: %w", err)
+	}
+	c.closeTCP()
+	return c.writeErr
+}
+
+// lock takes a one-slot channel lock, giving up when ctx is done.
+func lock(ctx context.Context, l chan struct{}) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lockUntil takes a one-slot channel lock, giving up at deadline (if not zero) or when done
+// is closed.
+func lockUntil(l chan struct{}, deadline time.Time, done <-chan struct{}) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	default:
+	}
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-expired:
+		return errors.New("wsx: timed out waiting to write a control frame")
+	case <-done:
+		return context.Canceled
+	}
+}
+
+func unlock(l chan struct{}) { <-l }
