@@ -66,5 +66,3 @@ func (c *Conn) pongReceived(p []byte) {
 	}
 	c.pings.mu.Unlock()
 }
-
-
