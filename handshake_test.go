@@ -1,0 +1,93 @@
+package wsx
+
+import (
+	"encoding/base64"
+	"fmt"
+	"testing"
+)
+
+// TestAcceptKey_4_2_2 checks the worked example of §4.2.2 step 5.4 and
+// values computed independently (`printf %s KEY258EAFA5-E914-47DA-95CA-C5AB0DC85B11
+// | openssl sha1 -binary | base64`).
+func TestAcceptKey_4_2_2(t *testing.T) {
+	tests := []struct{ key, want string }{
+		{"dGhlIHNhbXBsZSBub25jZQ==", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}, // §1.3, §4.2.2
+		{"x3JJHMbDL1EzLkh9GBhXDw==", "HSmrc0sMlYUkAGmm5OPpG2HaGWk="},
+		{"", "Kfh9QIsMVZcl6xEPYxPHzW8SZ8w="},
+	}
+	for _, tt := range tests {
+		if got := AcceptKey(tt.key); got != tt.want {
+			t.Errorf("AcceptKey(%q) = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}
+
+// TestNewKey_4_1 checks that keys are the base64 of 16 bytes (§4.1 item 7),
+// are accepted by the server-side check, and differ between calls.
+func TestNewKey_4_1(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		k := NewKey()
+		b, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(b) != 16 {
+			t.Fatalf("NewKey() = %q: decodes to %d bytes, %v; want 16 bytes", k, len(b), err)
+		}
+		if !validKey(k) {
+			t.Fatalf("validKey(NewKey() = %q) = false", k)
+		}
+		if seen[k] {
+			t.Fatalf("NewKey() returned %q twice", k)
+		}
+		seen[k] = true
+	}
+}
+
+// TestValidKey_4_2_1_Item5 checks the Sec-WebSocket-Key rule: base64 of
+// exactly 16 bytes.
+func TestValidKey_4_2_1_Item5(t *testing.T) {
+	valid := []string{"dGhlIHNhbXBsZSBub25jZQ==", "AAAAAAAAAAAAAAAAAAAAAA==", "/////////////////////w=="}
+	for _, k := range valid {
+		if !validKey(k) {
+			t.Errorf("validKey(%q) = false, want true", k)
+		}
+	}
+	invalid := []string{
+		"",
+		"dGhlIHNhbXBsZSBub25jZQ",     // padding missing
+		"dGhlIHNhbXBsZSBub25jZQ=",    // padding short
+		"dGhlIHNhbXBsZSBub25jZR==",   // non-zero padding bits
+		"dGhlIHNhbXBsZSBub25jZQ===",  // too long
+		"dGhlIHNhbXBsZSBub25jZSE=",   // 17 bytes
+		"dGhlIHNhbXBsZSBub25j",       // 15 bytes
+		"dGhlIHNhbXBsZSBub25jZQ-_",   // URL alphabet
+		"dGhlIHNhbXBsZSBub25jZ\nQ==", // decoders skip newlines; the key must not hold one
+		"dGhlIHNhbXBsZSBub25jZQ==\r",
+		"dGhlIHNhbXBsZSBu b25jZQ==",
+		"dGhlIHNhbXBsZSBub25jZQ==dGhlIHNhbXBsZSBub25jZQ==",
+	}
+	for _, k := range invalid {
+		if validKey(k) {
+			t.Errorf("validKey(%q) = true, want false", k)
+		}
+	}
+}
+
+func ExampleAcceptKey() {
+	// The key of the example handshake in RFC 6455 §1.3.
+	fmt.Println(AcceptKey("dGhlIHNhbXBsZSBub25jZQ=="))
+	// Output: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+}
+
+func ExampleNewKey() {
+	key := NewKey()
+	nonce, _ := base64.StdEncoding.DecodeString(key)
+	fmt.Println(len(key), len(nonce))
+	// Output: 24 16
+}
+
+func BenchmarkAcceptKey(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		AcceptKey("dGhlIHNhbXBsZSBub25jZQ==")
+	}
+}
