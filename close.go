@@ -222,8 +222,11 @@ func (c *Conn) finishClose(haveReadLock bool) {
 	c.finishOnce.Do(func() {
 		if c.client && haveReadLock && !c.closed.Load() {
 			c.rdl.setAt(time.Now().Add(c.opts.closeTimeout()))
-			for c.rend-c.rpos > 0 || c.fill() == nil {
-				c.rpos = c.rend
+			c.rpos, c.rend = 0, 0
+			for {
+				if _, err := c.nc.Read(c.rbuf); err != nil {
+					break
+				}
 			}
 		}
 		c.closeTCP()
