@@ -15,8 +15,12 @@ import (
 // Each case feeds raw bytes to a Conn and expects it to fail the connection with a status code
 // (§7.1.7): the Close frame on the wire and the error from Read both carry it.
 func TestReadFailures(t *testing.T) {
-	masked := func(fin bool, rsv byte, op frame.Opcode, p string) []byte { return frameBytes(fin, rsv, op, true, []byte(p)) }
-	unmasked := func(fin bool, rsv byte, op frame.Opcode, p string) []byte { return frameBytes(fin, rsv, op, false, []byte(p)) }
+	masked := func(fin bool, rsv byte, op frame.Opcode, p string) []byte {
+		return frameBytes(fin, rsv, op, true, []byte(p))
+	}
+	unmasked := func(fin bool, rsv byte, op frame.Opcode, p string) []byte {
+		return frameBytes(fin, rsv, op, false, []byte(p))
+	}
 	join := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 	cases := []struct {
 		name    string
