@@ -1,0 +1,66 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+)
+
+// Verify checks that the server d dials (with deflate set as the scenario needs) echoes the scenario's message correctly: it sends
+// max(InFlight, 1) copies on one connection and compares every echo, payload and type, with
+// the original (inflating compressed echoes, RFC 7692 §6.2).
+func Verify(ctx context.Context, d *Dialer, s Scenario) error {
+	c, err := d.Dial(ctx, 0)
+	if err != nil {
+		return err
+	}
+	defer c.Abort()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	want := s.Payload()
+	wantOp := byte(opBinary)
+	if s.Text {
+		wantOp = opText
+	}
+	n := max(s.InFlight, 1)
+	frame := s.ClientFrame()
+	if _, err := c.Write(bytes.Repeat(frame, n)); err != nil {
+		return err
+	}
+	er := newEchoReader(c, c.leftover, 4096)
+	er.keep = true
+	for got := 0; got < n; {
+		k, err := er.readSome()
+		if err != nil {
+			return err
+		}
+		if k != 1 && n == 1 {
+			return fmt.Errorf("%d echoes for 1 message", k)
+		}
+		got += k
+		// Only the last complete message is kept; with several in one read the earlier
+		// ones are counted, and the last one stands for them.
+		p := er.last
+		if er.lastR1 {
+			if !s.Deflate {
+				return fmt.Errorf("RSV1 set without permessage-deflate (§5.2)")
+			}
+			if p, err = Inflate(p); err != nil {
+				return fmt.Errorf("inflating the echo: %v", err)
+			}
+		}
+		if s.Deflate && !er.lastR1 {
+			// Legal (§6 lets a sender skip compression) but it would make the comparison
+			// meaningless.
+			return fmt.Errorf("echo not compressed")
+		}
+		if er.lastOp != wantOp {
+			return fmt.Errorf("echo opcode %#x, want %#x", er.lastOp, wantOp)
+		}
+		if !bytes.Equal(p, want) {
+			return fmt.Errorf("echo of %d bytes differs from the %d sent", len(p), len(want))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+// Package servers holds one WebSocket echo server per library under comparison, each written
+// the way that library's README recommends for speed. A server echoes every data message back
+// with the same type and payload.
+package servers
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+)
+
+// Options select per-run server settings.
+type Options struct {
+	// Deflate enables permessage-deflate (RFC 7692) on the server. Whether it is used still
+	// depends on the client's offer.
+	Deflate bool
+}
+
+// ReadLimit is the largest message the echo servers accept. Libraries whose default is lower
+// (coder: 32 KiB) are raised to it so that every scenario fits.
+const ReadLimit = 32 << 20
+
+// Server is a running echo server.
+type Server interface {
+	// Close stops accepting and releases the server's resources. Connections already
+	// upgraded may outlive it; they end when the client closes them.
+	Close() error
+}
+
+// Lib describes one library.
+type Lib struct {
+	Name string
+	// Serve starts an echo server on ln and returns at once.
+	Serve func(ln net.Listener, o Options) (Server, error)
+	// Deflate tells whether the server supports permessage-deflate in this benchmark.
+	Deflate bool
+	// Pending, when set, tells why the library cannot run yet.
+	Pending string
+}
+
+var libs = map[string]*Lib{}
+
+func register(l *Lib) { libs[l.Name] = l }
+
+// ErrUnknown is returned by Get for a library that is not registered.
+var ErrUnknown = errors.New("servers: unknown library")
+
+// Get returns the library called name.
+func Get(name string) (*Lib, error) {
+	l, ok := libs[name]
+	if !ok {
+		return nil, ErrUnknown
+	}
+	return l, nil
+}
+
+// Names returns the registered libraries, wsx first and the peers in alphabetical order.
+func Names() []string {
+	var names []string
+	for n := range libs {
+		if n != "wsx" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if _, ok := libs["wsx"]; ok {
+		names = append([]string{"wsx"}, names...)
+	}
+	return names
+}
+
+// httpServer serves h on ln with net/http, for the libraries that upgrade from a handler.
+type httpServer struct{ s *http.Server }
+
+func serveHTTP(ln net.Listener, h http.Handler) *httpServer {
+	s := &http.Server{Handler: h}
+	go s.Serve(ln) //nolint:errcheck // returns http.ErrServerClosed on Close
+	return &httpServer{s}
+}
+
+func (h *httpServer) Close() error { return h.s.Close() }
+
+// appendAll reads r to EOF, appending to dst; it is how the servers built on io.Reader
+// messages reuse one buffer per connection instead of allocating per message.
+func appendAll(dst []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
