@@ -187,9 +187,12 @@ func (c *Conn) awaitPeerClose() error {
 	case c.readLock <- struct{}{}:
 		c.rdl.setAt(deadline)
 		err := c.discardUntilClose()
+		if err != nil {
+			err = c.setReadErr(fmt.Errorf("wsx: closing handshake incomplete: %w", err))
+		}
 		<-c.readLock
 		if err != nil {
-			return fmt.Errorf("wsx: closing handshake incomplete: %w", err)
+			return err
 		}
 	}
 	if CloseStatus(c.readErr) < 0 || CloseStatus(c.readErr) == StatusAbnormalClosure {

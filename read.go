@@ -142,7 +142,16 @@ func (c *Conn) beginRead(ctx context.Context) error {
 	select {
 	case c.readLock <- struct{}{}:
 	default:
-		return errConcurrentRead
+		if !c.closeSent.Load() {
+			return errConcurrentRead
+		}
+		// Close is reading the peer's Close frame: wait for it and report how it went.
+		select {
+		case <-c.readDone:
+			return c.readErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if c.readErr != nil {
 		<-c.readLock

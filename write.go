@@ -102,7 +102,7 @@ func (w *messageWriter) flush(fin bool) error {
 	c := w.c
 	n := w.n
 	w.n = 0
-	payload := c.wbuf[frame.MaxHeaderSize : frame.MaxHeaderSize+n]
+	payload := c.writeBuffer()[frame.MaxHeaderSize : frame.MaxHeaderSize+n]
 	return c.writeData(w.ctx, w.op, fin, payload)
 }
 

@@ -1,0 +1,179 @@
+package wsx
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsx-go/wsx/internal/frame"
+)
+
+// §5.5.1, §7.1.2: Close sends a Close frame with the code and reason, waits for the peer's
+// Close, and (as the server) then closes TCP first (§7.1.1).
+func TestCloseHandshakeServer_7_1_1(t *testing.T) {
+	c, peer := serverWithRawClient(t, ConnOptions{})
+	done := make(chan error, 1)
+	go func() { done <- c.Close(StatusGoingAway, "restarting") }()
+	payload := peer.expectClose(StatusGoingAway)
+	if string(payload[2:]) != "restarting" {
+		t.Fatalf("reason %q", payload[2:])
+	}
+	peer.send(true, frame.OpClose, payload)
+	peer.expectEOF() // the server closed TCP without waiting for the client
+	if err := <-done; err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := c.Write(context.Background(), MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write after Close = %v", err)
+	}
+	if err := c.Close(StatusNormalClosure, ""); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("second Close = %v", err)
+	}
+}
+
+// §7.1.1: a client waits for the server to close TCP after the closing handshake.
+func TestCloseHandshakeClient_7_1_1(t *testing.T) {
+	c, peer := clientWithRawServer(t, ConnOptions{})
+	done := make(chan error, 1)
+	go func() { done <- c.Close(StatusNormalClosure, "") }()
+	peer.expectClose(StatusNormalClosure)
+	peer.send(true, frame.OpClose, []byte{0x03, 0xe8})
+	select {
+	case err := <-done:
+		t.Fatalf("client Close returned (%v) before the server closed TCP", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	peer.nc.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+}
+
+// §5.5.1: a Close from the peer is answered with a Close echoing its status code, and the
+// reader sees the peer's code and reason.
+func TestPeerCloseEchoed_5_5_1(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    StatusCode
+		reason  string
+	}{
+		{"code and reason", append([]byte{0x0f, 0xa0}, "custom"...), 4000, "custom"},
+		{"code only", []byte{0x03, 0xe9}, StatusGoingAway, ""},
+		{"empty payload", nil, StatusNoStatusReceived, ""},
+		{"IANA 1012", []byte{0x03, 0xf4}, StatusServiceRestart, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, peer := serverWithRawClient(t, ConnOptions{})
+			peer.send(true, frame.OpClose, tc.payload)
+			_, _, err := c.Read(context.Background())
+			var ce *CloseError
+			if !errors.As(err, &ce) || ce.Code != tc.want || ce.Reason != tc.reason {
+				t.Fatalf("Read = %v, want CloseError %v %q", err, tc.want, tc.reason)
+			}
+			if CloseStatus(err) != tc.want {
+				t.Fatalf("CloseStatus = %v", CloseStatus(err))
+			}
+			echo := peer.expectClose(tc.want)
+			if len(echo) > 2 {
+				t.Errorf("echo carries a reason %q", echo[2:])
+			}
+			peer.expectEOF()
+		})
+	}
+}
+
+// §7.4: only codes that may be sent go on the wire; 1005, 1006 and 1015 never do.
+func TestCloseRefusesReservedCodes_7_4(t *testing.T) {
+	c, _ := serverWithRawClient(t, ConnOptions{})
+	for _, code := range []StatusCode{0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, -1, 70000} {
+		if err := c.Close(code, ""); err == nil || errors.Is(err, net.ErrClosed) {
+			t.Errorf("Close(%d) = %v, want a refusal", code, err)
+		}
+	}
+	if err := c.Close(StatusNormalClosure, strings.Repeat("x", 124)); err == nil {
+		t.Error("Close with a 124-byte reason succeeded (§5.5: at most 123)")
+	}
+	if err := c.Close(StatusNormalClosure, "\xff"); err == nil {
+		t.Error("Close with a reason that is not UTF-8 succeeded")
+	}
+}
+
+// Close gives up after CloseTimeout when the peer never answers, and still closes TCP.
+func TestCloseTimeout(t *testing.T) {
+	c, peer := serverWithRawClient(t, ConnOptions{CloseTimeout: 100 * time.Millisecond})
+	err := c.Close(StatusNormalClosure, "")
+	if err == nil || !strings.Contains(err.Error(), "handshake incomplete") {
+		t.Fatalf("Close = %v, want a timeout", err)
+	}
+	peer.expectClose(StatusNormalClosure)
+	peer.expectEOF()
+}
+
+// Close while another goroutine reads: the reader sees the peer's Close, Close returns.
+func TestCloseWithConcurrentReader(t *testing.T) {
+	server, client := connPair(t, ConnOptions{})
+	serverErr := readErr(server)
+	clientErr := readErr(client)
+	if err := client.Close(StatusNormalClosure, "done"); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := <-serverErr; CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("server read = %v", err)
+	}
+	if err := <-clientErr; CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("client read = %v", err)
+	}
+}
+
+// Data messages after the peer's... after our Close are discarded while Close waits.
+func TestCloseDiscardsLateData(t *testing.T) {
+	c, peer := serverWithRawClient(t, ConnOptions{})
+	done := make(chan error, 1)
+	go func() { done <- c.Close(StatusNormalClosure, "") }()
+	peer.expectClose(StatusNormalClosure)
+	peer.send(true, frame.OpText, []byte("in flight"))
+	peer.send(true, frame.OpClose, []byte{0x03, 0xe8})
+	if err := <-done; err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+}
+
+// CloseNow drops TCP at once; the peer sees status 1006.
+func TestCloseNow(t *testing.T) {
+	server, client := connPair(t, ConnOptions{})
+	if err := server.CloseNow(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := client.Read(context.Background()); CloseStatus(err) != StatusAbnormalClosure {
+		t.Fatalf("peer read = %v, want 1006", err)
+	}
+	if err := server.CloseNow(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("second CloseNow = %v", err)
+	}
+}
+
+// Ping waits for the matching pong, which the peer's reader sends.
+func TestPing_5_5_2(t *testing.T) {
+	server, client := connPair(t, ConnOptions{})
+	go readErr(server)
+	go readErr(client)
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := client.Ping(ctx); err != nil {
+			t.Fatalf("Ping = %v", err)
+		}
+		cancel()
+	}
+	// Nobody answers a ping sent to a raw peer: Ping ends with its context.
+	c, _ := serverWithRawClient(t, ConnOptions{})
+	go readErr(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("unanswered Ping = %v", err)
+	}
+}
