@@ -60,6 +60,10 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 	}
 	for {
 		if len(dst) == cap(dst) {
+			if c.dec.Remaining() == 0 && !c.dec.InMessage() {
+				c.msgOpen = false // the message fit exactly
+				return typ, dst, nil
+			}
 			dst = c.grow(dst)
 		}
 		n, err := c.readPayload(dst[len(dst):cap(dst)])
