@@ -23,7 +23,7 @@ var first = [256]uint8{}
 // accept holds the allowed range of a sequence's second byte. Narrower ranges
 // than 80-BF exclude overlong forms (E0, F0), surrogates (ED) and code points
 // above U+10FFFF (F4).
-var accept = [5]struct{ lo, hi uint8 }{
+var accept = [16]struct{ lo, hi uint8 }{
 	{0x80, 0xBF}, // all other leading bytes
 	{0xA0, 0xBF}, // E0: excludes overlong 3-byte forms
 	{0x80, 0x9F}, // ED: excludes surrogates U+D800-U+DFFF
@@ -77,14 +77,14 @@ func (v *Validator) Write(p []byte) bool {
 		}
 		p = p[1:]
 	}
-	i, ok := scan(p)
+	rest, ok := scan(p)
 	if !ok {
 		v.bad = true
 		return false
 	}
-	// p[i:] is an incomplete code point (at most 3 bytes): keep its state,
+	// rest is an incomplete code point (at most 3 bytes): keep its state,
 	// checking each byte now so that an impossible prefix fails at once.
-	for _, c := range p[i:] {
+	for _, c := range rest {
 		if !v.step(c) {
 			return false
 		}
@@ -130,47 +130,63 @@ func (v *Validator) step(c byte) bool {
 
 // Valid reports whether p is entirely valid UTF-8.
 func Valid(p []byte) bool {
-	i, ok := scan(p)
-	return ok && i == len(p)
+	rest, ok := scan(p)
+	return ok && len(rest) == 0
 }
 
-// scan validates the complete code points of p. It returns ok == false if p
-// holds an invalid sequence; otherwise p[i:] is empty or the start of a code
-// point that runs past the end of p (whose bytes scan has not checked).
-func scan(p []byte) (i int, ok bool) {
-	n := len(p)
-	for i < n {
-		// ASCII fast path, 8 bytes at a time.
-		for i+8 <= n && binary.LittleEndian.Uint64(p[i:])&0x8080808080808080 == 0 {
-			i += 8
-		}
-		if i == n {
-			break
-		}
-		c := p[i]
+// scan validates the complete code points of p and returns the rest of p. If
+// ok is false, rest starts with an invalid sequence; otherwise rest is empty
+// or the start of a code point that runs past the end of p, whose bytes scan
+// has not checked.
+func scan(p []byte) (rest []byte, ok bool) {
+	// Capping the capacity spares the compiler from recomputing it at each
+	// reslice.
+	p = p[:len(p):len(p)]
+	for len(p) > 0 {
+		c := p[0]
 		if c < 0x80 {
-			i++
+			p = p[1:]
+			// ASCII usually comes in runs: skip a word, then four words, at
+			// a time while no byte has its high bit set.
+			if len(p) >= 8 && word(p)&hiBits == 0 {
+				p = p[8:]
+				for len(p) >= 32 && (word(p)|word(p[8:])|word(p[16:])|word(p[24:]))&hiBits == 0 {
+					p = p[32:]
+				}
+				for len(p) >= 8 && word(p)&hiBits == 0 {
+					p = p[8:]
+				}
+			}
 			continue
 		}
 		x := first[c]
-		size := int(x & 7)
-		if size == 0 {
-			return i, false
-		}
-		if n-i < size {
-			return i, true
-		}
 		r := accept[x>>4]
-		if c1 := p[i+1]; c1 < r.lo || r.hi < c1 {
-			return i, false
+		// A sequence cut short by the end of p is reported as ok: Write
+		// checks its bytes one by one and keeps the state.
+		switch x & 7 {
+		case 2:
+			if len(p) < 2 || p[1] < r.lo || r.hi < p[1] {
+				return p, len(p) < 2
+			}
+			p = p[2:]
+		case 3:
+			if len(p) < 3 || p[1] < r.lo || r.hi < p[1] || p[2] < 0x80 || 0xBF < p[2] {
+				return p, len(p) < 3
+			}
+			p = p[3:]
+		case 4:
+			if len(p) < 4 || p[1] < r.lo || r.hi < p[1] || p[2] < 0x80 || 0xBF < p[2] || p[3] < 0x80 || 0xBF < p[3] {
+				return p, len(p) < 4
+			}
+			p = p[4:]
+		default: // a continuation byte or one that never starts a sequence
+			return p, false
 		}
-		if size > 2 && p[i+2]&0xC0 != 0x80 {
-			return i, false
-		}
-		if size > 3 && p[i+3]&0xC0 != 0x80 {
-			return i, false
-		}
-		i += size
 	}
-	return n, true
+	return nil, true
 }
+
+const hiBits = 0x8080808080808080
+
+// word loads 8 bytes of p in an order that does not matter to hiBits tests.
+func word(p []byte) uint64 { return binary.LittleEndian.Uint64(p) }
