@@ -1,0 +1,301 @@
+// Command wsx is a WebSocket tool built on the wsx library: an echo, broadcast and file server
+// with a playground page, an interactive client, a handshake doctor and a load generator.
+//
+// Usage:
+//
+//	wsx serve [addr]      echo server (the playground page is at /)
+//	wsx connect URL       send stdin, print what arrives
+//	wsx doctor URL        check a server's opening handshake, rule by rule
+//	wsx doctor --listen   explain the handshakes clients send
+//	wsx bench URL         load-test an echo server
+//	wsx accept KEY        print the Sec-WebSocket-Accept value for a key
+//	wsx key               print a fresh Sec-WebSocket-Key
+//
+// Run "wsx COMMAND --help" for each command's flags and examples.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Exit statuses shared by every command.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the command ran and failed (a refused handshake, an unreachable server...)
+	exitUsage = 2 // bad flag, bad argument, bad URL
+)
+
+// env is what a command sees of the process, so that tests run commands in-process.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	// interactive reports that stdin and stdout are terminals: connect then escapes control
+	// characters and bench redraws its progress line.
+	interactive bool
+	// stderrTerminal reports that stderr is a terminal.
+	stderrTerminal bool
+}
+
+// command is one subcommand of wsx.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) int
+}
+
+// commands lists the subcommands in the order the help shows them. It is filled in init to
+// break the cycle through usage, which prints the list.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"serve", "run an echo, broadcast or file server with a playground page", runServe},
+		{"accept", "print the Sec-WebSocket-Accept value for a Sec-WebSocket-Key", runAccept},
+		{"key", "print a fresh Sec-WebSocket-Key", runKey},
+	}
+}
+
+func main() {
+	// The first SIGINT or SIGTERM cancels ctx, which every command treats as "finish
+	// gracefully"; a second one kills the process as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	e := &env{
+		stdin:          os.Stdin,
+		stdout:         os.Stdout,
+		stderr:         os.Stderr,
+		interactive:    isTerminal(os.Stdin) && isTerminal(os.Stdout),
+		stderrTerminal: isTerminal(os.Stderr),
+	}
+	os.Exit(run(ctx, e, os.Args[1:]))
+}
+
+// isTerminal reports whether f is a character device, which for the standard streams means a
+// terminal (or /dev/null, which is harmless to treat as one).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+const mainUsage = `wsx is a WebSocket tool built on the wsx library (RFC 6455).
+
+Usage:
+  wsx COMMAND [flags] [arguments]
+
+Commands:
+%s
+Run "wsx COMMAND --help" for a command's flags and examples.
+
+Examples:
+  wsx serve                          # echo server on 127.0.0.1:8080, playground at http://127.0.0.1:8080/
+  wsx connect ws://127.0.0.1:8080/   # type lines, see them echoed
+  wsx doctor wss://example.com/ws    # why does the handshake fail?
+`
+
+// run dispatches to the subcommand named by args[0] and returns the exit status.
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintf(e.stderr, mainUsage, commandList())
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[0] == "help" {
+			return run(ctx, e, []string{args[1], "--help"})
+		}
+		fmt.Fprintf(e.stdout, mainUsage, commandList())
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "wsx: unknown command %q (run \"wsx --help\" for the list)\n", args[0])
+	return exitUsage
+}
+
+func commandList() string {
+	var b strings.Builder
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+	}
+	return b.String()
+}
+
+// flags is a subcommand's FlagSet with its help text. Errors are reported by parse, in one
+// line, not by the flag package.
+type flags struct {
+	*flag.FlagSet
+	usage string // the help text shown above the list of flags
+}
+
+func newFlags(name, usage string) *flags {
+	fs := flag.NewFlagSet("wsx "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flags{fs, usage}
+}
+
+// parse parses args, allowing flags after positional arguments ("wsx connect URL -H ..."),
+// as users type them. It returns the positional arguments and ok; when parsing stops it
+// returns the exit status instead: exitOK after printing the help for -h/--help, exitUsage
+// after printing one line naming the problem.
+func (f *flags) parse(e *env, args []string) (positional []string, status int, ok bool) {
+	for {
+		err := f.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			f.printHelp(e.stdout)
+			return nil, exitOK, false
+		}
+		if err != nil {
+			return nil, f.usageError(e, "%v", err), false
+		}
+		rest := f.Args()
+		if len(rest) == 0 {
+			return positional, 0, true
+		}
+		if i := len(args) - len(rest); i > 0 && args[i-1] == "--" {
+			return append(positional, rest...), 0, true // everything after "--" is positional
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// usageError prints one line about a bad invocation and returns exitUsage.
+func (f *flags) usageError(e *env, format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "%s: %s (see %s --help)\n", f.Name(), fmt.Sprintf(format, args...), f.Name())
+	return exitUsage
+}
+
+// printHelp prints the subcommand's help text and its flags, spelt with "--" (one-letter
+// flags with "-"). A flag whose usage is "short for --name" is shown beside that flag.
+func (f *flags) printHelp(w io.Writer) {
+	fmt.Fprint(w, f.usage)
+	fmt.Fprintln(w, "\nFlags:")
+	short := map[string]string{}
+	f.VisitAll(func(fl *flag.Flag) {
+		if long, ok := strings.CutPrefix(fl.Usage, "short for --"); ok {
+			short[long] = fl.Name
+		}
+	})
+	const indent = 26
+	f.VisitAll(func(fl *flag.Flag) {
+		if strings.HasPrefix(fl.Usage, "short for --") {
+			return
+		}
+		name, usage := flag.UnquoteUsage(fl)
+		line := "      --" + fl.Name
+		if len(fl.Name) == 1 {
+			line = "  -" + fl.Name
+		} else if s, ok := short[fl.Name]; ok {
+			line = "  -" + s + ", --" + fl.Name
+		}
+		if name != "" {
+			line += " " + name
+		}
+		if len(line) < indent-1 {
+			line += strings.Repeat(" ", indent-len(line))
+		} else {
+			line += "\n" + strings.Repeat(" ", indent)
+		}
+		line += strings.ReplaceAll(usage, "\n", "\n"+strings.Repeat(" ", indent))
+		if d := fl.DefValue; d != "" && d != "false" && d != "0" && d != "0s" {
+			line += " (default " + d + ")"
+		}
+		fmt.Fprintln(w, line)
+	})
+}
+
+// listFlag is a repeatable flag whose values may also be comma-separated: -s a -s b, -s a,b.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// headerFlag is a repeatable "Name: value" flag, like curl's -H.
+type headerFlag [][2]string
+
+func (h *headerFlag) String() string { return "" }
+
+func (h *headerFlag) Set(v string) error {
+	name, value, ok := strings.Cut(v, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
+		return fmt.Errorf("want \"Name: value\", got %q", v)
+	}
+	*h = append(*h, [2]string{name, strings.TrimSpace(value)})
+	return nil
+}
+
+// sizeFlag is a byte count with an optional unit: 512, 16K, 16KiB, 64M, 1G (powers of 1024).
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return formatSize(int64(*s)) }
+
+func (s *sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*s = sizeFlag(n)
+	return nil
+}
+
+// parseSize parses a byte count such as "512", "16K", "16KiB", "64MiB" or "1g".
+func parseSize(v string) (int64, error) {
+	s := strings.ToLower(strings.TrimSpace(v))
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "b"), "i")
+	shift := 0
+	switch {
+	case strings.HasSuffix(s, "k"):
+		shift = 10
+	case strings.HasSuffix(s, "m"):
+		shift = 20
+	case strings.HasSuffix(s, "g"):
+		shift = 30
+	}
+	if shift > 0 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)>>shift {
+		return 0, fmt.Errorf("bad size %q: want a number of bytes such as 512, 16KiB or 64MiB", v)
+	}
+	return n << shift, nil
+}
+
+// formatSize prints n in the largest unit that divides it: 64MiB, 1536B.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}

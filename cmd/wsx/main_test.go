@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// result is how a command run ended.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runWSX runs the command line args in-process with stdin and returns its exit status and
+// output.
+func runWSX(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) result {
+	t.Helper()
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	var stdout, stderr syncBuffer
+	code := run(ctx, &env{stdin: stdin, stdout: &stdout, stderr: &stderr}, args)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func TestUsage(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string // in stdout
+		err  string // in stderr
+	}{
+		{nil, exitUsage, "", "Commands:"},
+		{[]string{"--help"}, exitOK, "Commands:", ""},
+		{[]string{"help", "key"}, exitOK, "Usage: wsx key", ""},
+		{[]string{"nonsense"}, exitUsage, "", `wsx: unknown command "nonsense"`},
+		{[]string{"serve", "--help"}, exitOK, "Examples:", ""},
+		{[]string{"serve", "-h"}, exitOK, "--read-limit size", ""},
+		{[]string{"serve", "--bogus"}, exitUsage, "", "wsx serve: flag provided but not defined: -bogus (see wsx serve --help)\n"},
+		{[]string{"serve", "--read-limit", "lots"}, exitUsage, "", `bad size "lots"`},
+		{[]string{"serve", "--tls-cert", "x.pem"}, exitUsage, "", "--tls-cert and --tls-key go together"},
+		{[]string{"serve", "--log-format", "xml"}, exitUsage, "", "--log-format must be text or json"},
+		{[]string{"serve", "--dir", "/nonexistent/dir"}, exitUsage, "", "is not a directory"},
+		{[]string{"serve", "a:1", "b:2"}, exitUsage, "", "want at most one address"},
+		{[]string{"accept"}, exitUsage, "", "want exactly one KEY"},
+		{[]string{"key", "extra"}, exitUsage, "", "takes no arguments"},
+	} {
+		r := runWSX(t, ctx, nil, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout, tc.out) || !strings.Contains(r.stderr, tc.err) {
+			t.Errorf("wsx %q: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q",
+				tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out, tc.err)
+		}
+		if tc.code == exitUsage && tc.err != "" && strings.Count(r.stderr, "\n") != 1 && tc.args != nil {
+			t.Errorf("wsx %q: a usage error must be one line, got %q", tc.args, r.stderr)
+		}
+	}
+}
+
+func TestParseFlagsAfterArguments(t *testing.T) {
+	f := newFlags("test", "")
+	var list listFlag
+	b := f.Bool("b", false, "")
+	f.Var(&list, "s", "")
+	pos, _, ok := f.parse(&env{stdout: io.Discard, stderr: io.Discard}, []string{"one", "-b", "two", "-s", "x,y", "--", "-s", "three"})
+	if !ok || !*b || strings.Join(list, " ") != "x y" || strings.Join(pos, " ") != "one two -s three" {
+		t.Fatalf("got ok=%v b=%v list=%q positional=%q", ok, *b, list, pos)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "512": 512, "16K": 16 << 10, "16KiB": 16 << 10, "16kb": 16 << 10, "64MiB": 64 << 20, "1g": 1 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "1.5M", "K", "99999999999999999999"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+	for n, want := range map[int64]string{0: "0B", 1536: "1536B", 64 << 20: "64MiB", 1 << 30: "1GiB"} {
+		if got := formatSize(n); got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestHeaderFlag(t *testing.T) {
+	var h headerFlag
+	if err := h.Set("Authorization:  Bearer x "); err != nil || len(h) != 1 || h[0] != [2]string{"Authorization", "Bearer x"} {
+		t.Fatalf("Set: %v, %q", err, h)
+	}
+	for _, bad := range []string{"NoColon", ": v", "Bad Name: v"} {
+		if err := h.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
+		}
+	}
+}
