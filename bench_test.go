@@ -130,10 +130,10 @@ func TestZeroAllocs(t *testing.T) {
 	defer cancel()
 	for _, ctx := range []context.Context{context.Background(), long} {
 		for _, client := range []bool{false, true} {
-			for _, n := range []int{16, 4 << 10, 200 << 10} {
+			for _, n := range []int{16, 4 << 10, 100 << 10} {
 				r := replayConn(client, n)
 				buf := make([]byte, 0, n)
-				if a := testing.AllocsPerRun(100, func() {
+				if a := testing.AllocsPerRun(20, func() {
 					if _, _, err := r.ReadMessage(ctx, buf[:0]); err != nil {
 						t.Fatal(err)
 					}
@@ -142,14 +142,14 @@ func TestZeroAllocs(t *testing.T) {
 				}
 				w := newConn(&memConn{}, connConfig{client: client})
 				msg := make([]byte, n)
-				if a := testing.AllocsPerRun(100, func() {
+				if a := testing.AllocsPerRun(20, func() {
 					if err := w.Write(ctx, MessageText, msg); err != nil {
 						t.Fatal(err)
 					}
 				}); a != 0 {
 					t.Errorf("Write (client=%v, %d B): %v allocs per message", client, n, a)
 				}
-				if a := testing.AllocsPerRun(100, func() {
+				if a := testing.AllocsPerRun(20, func() {
 					wr, _ := w.Writer(ctx, MessageBinary)
 					wr.Write(msg)
 					wr.Close()

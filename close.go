@@ -242,5 +242,8 @@ func (c *Conn) closeTCP() bool {
 		return false
 	}
 	c.nc.Close()
+	if c.group != nil {
+		c.group.remove(c)
+	}
 	return true
 }

@@ -147,6 +147,7 @@ type Conn struct {
 	finishOnce   sync.Once
 
 	pings pingWaiters
+	group *Group // set by Group.add before the Conn is shared
 }
 
 // connConfig is what accept and dial hand to newConn after a successful handshake.

@@ -125,16 +125,20 @@ func (c *Conn) writeData(ctx context.Context, op frame.Opcode, fin bool, p []byt
 	}
 	defer c.wdl.end()
 	h := c.enc.Data(op, 0, fin, int64(len(p)))
-	if err := c.writeFrame(h, p); err != nil {
+	if n, err := c.writeFrame(h, p); err != nil {
 		err, _ = ctxError(ctx, err)
+		if n == 0 && isTimeout(err) {
+			c.enc.Undo(h)
+			return err // nothing went out: the connection is intact
+		}
 		return c.setWriteErr(err)
 	}
 	return nil
 }
 
-// writeFrame writes a frame with header h and payload p; the caller holds frameLock. A
-// client's payload is masked in the write buffer, never in p.
-func (c *Conn) writeFrame(h frame.Header, p []byte) error {
+// writeFrame writes a frame with header h and payload p and returns how many bytes went out;
+// the caller holds frameLock. A client's payload is masked in the write buffer, never in p.
+func (c *Conn) writeFrame(h frame.Header, p []byte) (int64, error) {
 	buf := c.writeBuffer()
 	if inBuffer(buf, p) {
 		// p is already in place behind room for the header.
@@ -143,30 +147,36 @@ func (c *Conn) writeFrame(h frame.Header, p []byte) error {
 		if h.Masked {
 			frame.Mask(h.Key, 0, p)
 		}
-		_, err := c.nc.Write(buf[start : frame.MaxHeaderSize+len(p)])
-		return err
+		n, err := c.nc.Write(buf[start : frame.MaxHeaderSize+len(p)])
+		if err != nil && n == 0 && h.Masked {
+			frame.Mask(h.Key, 0, p) // unmask: the caller may try again
+		}
+		return int64(n), err
 	}
 	n := frame.Put(buf, h)
 	if !h.Masked && len(p) > len(buf)-n {
 		// A large server frame: header and payload in one writev, payload uncopied.
 		c.iov[0], c.iov[1] = buf[:n], p
 		c.bufs = c.iov[:]
-		_, err := c.bufs.WriteTo(c.nc)
+		written, err := c.bufs.WriteTo(c.nc)
 		c.iov[1] = nil
-		return err
+		return written, err
 	}
+	var written int64
 	pos := 0
 	for {
 		k := copy(buf[n:], p)
 		if h.Masked {
 			pos = frame.Mask(h.Key, pos, buf[n:n+k])
 		}
-		if _, err := c.nc.Write(buf[:n+k]); err != nil {
-			return err
+		m, err := c.nc.Write(buf[:n+k])
+		written += int64(m)
+		if err != nil {
+			return written, err
 		}
 		p = p[k:]
 		if len(p) == 0 {
-			return nil
+			return written, nil
 		}
 		n = 0
 	}
@@ -213,7 +223,10 @@ func (c *Conn) writeControl(op frame.Opcode, p []byte, deadline time.Time, done 
 		frame.Mask(h.Key, 0, c.ctlBuf[n:n+m])
 	}
 	c.wdl.setAt(deadline)
-	if _, err := c.nc.Write(c.ctlBuf[:n+m]); err != nil {
+	if w, err := c.nc.Write(c.ctlBuf[:n+m]); err != nil {
+		if w == 0 && isTimeout(err) {
+			return err // nothing went out: the connection is intact
+		}
 		return c.setWriteErr(err)
 	}
 	return nil

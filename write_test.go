@@ -212,9 +212,10 @@ func TestWriteTimeout(t *testing.T) {
 	peer.readFrame()
 
 	// Nobody reads the peer's side: a large write fills the socket buffers and expires.
+	big := make([]byte, 64<<20)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
-	err = c.Write(ctx2, MessageBinary, make([]byte, 64<<20))
+	err = c.Write(ctx2, MessageBinary, big)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("stuck Write = %v, want context.DeadlineExceeded", err)
 	}

@@ -35,6 +35,12 @@ func (e *Encoder) Data(op frame.Opcode, rsv byte, fin bool, length int64) frame.
 	return h
 }
 
+// Undo forgets the data frame with header h, made by Data but never sent, so that the next
+// call to Data makes the same frame again.
+func (e *Encoder) Undo(h frame.Header) {
+	e.inMessage = h.Opcode == frame.OpContinuation // the state before Data made h
+}
+
 // Control returns the header of a control frame; control frames may go between the fragments
 // of a message (§5.4) and are never fragmented themselves (§5.5).
 func (e *Encoder) Control(op frame.Opcode, length int) (frame.Header, error) {
