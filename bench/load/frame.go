@@ -113,18 +113,23 @@ func (e *echoReader) readSome() (int, error) {
 		if msgs > 0 {
 			return msgs, nil
 		}
-		if e.r == e.w {
-			e.r, e.w = 0, 0
-		} else if e.r > 0 && !e.inFrame {
-			// A partial header: move it to the front.
-			e.w = copy(e.buf, e.buf[e.r:e.w])
-			e.r = 0
-		}
+		e.compact()
 		m, err := e.nc.Read(e.buf[e.w:])
 		e.w += m
 		if err != nil && m == 0 {
 			return msgs, err
 		}
+	}
+}
+
+// compact makes room after the buffered bytes, which parse has consumed but for at most a
+// partial frame header.
+func (e *echoReader) compact() {
+	if e.r == e.w {
+		e.r, e.w = 0, 0
+	} else if e.r > 0 {
+		e.w = copy(e.buf, e.buf[e.r:e.w])
+		e.r = 0
 	}
 }
 
@@ -174,7 +179,11 @@ func (e *echoReader) parse() (int, error) {
 		case 126:
 			n = int64(binary.BigEndian.Uint16(avail[2:]))
 		case 127:
-			n = int64(binary.BigEndian.Uint64(avail[2:]))
+			u := binary.BigEndian.Uint64(avail[2:])
+			if u>>63 != 0 {
+				return msgs, errors.New("load: 64-bit length with the top bit set (§5.2)")
+			}
+			n = int64(u)
 		}
 		e.r += hl
 		op := b0 & 0x0f

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,17 +58,13 @@ func (e *Echo) Run(ctx context.Context, warmup, d time.Duration, mark func()) (R
 		batch = append(batch, e.Frame...)
 	}
 	var st runState
-	hists := make([]hist, len(conns))
-	var wg sync.WaitGroup
+	var h hist
 	dl, _ := ctx.Deadline()
-	for i, c := range conns {
-		c.SetDeadline(dl)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			echoLoop(c, batch, len(e.Frame), e.InFlight, &st, &hists[i])
-		}()
-	}
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		done <- epollEcho(conns, batch, len(e.Frame), e.InFlight, &st, &h, dl)
+	}()
 	time.Sleep(warmup)
 	mark()
 	start, n0 := time.Now(), st.count.Load()
@@ -77,17 +74,8 @@ func (e *Echo) Run(ctx context.Context, warmup, d time.Duration, mark func()) (R
 	n1, elapsed := st.count.Load(), time.Since(start)
 	mark()
 	st.stopped.Store(true)
-	now := time.Now()
-	for _, c := range conns {
-		c.SetDeadline(now)
-	}
-	wg.Wait()
-	for _, c := range conns {
-		c.Abort()
-	}
-	var h hist
-	for i := range hists {
-		h.merge(&hists[i])
+	if err := <-done; err != nil {
+		st.err = err
 	}
 	res := Result{Count: n1 - n0, Elapsed: elapsed, P50: h.quantile(0.5), P99: h.quantile(0.99)}
 	if st.err != nil {
@@ -97,52 +85,6 @@ func (e *Echo) Run(ctx context.Context, warmup, d time.Duration, mark func()) (R
 		return res, errors.New("load: no echo during the measured interval")
 	}
 	return res, nil
-}
-
-// echoLoop keeps inFlight frames outstanding on c until the run stops. Send times wait in a
-// ring: echoes come back in order.
-func echoLoop(c *Conn, batch []byte, frameLen, inFlight int, st *runState, h *hist) {
-	er := newEchoReader(c, c.leftover, min(64<<10, max(4096, len(batch))))
-	sent := make([]time.Time, inFlight)
-	head := 0 // index of the oldest outstanding send time
-	now := time.Now()
-	for i := range sent {
-		sent[i] = now
-	}
-	if _, err := c.Write(batch); err != nil {
-		st.fail(err)
-		return
-	}
-	for {
-		n, err := er.readSome()
-		if n > inFlight {
-			st.fail(errors.New("load: more echoes than messages sent"))
-			return
-		}
-		now := time.Now()
-		if n > 0 {
-			measuring := st.measuring.Load()
-			for range n {
-				if measuring {
-					h.add(now.Sub(sent[head]), 1)
-				}
-				sent[head] = now // the replacement sent below
-				head = (head + 1) % inFlight
-			}
-			st.count.Add(int64(n))
-		}
-		if err != nil {
-			st.fail(err)
-			return
-		}
-		if st.stopped.Load() {
-			return
-		}
-		if _, err := c.Write(batch[:n*frameLen]); err != nil {
-			st.fail(err)
-			return
-		}
-	}
 }
 
 // dialAll opens n connections with the given number of concurrent dialers.

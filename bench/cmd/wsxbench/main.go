@@ -1,0 +1,288 @@
+// Command wsxbench measures wsx against the other Go WebSocket libraries, side by side on
+// this machine: each library's echo server runs as its own process pinned to one core, the
+// load generator runs pinned to another, and runs alternate between libraries (A B C A B C)
+// for a number of repetitions whose median is reported.
+//
+// Usage (from the bench directory):
+//
+//	go run ./cmd/wsxbench [-scenarios echo16,pipe1k] [-libs wsx,gorilla] [-d 1s] [-reps 3]
+//
+// It prints Markdown tables: server CPU time per message with each peer's ratio to wsx,
+// messages per second and latency, server memory per idle connection and handshake cost.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wsx-go/wsx/bench/load"
+	"github.com/wsx-go/wsx/bench/servers"
+)
+
+type config struct {
+	libs      []string
+	scenarios []load.Scenario
+	d, warmup time.Duration
+	reps      int
+	idleConns int
+	serverCPU int // -1: no pinning
+	loadCPU   int
+	profile   string // library whose server is profiled
+	profDir   string
+	verbose   bool
+}
+
+func main() {
+	serve := flag.String("serve", "", "run as the echo server of this library (used by wsxbench itself)")
+	deflate := flag.Bool("deflate", false, "with -serve: enable permessage-deflate")
+	libs := flag.String("libs", strings.Join(servers.Names(), ","), "libraries to compare, comma-separated")
+	scen := flag.String("scenarios", scenarioNames(), "scenarios to run, comma-separated")
+	d := flag.Duration("d", time.Second, "measured interval of each run")
+	warmup := flag.Duration("warmup", 300*time.Millisecond, "load before each measured interval")
+	reps := flag.Int("reps", 3, "repetitions of every run (the median is reported)")
+	idle := flag.Int("idle-conns", 10000, "connections of the idle scenario (the open-file limit bounds it)")
+	pin := flag.Bool("pin", true, "pin the server to -server-cpu and the load generator to -load-cpu")
+	serverCPU := flag.Int("server-cpu", 0, "core of the server")
+	loadCPU := flag.Int("load-cpu", 1, "core of the load generator")
+	profile := flag.String("profile", "", "write CPU (and, for idle, heap) profiles of this library's server, first repetition only")
+	profDir := flag.String("profile-dir", ".", "directory for -profile output")
+	verbose := flag.Bool("v", false, "print every run, and the servers' own output, on stderr")
+	flag.Parse()
+
+	if *serve != "" {
+		if err := serveChild(*serve, *deflate); err != nil {
+			fmt.Fprintln(os.Stderr, "wsxbench -serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+
+	cfg := config{d: *d, warmup: *warmup, reps: max(*reps, 1), idleConns: *idle, serverCPU: -1,
+		profile: *profile, profDir: *profDir, verbose: *verbose}
+	for _, n := range strings.Split(*libs, ",") {
+		if _, err := servers.Get(n); err != nil {
+			fatalf("unknown library %q (have %s)", n, strings.Join(servers.Names(), ", "))
+		}
+		cfg.libs = append(cfg.libs, n)
+	}
+	for _, n := range strings.Split(*scen, ",") {
+		s, ok := load.Find(n)
+		if !ok {
+			fatalf("unknown scenario %q (have %s)", n, scenarioNames())
+		}
+		cfg.scenarios = append(cfg.scenarios, s)
+	}
+	if *pin && runtime.NumCPU() >= 2 {
+		cfg.serverCPU, cfg.loadCPU = *serverCPU, *loadCPU
+		if err := pinSelf(cfg.loadCPU); err != nil {
+			fatalf("pinning the load generator: %v", err)
+		}
+	}
+	raiseFileLimit()
+	if cfg.profile != "" {
+		if err := os.MkdirAll(cfg.profDir, 0o755); err != nil {
+			fatalf("%v", err)
+		}
+	}
+
+	start := time.Now()
+	res := run(&cfg)
+	printReport(os.Stdout, &cfg, res, time.Since(start))
+}
+
+func scenarioNames() string {
+	var names []string
+	for _, s := range load.Scenarios {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "wsxbench: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+// raiseFileLimit lifts the soft open-file limit to the hard one: the idle scenario holds
+// thousands of sockets.
+func raiseFileLimit() {
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+}
+
+// sample is what one run of one library measured.
+type sample struct {
+	cpuPerOp float64 // server CPU µs per message or handshake
+	rate     float64 // messages or handshakes per second
+	p50, p99 time.Duration
+	perConn  float64 // idle: server RSS bytes per connection
+	util     float64 // server CPU time / wall time over the measured interval
+	genPerOp float64 // the load generator's own CPU µs per operation, to show it is not the limit
+	err      error
+}
+
+// key names one cell of the results.
+type key struct{ scenario, lib string }
+
+// run runs every scenario; within a scenario, repetition r runs the libraries in an order
+// rotated by r, so that no library always runs first or right after the same peer.
+func run(cfg *config) map[key][]sample {
+	res := map[key][]sample{}
+	for _, s := range cfg.scenarios {
+		for r := range cfg.reps {
+			for i := range cfg.libs {
+				lib := cfg.libs[(i+r)%len(cfg.libs)]
+				l, _ := servers.Get(lib)
+				if l.Pending != "" || (s.Deflate && !l.Deflate) {
+					continue
+				}
+				sm := runOne(cfg, s, lib, r == 0 && lib == cfg.profile)
+				res[key{s.Name, lib}] = append(res[key{s.Name, lib}], sm)
+				if cfg.verbose {
+					logSample(s, lib, r, sm)
+				}
+			}
+		}
+	}
+	return res
+}
+
+func logSample(s load.Scenario, lib string, rep int, sm sample) {
+	if sm.err != nil {
+		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: error: %v\n", s.Name, lib, rep, sm.err)
+		return
+	}
+	switch s.Kind {
+	case load.KindIdle:
+		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %.0f B/conn\n", s.Name, lib, rep, sm.perConn)
+	default:
+		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  server core %3.0f%%  load %.2f µs/op\n",
+			s.Name, lib, rep, sm.cpuPerOp, sm.rate, sm.p50, sm.p99, 100*sm.util, sm.genPerOp)
+	}
+}
+
+// runOne starts lib's server, checks that it echoes the scenario's message correctly, and
+// measures it.
+func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) {
+	ch, err := startChild(lib, s.Deflate, cfg.serverCPU, cfg.verbose)
+	if err != nil {
+		return sample{err: err}
+	}
+	defer ch.stop()
+	// Generous: the run ends on its own after warmup+d; this only bounds a stuck server.
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.warmup+cfg.d+60*time.Second)
+	defer cancel()
+
+	sources := 0
+	if s.Kind != load.KindEcho {
+		sources = 50 // thousands of connections: spread them over 127.0.0.2-51
+	}
+	dialer := load.NewDialer(ch.addr, sources, s.Deflate)
+	if s.Kind != load.KindConnect {
+		if err := load.Verify(ctx, dialer, s); err != nil {
+			return sample{err: fmt.Errorf("echo check: %w", err)}
+		}
+	}
+	profPath := filepath.Join(cfg.profDir, fmt.Sprintf("%s-%s", lib, s.Name))
+
+	if s.Kind == load.KindIdle {
+		return runIdle(ctx, cfg, ch, dialer, s, profile, profPath)
+	}
+
+	var cpu, gen [2]int64
+	var marks [2]time.Time
+	k := 0
+	var markErr error
+	mark := func() {
+		if profile && k == 1 {
+			_, err := ch.call("stopprof")
+			markErr = firstErr(markErr, err)
+		}
+		c, err := ch.cpu()
+		markErr = firstErr(markErr, err)
+		cpu[k], gen[k], marks[k] = c, selfCPU(), time.Now()
+		if profile && k == 0 {
+			_, err := ch.call("prof " + profPath + ".cpu.pprof")
+			markErr = firstErr(markErr, err)
+		}
+		k++
+	}
+	var res load.Result
+	if s.Kind == load.KindConnect {
+		res, err = load.Connect(ctx, dialer, s.Conns, cfg.warmup, cfg.d, mark)
+	} else {
+		e := load.Echo{Dialer: dialer, Conns: s.Conns, InFlight: s.InFlight, Frame: s.ClientFrame()}
+		res, err = e.Run(ctx, cfg.warmup, cfg.d, mark)
+	}
+	if err = firstErr(err, markErr); err != nil {
+		return sample{err: err}
+	}
+	if res.Count == 0 {
+		return sample{err: fmt.Errorf("nothing completed")}
+	}
+	used := float64(cpu[1] - cpu[0])
+	return sample{
+		cpuPerOp: used / float64(res.Count),
+		rate:     res.Rate(),
+		p50:      res.P50,
+		p99:      res.P99,
+		util:     used / float64(marks[1].Sub(marks[0]).Microseconds()),
+		genPerOp: float64(gen[1]-gen[0]) / float64(res.Count),
+	}
+}
+
+// runIdle measures the server's RSS before and after opening cfg.idleConns connections that
+// each carried one message, both after a full GC that returns free memory to the OS.
+func runIdle(ctx context.Context, cfg *config, ch *child, dialer *load.Dialer, s load.Scenario, profile bool, profPath string) sample {
+	rss := func() (int64, error) {
+		if _, err := ch.call("gc"); err != nil {
+			return 0, err
+		}
+		time.Sleep(100 * time.Millisecond)
+		return ch.rss()
+	}
+	before, err := rss()
+	if err != nil {
+		return sample{err: err}
+	}
+	conns, err := load.Idle(ctx, dialer, cfg.idleConns, 16, s.ClientFrame())
+	if err != nil {
+		return sample{err: fmt.Errorf("opening %d connections: %w", cfg.idleConns, err)}
+	}
+	defer load.Close(conns)
+	time.Sleep(200 * time.Millisecond) // let servers finish what follows a handshake
+	after, err := rss()
+	if err != nil {
+		return sample{err: err}
+	}
+	if profile {
+		if _, err := ch.call("heap " + profPath + ".heap.pprof"); err != nil {
+			return sample{err: err}
+		}
+	}
+	return sample{perConn: float64(after-before) / float64(len(conns))}
+}
+
+// selfCPU returns this process's CPU time so far in microseconds.
+func selfCPU() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano()/1e3 + ru.Stime.Nano()/1e3
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}

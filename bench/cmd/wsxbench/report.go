@@ -1,0 +1,201 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wsx-go/wsx/bench/load"
+	"github.com/wsx-go/wsx/bench/servers"
+)
+
+// cell is the median of a library's samples in one scenario, or why there is none.
+type cell struct {
+	ok       bool
+	note     string // "pending", "n/a", "error"
+	cpuPerOp float64
+	rate     float64
+	p50, p99 time.Duration
+	perConn  float64
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// summarize takes the median of every metric separately over the runs that succeeded.
+func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) cell {
+	l, _ := servers.Get(lib)
+	switch {
+	case l.Pending != "":
+		return cell{note: "pending"}
+	case s.Deflate && !l.Deflate:
+		return cell{note: "n/a"}
+	}
+	var cpu, rate, p50, p99, per []float64
+	for _, sm := range samples {
+		if sm.err != nil {
+			*errs = append(*errs, fmt.Sprintf("%s/%s: %v", s.Name, lib, sm.err))
+			continue
+		}
+		cpu, rate, per = append(cpu, sm.cpuPerOp), append(rate, sm.rate), append(per, sm.perConn)
+		p50, p99 = append(p50, float64(sm.p50)), append(p99, float64(sm.p99))
+	}
+	if len(cpu) == 0 {
+		return cell{note: "error"}
+	}
+	return cell{ok: true, cpuPerOp: median(cpu), rate: median(rate), perConn: median(per),
+		p50: time.Duration(median(p50)), p99: time.Duration(median(p99))}
+}
+
+func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Duration) {
+	var errs []string
+	cells := map[key]cell{}
+	for _, s := range cfg.scenarios {
+		for _, lib := range cfg.libs {
+			cells[key{s.Name, lib}] = summarize(s, lib, res[key{s.Name, lib}], &errs)
+		}
+	}
+	fmt.Fprintf(w, "wsxbench, %s: %s; %s; %s.\n", time.Now().Format("2006-01-02"), machine(), runtime.Version(), pinning(cfg))
+	fmt.Fprintf(w, "Median of %d runs of %v each (after %v of warm-up), libraries interleaved; whole run %v.\n\n",
+		cfg.reps, cfg.d, cfg.warmup, took.Round(time.Second))
+
+	hasWsx := slices.Contains(cfg.libs, "wsx")
+	head := func(title string) {
+		fmt.Fprintf(w, "%s\n\n| scenario |", title)
+		for _, lib := range cfg.libs {
+			fmt.Fprintf(w, " %s |", lib)
+		}
+		fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(cfg.libs)))
+	}
+
+	head("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), " +
+		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.")
+	for _, s := range cfg.scenarios {
+		value := func(c cell) float64 {
+			if s.Kind == load.KindIdle {
+				return c.perConn
+			}
+			return c.cpuPerOp
+		}
+		base := cells[key{s.Name, "wsx"}]
+		fmt.Fprintf(w, "| %s |", s.Desc)
+		for _, lib := range cfg.libs {
+			c := cells[key{s.Name, lib}]
+			if !c.ok {
+				fmt.Fprintf(w, " %s |", c.note)
+				continue
+			}
+			v := value(c)
+			txt := fmtCost(v, s.Kind == load.KindIdle)
+			if hasWsx && lib != "wsx" && base.ok && value(base) > 0 {
+				txt += fmt.Sprintf(" (×%.2f)", v/value(base))
+			}
+			fmt.Fprintf(w, " %s |", txt)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+
+	head("Throughput and latency: messages (or handshakes) per second; round-trip p50 / p99.")
+	for _, s := range cfg.scenarios {
+		if s.Kind == load.KindIdle {
+			continue
+		}
+		fmt.Fprintf(w, "| %s |", s.Desc)
+		for _, lib := range cfg.libs {
+			c := cells[key{s.Name, lib}]
+			if !c.ok {
+				fmt.Fprintf(w, " %s |", c.note)
+				continue
+			}
+			fmt.Fprintf(w, " %s/s; %s / %s |", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
+		}
+		fmt.Fprintln(w)
+	}
+	if len(errs) > 0 {
+		fmt.Fprintln(w, "\nErrors:")
+		for _, e := range errs {
+			fmt.Fprintln(w, "- "+e)
+		}
+	}
+}
+
+func fmtCost(v float64, bytes bool) string {
+	switch {
+	case bytes:
+		return groupThousands(int64(v + 0.5))
+	case v < 10:
+		return fmt.Sprintf("%.2f", v)
+	case v < 100:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func fmtRate(r float64) string {
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.2fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.1fk", r/1e3)
+	}
+	return fmt.Sprintf("%.0f", r)
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.0fms", d.Seconds()*1e3)
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1fms", d.Seconds()*1e3)
+	}
+	return fmt.Sprintf("%.0fµs", d.Seconds()*1e6)
+}
+
+func groupThousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+// machine describes the host: CPU model, cores, kernel.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	kernel := ""
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = ", Linux " + strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("%s, %d cores%s", model, runtime.NumCPU(), kernel)
+}
+
+func pinning(cfg *config) string {
+	if cfg.serverCPU < 0 {
+		return "not pinned"
+	}
+	return fmt.Sprintf("server pinned to core %d, load generator to core %d", cfg.serverCPU, cfg.loadCPU)
+}
