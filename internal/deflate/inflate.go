@@ -391,7 +391,9 @@ func (d *Decompressor) run(out []byte) (int, error) {
 		case stLens:
 			total := st.nlit + st.ndist
 			for st.idx < total {
-				d.need(7 + 7)
+				// A code length code is at most 7 bits, plus 7 extra bits;
+				// refuting an incomplete code may take up to 15 bits.
+				d.need(maxBits + 7)
 				sym, l := st.cl.decode(d.bits, d.nb)
 				if l < 0 {
 					return o, errCode
