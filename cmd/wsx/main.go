@@ -25,6 +25,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Exit statuses shared by every command.
@@ -60,6 +63,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"serve", "run an echo, broadcast or file server with a playground page", runServe},
+		{"connect", "connect to a WebSocket server: send stdin, print what arrives", runConnect},
 		{"accept", "print the Sec-WebSocket-Accept value for a Sec-WebSocket-Key", runAccept},
 		{"key", "print a fresh Sec-WebSocket-Key", runKey},
 	}
@@ -298,4 +302,41 @@ func formatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10) + "B"
+}
+
+// escapeControl returns p for display on a terminal: control characters (C0, DEL, C1), the
+// Unicode controls that reorder text (bidi overrides), line and paragraph separators and
+// invalid UTF-8 are escaped, so that a peer cannot move the cursor, retitle the window or
+// hide text. Tabs and newlines are kept.
+func escapeControl(p []byte) string {
+	var b strings.Builder
+	for len(p) > 0 {
+		r, size := utf8.DecodeRune(p)
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, p[0])
+		case r == '\t' || r == '\n':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Bidi_Control, r) || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.Write(p[:size])
+		}
+		p = p[size:]
+	}
+	return b.String()
+}
+
+// formatDuration rounds d for display: 1µs resolution below a millisecond, 10µs below a
+// second, 1ms above.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
 }
