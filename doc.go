@@ -1,0 +1,65 @@
+// Package wsx implements the WebSocket protocol (RFC 6455) for servers and clients, with
+// permessage-deflate compression (RFC 7692).
+//
+// It is strict where the RFC says MUST, safe by default against misbehaving peers, and fast:
+// the steady-state read and write paths allocate nothing.
+//
+// # Server
+//
+// Accept upgrades an HTTP request from a net/http handler:
+//
+//	func echo(w http.ResponseWriter, r *http.Request) {
+//		c, err := wsx.Accept(w, r, nil)
+//		if err != nil {
+//			return // Accept has answered the request with the reason
+//		}
+//		defer c.CloseNow()
+//		for {
+//			typ, msg, err := c.Read(r.Context())
+//			if err != nil {
+//				return
+//			}
+//			if err := c.Write(r.Context(), typ, msg); err != nil {
+//				return
+//			}
+//		}
+//	}
+//
+// Accept checks every rule of the opening handshake (§4.2.1) and answers a bad request with the
+// right status and a line naming the rule. By default it accepts only same-origin browser
+// requests, against cross-site WebSocket hijacking; AcceptOptions.OriginPatterns allows more.
+//
+// # Client
+//
+// Dial opens a connection to a ws:// or wss:// URL, through HTTP or SOCKS5 proxies when the
+// environment or DialOptions say so:
+//
+//	c, _, err := wsx.Dial(ctx, "wss://example.com/socket", nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer c.CloseNow()
+//	err = c.Write(ctx, wsx.MessageText, []byte("hello"))
+//
+// # Messages
+//
+// Read, ReadMessage and Reader receive messages whole, into a caller's buffer, or as a stream;
+// Write and Writer send them. Text is validated as UTF-8 as it arrives (§8.1). Messages
+// larger than ConnOptions.ReadLimit fail the connection with StatusMessageTooBig (1009).
+//
+// Every call takes a context. A read whose context expires returns its error and leaves the
+// connection usable; the next read carries on. A write that expires part-way through a frame
+// closes the connection, since the peer cannot make sense of what follows.
+//
+// # Closing
+//
+// Close runs the closing handshake (§7); the peer's Close is answered automatically by the
+// reading goroutine, and its code and reason come back from reads as a *CloseError (see
+// CloseStatus). CloseNow drops the connection. KeepAlive detects dead peers, and Group closes a
+// server's connections with StatusGoingAway (1001) when it shuts down.
+//
+// # Concurrency
+//
+// One goroutine may read at a time; any number may write, ping and close. wsx starts no
+// goroutine of its own per connection.
+package wsx
