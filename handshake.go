@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
+	"strings"
 )
 
 // keyGUID is the string a server appends to the client's key before hashing
@@ -27,6 +28,16 @@ const (
 	hdrProtocol   = "Sec-Websocket-Protocol"
 	hdrExtensions = "Sec-Websocket-Extensions"
 )
+
+// isHandshakeField reports whether name (in any case) is a header field the
+// opening handshake sets itself on either side, so that extra fields supplied
+// by the caller must not: Upgrade, Connection and every Sec-WebSocket-* field
+// (§4.1, §4.2.2, §11.3).
+func isHandshakeField(name string) bool {
+	const prefix = "Sec-WebSocket-"
+	return strings.EqualFold(name, hdrUpgrade) || strings.EqualFold(name, hdrConnection) ||
+		len(name) > len(prefix) && strings.EqualFold(name[:len(prefix)], prefix)
+}
 
 // keyLen is the length of a valid Sec-WebSocket-Key: the padded base64 of
 // 16 bytes (§4.1 item 7, §4.2.1 item 5).

@@ -91,3 +91,16 @@ func BenchmarkAcceptKey(b *testing.B) {
 		AcceptKey("dGhlIHNhbXBsZSBub25jZQ==")
 	}
 }
+
+func TestIsHandshakeField(t *testing.T) {
+	for _, name := range []string{"Upgrade", "connection", "Sec-WebSocket-Protocol", "sec-websocket-extensions", "SEC-WEBSOCKET-X"} {
+		if !isHandshakeField(name) {
+			t.Errorf("isHandshakeField(%q) = false, want true", name)
+		}
+	}
+	for _, name := range []string{"Set-Cookie", "Sec-WebSocket-", "Sec-Fetch-Mode", "Upgrade-Insecure-Requests", "X-Connection"} {
+		if isHandshakeField(name) {
+			t.Errorf("isHandshakeField(%q) = true, want false", name)
+		}
+	}
+}

@@ -143,6 +143,18 @@ func AppendTokens(dst []string, values []string) ([]string, error) {
 	return dst, nil
 }
 
+// ValidFieldValue reports whether v may be sent as a header field value
+// (RFC 9110 §5.5): it holds no control character other than HTAB, so it
+// cannot end the field, or the whole message head, early.
+func ValidFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // A SyntaxError reports a header field value that does not match its
 // grammar.
 type SyntaxError struct {

@@ -233,3 +233,17 @@ func BenchmarkAppendTokens(b *testing.B) {
 		}
 	}
 }
+
+func TestValidFieldValue(t *testing.T) {
+	for _, v := range []string{"", "a=1; Path=/", "tab\there", "obs-text \x80\xff", "\"quoted\""} {
+		if !ValidFieldValue(v) {
+			t.Errorf("ValidFieldValue(%q) = false, want true", v)
+		}
+	}
+	// CR and LF would end the field early (response splitting); other controls are invalid too.
+	for _, v := range []string{"a\r\nX-Injected: 1", "a\nb", "a\rb", "nul\x00", "del\x7f", "\x1b[0m"} {
+		if ValidFieldValue(v) {
+			t.Errorf("ValidFieldValue(%q) = true, want false", v)
+		}
+	}
+}
