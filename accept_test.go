@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"io"
+	"log"
 	"maps"
 	"net"
 	"net/http"
@@ -858,4 +859,29 @@ func originAllowed(values []string, host string, patterns []string) bool {
 		}
 	}
 	return false
+}
+
+// An echo endpoint: Accept answers refused handshakes itself, so the handler
+// only returns on error.
+func ExampleAccept() {
+	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, &AcceptOptions{
+			Subprotocols:   []string{"echo.v2", "echo.v1"},
+			OriginPatterns: []string{"*.example.com"},
+		})
+		if err != nil {
+			log.Print(err) // e.g. wsx: missing Sec-WebSocket-Key header (RFC 6455 §4.2.1 item 5)
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, p, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, p); err != nil {
+				return
+			}
+		}
+	})
 }
