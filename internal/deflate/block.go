@@ -16,6 +16,27 @@ func (e *encState) flushBlock(raw []byte) {
 		extra += int(f) * int(distExtra[i])
 	}
 
+	fixedBits := 3 + extra
+	for i, f := range e.litFreq {
+		fixedBits += int(f) * int(fixedLitLen[i])
+	}
+	for i, f := range e.distFreq {
+		fixedBits += int(f) * int(fixedDistLen[i])
+	}
+	// Stored: a 3-bit header, padding, LEN and NLEN per 65535 bytes.
+	storedBits := (len(raw)/65535+1)*(3+7+32) + 8*len(raw)
+	if e.ntok < 128 {
+		// A dynamic header (tens of bytes) cannot pay for itself: skip
+		// building it, which dominates the cost of small messages.
+		if storedBits < fixedBits {
+			e.writeStored(raw)
+		} else {
+			e.writeFixed()
+		}
+		e.resetBlock()
+		return
+	}
+
 	// Dynamic code.
 	e.huff.buildLengths(e.litFreq[:], maxBits, e.litLens[:])
 	e.huff.buildLengths(e.distFreq[:], maxBits, e.distLens[:])
@@ -42,25 +63,18 @@ func (e *encState) flushBlock(raw []byte) {
 		dynBits += int(f) * int(e.clLens[i])
 	}
 	dynBits += 2*int(e.clFreq[16]) + 3*int(e.clFreq[17]) + 7*int(e.clFreq[18])
-	fixedBits := 3 + extra
 	for i, f := range e.litFreq {
 		dynBits += int(f) * int(e.litLens[i])
-		fixedBits += int(f) * int(fixedLitLen[i])
 	}
 	for i, f := range e.distFreq {
 		dynBits += int(f) * int(e.distLens[i])
-		fixedBits += int(f) * int(fixedDistLen[i])
 	}
-	// Stored: a 3-bit header, padding, LEN and NLEN per 65535 bytes.
-	storedBits := (len(raw)/65535+1)*(3+7+32) + 8*len(raw)
 
 	switch {
 	case storedBits < dynBits && storedBits < fixedBits:
 		e.writeStored(raw)
 	case fixedBits <= dynBits:
-		e.bw.write(1<<1, 3) // BFINAL=0, BTYPE=01
-		e.litCodes, e.distCodes = fixedLitCodes, fixedDistCodes
-		e.writeTokens()
+		e.writeFixed()
 	default:
 		e.bw.write(2<<1, 3) // BFINAL=0, BTYPE=10
 		e.bw.write(uint64(nlit-257), 5)
@@ -87,9 +101,20 @@ func (e *encState) flushBlock(raw []byte) {
 		assignCodes(e.distLens[:], e.distCodes[:])
 		e.writeTokens()
 	}
+	e.resetBlock()
+}
+
+func (e *encState) resetBlock() {
 	e.ntok = 0
 	clear(e.litFreq[:])
 	clear(e.distFreq[:])
+}
+
+// writeFixed writes the tokens as a fixed Huffman block (RFC 1951 §3.2.6).
+func (e *encState) writeFixed() {
+	e.bw.write(1<<1, 3) // BFINAL=0, BTYPE=01
+	e.litCodes, e.distCodes = fixedLitCodes, fixedDistCodes
+	e.writeTokens()
 }
 
 // codeLengthSequence run-length encodes the code lengths of the first nlit
