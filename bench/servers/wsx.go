@@ -1,5 +1,3 @@
-//go:build wsxready
-
 package servers
 
 import (
