@@ -113,9 +113,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	// Server.ReadTimeout, ReadHeaderTimeout and WriteTimeout leave deadlines
 	// on the connection that must not cut the WebSocket connection short.
+	// net/http clears them on Hijack; other Hijackers need not.
 	if err := nc.SetDeadline(time.Time{}); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("wsx: clearing the deadlines net/http set: %w", err)
+		return nil, fmt.Errorf("wsx: clearing the deadlines of the hijacked connection: %w", err)
 	}
 	// Written straight to the connection: nothing else is in brw.Writer and
 	// the bytes need no buffer of their own.
