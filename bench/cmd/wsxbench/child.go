@@ -25,6 +25,7 @@ import (
 //
 //	cpu           → "cpu <µs>"   user+system CPU time of the whole process (getrusage)
 //	gc            → "ok"         runtime.GC and debug.FreeOSMemory, before reading VmRSS
+//	mem           → "mem <heap> <stacks>"   bytes of heap in use and of goroutine stacks
 //	prof <path>   → "ok"         start a CPU profile
 //	stopprof      → "ok"
 //	heap <path>   → "ok"         write a heap profile
@@ -65,6 +66,10 @@ func serveChild(lib string, deflate bool) error {
 		case "gc":
 			runtime.GC()
 			debug.FreeOSMemory()
+		case "mem":
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			reply = fmt.Sprintf("mem %d %d", ms.HeapInuse, ms.StackInuse)
 		case "prof":
 			if prof, err = os.Create(arg); err == nil {
 				err = pprof.StartCPUProfile(prof)
@@ -189,6 +194,16 @@ func (c *child) cpu() (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(strings.TrimPrefix(s, "cpu "), 10, 64)
+}
+
+// mem returns the server's heap in use and goroutine stack bytes.
+func (c *child) mem() (heap, stack int64, err error) {
+	s, err := c.call("mem")
+	if err != nil {
+		return 0, 0, err
+	}
+	_, err = fmt.Sscanf(s, "mem %d %d", &heap, &stack)
+	return heap, stack, err
 }
 
 // rss returns the server's resident set in bytes (VmRSS of /proc/<pid>/status).

@@ -126,6 +126,8 @@ type sample struct {
 	rate     float64 // messages or handshakes per second
 	p50, p99 time.Duration
 	perConn  float64 // idle: server RSS bytes per connection
+	heap     float64 // idle: Go heap in use per connection
+	stack    float64 // idle: goroutine stack bytes per connection
 	util     float64 // server CPU time / wall time over the measured interval
 	genPerOp float64 // the load generator's own CPU µs per operation, to show it is not the limit
 	err      error
@@ -164,7 +166,8 @@ func logSample(s load.Scenario, lib string, rep int, sm sample) {
 	}
 	switch s.Kind {
 	case load.KindIdle:
-		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %.0f B/conn\n", s.Name, lib, rep, sm.perConn)
+		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %.0f B/conn RSS, of which Go heap %.0f, stacks %.0f\n",
+			s.Name, lib, rep, sm.perConn, sm.heap, sm.stack)
 	default:
 		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  server core %3.0f%%  load %.2f µs/op\n",
 			s.Name, lib, rep, sm.cpuPerOp, sm.rate, sm.p50, sm.p99, 100*sm.util, sm.genPerOp)
@@ -244,14 +247,19 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 // runIdle measures the server's RSS before and after opening cfg.idleConns connections that
 // each carried one message, both after a full GC that returns free memory to the OS.
 func runIdle(ctx context.Context, cfg *config, ch *child, dialer *load.Dialer, s load.Scenario, profile bool, profPath string) sample {
-	rss := func() (int64, error) {
+	type mem struct{ rss, heap, stack int64 }
+	measure := func() (m mem, err error) {
 		if _, err := ch.call("gc"); err != nil {
-			return 0, err
+			return m, err
 		}
 		time.Sleep(100 * time.Millisecond)
-		return ch.rss()
+		if m.heap, m.stack, err = ch.mem(); err != nil {
+			return m, err
+		}
+		m.rss, err = ch.rss()
+		return m, err
 	}
-	before, err := rss()
+	before, err := measure()
 	if err != nil {
 		return sample{err: err}
 	}
@@ -261,7 +269,7 @@ func runIdle(ctx context.Context, cfg *config, ch *child, dialer *load.Dialer, s
 	}
 	defer load.Close(conns)
 	time.Sleep(200 * time.Millisecond) // let servers finish what follows a handshake
-	after, err := rss()
+	after, err := measure()
 	if err != nil {
 		return sample{err: err}
 	}
@@ -270,7 +278,9 @@ func runIdle(ctx context.Context, cfg *config, ch *child, dialer *load.Dialer, s
 			return sample{err: err}
 		}
 	}
-	return sample{perConn: float64(after-before) / float64(len(conns))}
+	n := float64(len(conns))
+	return sample{perConn: float64(after.rss-before.rss) / n,
+		heap: float64(after.heap-before.heap) / n, stack: float64(after.stack-before.stack) / n}
 }
 
 // selfCPU returns this process's CPU time so far in microseconds.

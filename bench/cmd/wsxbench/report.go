@@ -21,6 +21,8 @@ type cell struct {
 	rate     float64
 	p50, p99 time.Duration
 	perConn  float64
+	heap     float64
+	stack    float64
 }
 
 func median(xs []float64) float64 {
@@ -41,19 +43,21 @@ func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) ce
 	case s.Deflate && !l.Deflate:
 		return cell{note: "n/a"}
 	}
-	var cpu, rate, p50, p99, per []float64
+	var cpu, rate, p50, p99, per, heap, stack []float64
 	for _, sm := range samples {
 		if sm.err != nil {
 			*errs = append(*errs, fmt.Sprintf("%s/%s: %v", s.Name, lib, sm.err))
 			continue
 		}
 		cpu, rate, per = append(cpu, sm.cpuPerOp), append(rate, sm.rate), append(per, sm.perConn)
+		heap, stack = append(heap, sm.heap), append(stack, sm.stack)
 		p50, p99 = append(p50, float64(sm.p50)), append(p99, float64(sm.p99))
 	}
 	if len(cpu) == 0 {
 		return cell{note: "error"}
 	}
 	return cell{ok: true, cpuPerOp: median(cpu), rate: median(rate), perConn: median(per),
+		heap: median(heap), stack: median(stack),
 		p50: time.Duration(median(p50)), p99: time.Duration(median(p99))}
 }
 
@@ -70,8 +74,8 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 		cfg.reps, cfg.d, cfg.warmup, took.Round(time.Second))
 
 	hasWsx := slices.Contains(cfg.libs, "wsx")
-	head := func(title string) {
-		fmt.Fprintf(w, "%s\n\n| scenario |", title)
+	head := func(title, first string) {
+		fmt.Fprintf(w, "%s\n\n| %s |", title, first)
 		for _, lib := range cfg.libs {
 			fmt.Fprintf(w, " %s |", lib)
 		}
@@ -79,7 +83,7 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	}
 
 	head("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), " +
-		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.")
+		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.", "scenario")
 	for _, s := range cfg.scenarios {
 		value := func(c cell) float64 {
 			if s.Kind == load.KindIdle {
@@ -106,7 +110,10 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	}
 	fmt.Fprintln(w)
 
-	head("Throughput and latency: messages (or handshakes) per second; round-trip p50 / p99.")
+	busy := slices.ContainsFunc(cfg.scenarios, func(s load.Scenario) bool { return s.Kind != load.KindIdle })
+	if busy {
+		head("Throughput and latency: messages (or handshakes) per second; round-trip p50 / p99.", "scenario")
+	}
 	for _, s := range cfg.scenarios {
 		if s.Kind == load.KindIdle {
 			continue
@@ -121,6 +128,30 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 			fmt.Fprintf(w, " %s/s; %s / %s |", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
 		}
 		fmt.Fprintln(w)
+	}
+	for _, s := range cfg.scenarios {
+		if s.Kind != load.KindIdle {
+			continue
+		}
+		fmt.Fprintln(w)
+		head(fmt.Sprintf("Memory per idle connection (%s), bytes: RSS, and the Go heap and goroutine stacks within it.", s.Name), "bytes per connection")
+		for _, row := range []struct {
+			name string
+			f    func(cell) float64
+		}{{"RSS", func(c cell) float64 { return c.perConn }},
+			{"Go heap in use", func(c cell) float64 { return c.heap }},
+			{"goroutine stacks", func(c cell) float64 { return c.stack }}} {
+			fmt.Fprintf(w, "| %s |", row.name)
+			for _, lib := range cfg.libs {
+				c := cells[key{s.Name, lib}]
+				if !c.ok {
+					fmt.Fprintf(w, " %s |", c.note)
+					continue
+				}
+				fmt.Fprintf(w, " %s |", groupThousands(int64(row.f(c)+0.5)))
+			}
+			fmt.Fprintln(w)
+		}
 	}
 	if len(errs) > 0 {
 		fmt.Fprintln(w, "\nErrors:")
