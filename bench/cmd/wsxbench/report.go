@@ -82,7 +82,7 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 		fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(cfg.libs)))
 	}
 
-	head("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), " +
+	head("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), "+
 		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.", "scenario")
 	for _, s := range cfg.scenarios {
 		value := func(c cell) float64 {
