@@ -64,6 +64,7 @@ func init() {
 	commands = []command{
 		{"serve", "run an echo, broadcast or file server with a playground page", runServe},
 		{"connect", "connect to a WebSocket server: send stdin, print what arrives", runConnect},
+		{"doctor", "check a server's opening handshake rule by rule, or explain a client's", runDoctor},
 		{"accept", "print the Sec-WebSocket-Accept value for a Sec-WebSocket-Key", runAccept},
 		{"key", "print a fresh Sec-WebSocket-Key", runKey},
 	}
