@@ -148,12 +148,14 @@ func scan(p []byte) (rest []byte, ok bool) {
 			p = p[1:]
 			// ASCII usually comes in runs: skip a word, then four words, at
 			// a time while no byte has its high bit set.
-			if len(p) >= 8 && word(p)&hiBits == 0 {
+			// (Comparing with > rather than >= keeps the slices non-empty,
+			// which spares the compiler a fixup at each reslice.)
+			if len(p) > 8 && word(p)&hiBits == 0 {
 				p = p[8:]
-				for len(p) >= 32 && (word(p)|word(p[8:])|word(p[16:])|word(p[24:]))&hiBits == 0 {
+				for len(p) > 32 && ((word(p)|word(p[8:]))|(word(p[16:])|word(p[24:])))&hiBits == 0 {
 					p = p[32:]
 				}
-				for len(p) >= 8 && word(p)&hiBits == 0 {
+				for len(p) > 8 && word(p)&hiBits == 0 {
 					p = p[8:]
 				}
 			}
