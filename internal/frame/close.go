@@ -21,11 +21,9 @@ var (
 	ErrCloseReason = errors.New("wsx: close frame reason is not valid UTF-8 (§5.5.1)")
 )
 
-// Close status codes that RFC 6455 reserves for reporting and that never
-// appear on the wire (§7.4.1).
-const (
-	closeNoStatus = 1005
-)
+// closeNoStatus is the code reported for a close frame without a body
+// (§7.4.1); it never appears on the wire.
+const closeNoStatus = 1005
 
 // ValidCloseCode reports whether code may appear in a close frame on the
 // wire: 1000-1003, 1007-1011 (§7.4.1), 1012-1014 (registered with IANA,
