@@ -1,6 +1,7 @@
 package wsx
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsx-go/wsx/internal/deflate"
 	"github.com/wsx-go/wsx/internal/header"
 )
 
@@ -56,6 +58,14 @@ type AcceptOptions struct {
 	// with a refusal.
 	ResponseHeader http.Header
 
+	// Compression, when not nil, accepts the client's permessage-deflate offer (RFC 7692)
+	// with these settings. Browsers always offer it.
+	Compression *CompressionOptions
+
+	// Group, when not nil, receives the connection, so that Group.Shutdown can close it. A
+	// group that is shutting down makes Accept refuse with 503 Service Unavailable.
+	Group *Group
+
 	ConnOptions
 }
 
@@ -95,6 +105,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		opts = &AcceptOptions{}
 	}
 	hs, rej := checkRequest(r, opts)
+	if rej == nil && opts.Group != nil && opts.Group.closing() {
+		rej = reject(http.StatusServiceUnavailable, "wsx: the server is shutting down")
+	}
 	if rej != nil {
 		rej.write(w)
 		return nil, rej
@@ -124,13 +137,20 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		nc.Close()
 		return nil, fmt.Errorf("wsx: writing the handshake response: %w", err)
 	}
-	return newConn(nc, connConfig{
+	c := newConn(nc, connConfig{
 		client:      false,
 		br:          brw.Reader, // may hold frames the client sent right after the request
 		subprotocol: hs.subprotocol,
 		extensions:  hs.extensions,
 		opts:        opts.ConnOptions,
-	}), nil
+		deflate:     hs.negotiated.deflate,
+		compression: hs.negotiated.compression,
+	})
+	if opts.Group != nil && !opts.Group.add(c) {
+		c.Close(StatusGoingAway, "server shutting down")
+		return nil, errors.New("wsx: the server is shutting down")
+	}
+	return c, nil
 }
 
 // handshake holds what checkRequest extracted from a valid opening handshake
@@ -227,9 +247,11 @@ func checkRequest(r *http.Request, opts *AcceptOptions) (handshake, *rejection) 
 }
 
 // negotiatedExtensions is the extension state agreed in the handshake, for
-// the Conn to apply. wsx negotiates no extension yet, so it is empty;
-// permessage-deflate (RFC 7692) adds its parameters here.
-type negotiatedExtensions struct{}
+// the Conn to apply.
+type negotiatedExtensions struct {
+	deflate     *deflate.Params // permessage-deflate (RFC 7692), or nil
+	compression deflate.Config
+}
 
 // negotiateExtensions is the server's extension negotiation point (§9.1):
 // it receives the client's offers, in the client's order of preference and
@@ -237,11 +259,17 @@ type negotiatedExtensions struct{}
 // Sec-WebSocket-Extensions response value ("" to send no header) and the
 // negotiated state. The response may list only extensions the client offered
 // (§4.2.2 step 4 /extensions/), in the order the server applies them.
-//
-// It accepts nothing today.
+// Extensions wsx does not know are declined by leaving them out.
 func negotiateExtensions(offers []header.Extension, opts *AcceptOptions) (string, negotiatedExtensions) {
-	_, _ = offers, opts
-	return "", negotiatedExtensions{}
+	if opts.Compression == nil || len(offers) == 0 {
+		return "", negotiatedExtensions{}
+	}
+	cfg := opts.Compression.config()
+	params, response, ok := deflate.ServerNegotiate(offers, cfg)
+	if !ok {
+		return "", negotiatedExtensions{}
+	}
+	return response.String(), negotiatedExtensions{deflate: &params, compression: cfg}
 }
 
 // appendResponse appends the 101 response that completes the handshake

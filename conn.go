@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsx-go/wsx/internal/deflate"
 	"github.com/wsx-go/wsx/internal/frame"
 	"github.com/wsx-go/wsx/internal/proto"
 )
@@ -31,6 +32,10 @@ func (t MessageType) String() string {
 		return "text"
 	case MessageBinary:
 		return "binary"
+	case MessageText | Uncompressed:
+		return "text|uncompressed"
+	case MessageBinary | Uncompressed:
+		return "binary|uncompressed"
 	}
 	return "MessageType(" + itoa(int(t)) + ")"
 }
@@ -146,6 +151,8 @@ type Conn struct {
 	readDoneOnce sync.Once
 	finishOnce   sync.Once
 
+	deflate *compression // nil unless permessage-deflate was negotiated
+
 	pings pingWaiters
 	group *Group // set by Group.add before the Conn is shared
 }
@@ -157,6 +164,8 @@ type connConfig struct {
 	subprotocol string
 	extensions  string // the negotiated Sec-WebSocket-Extensions value, "" for none
 	opts        ConnOptions
+	deflate     *deflate.Params // negotiated permessage-deflate parameters, or nil
+	compression deflate.Config  // our side's compression settings, with deflate
 }
 
 // minReadBuffer holds the largest frame header with a whole control frame (§5.5).
@@ -179,6 +188,13 @@ func newConn(nc net.Conn, cfg connConfig) *Conn {
 	c.wdl.set = nc.SetWriteDeadline
 	c.dec = proto.Decoder{Client: cfg.client, MaxMessage: c.opts.readLimit(), MaxFragments: c.opts.maxFragments()}
 	c.enc = proto.Encoder{Client: cfg.client}
+	if cfg.deflate != nil {
+		c.dec.Rsv = frame.Rsv1 // RFC 7692 §6: RSV1 marks a compressed message
+		c.deflate = newCompression(cfg.deflate, cfg.compression, !cfg.client)
+		if limit := c.opts.readLimit(); limit > 0 {
+			c.deflate.decomp.SetLimit(limit) // inflate no further than the limit (§10.4)
+		}
+	}
 	size := c.opts.ReadBufferSize
 	if size <= 0 {
 		size = DefaultReadBufferSize

@@ -39,6 +39,13 @@ func (g *Group) add(c *Conn) bool {
 	return true
 }
 
+// closing reports whether Shutdown has been called.
+func (g *Group) closing() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.shutdown
+}
+
 func (g *Group) remove(c *Conn) {
 	g.mu.Lock()
 	delete(g.conns, c)

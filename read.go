@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 
+	"github.com/wsx-go/wsx/internal/deflate"
 	"github.com/wsx-go/wsx/internal/frame"
 	"github.com/wsx-go/wsx/internal/proto"
 )
@@ -60,7 +62,7 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 	}
 	for {
 		if len(dst) == cap(dst) {
-			if c.dec.Remaining() == 0 && !c.dec.InMessage() {
+			if c.messageRead() {
 				c.msgOpen = false // the message fit exactly
 				return typ, dst, nil
 			}
@@ -98,6 +100,15 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	}
 	c.msgReader = messageReader{c: c, ctx: ctx}
 	return typ, &c.msgReader, nil
+}
+
+// messageRead reports whether the open message has been read whole.
+func (c *Conn) messageRead() bool {
+	done := c.dec.Remaining() == 0 && !c.dec.InMessage()
+	if c.dec.Compressed() {
+		return done && c.deflate.ended && c.deflate.pending == 0
+	}
+	return done
 }
 
 // grow makes room in dst for more of the message. It grows by what the current frame
@@ -193,6 +204,9 @@ func (c *Conn) nextMessage() (MessageType, error) {
 	if err := c.nextFrame(); err != nil {
 		return 0, err
 	}
+	if c.dec.Compressed() {
+		c.deflate.pending, c.deflate.ended = 0, false
+	}
 	c.msgOpen = true
 	c.msgType = MessageType(c.frameOp)
 	return c.msgType, nil
@@ -202,6 +216,9 @@ func (c *Conn) nextMessage() (MessageType, error) {
 // nil) and returns io.EOF once the message has been read whole. It handles the frames that
 // continue the message, and control frames between them.
 func (c *Conn) readPayload(p []byte) (int, error) {
+	if c.dec.Compressed() {
+		return c.readInflated(p)
+	}
 	for c.dec.Remaining() == 0 {
 		if !c.dec.InMessage() {
 			c.msgOpen = false
@@ -382,4 +399,76 @@ func (c *Conn) timeout(ctx context.Context, err error) (error, bool) {
 		return err, false
 	}
 	return ctxError(ctx, err)
+}
+
+// readInflated is readPayload for a compressed message (RFC 7692 §6.2): payload bytes are
+// unmasked in the read buffer and inflated into p, which the decoder then checks against the
+// read limit and, for text, UTF-8.
+func (c *Conn) readInflated(p []byte) (int, error) {
+	z := c.deflate
+	out := p
+	if p == nil {
+		if z.discard == nil {
+			z.discard = make([]byte, 4096)
+		}
+		out = z.discard
+	}
+	for {
+		if z.ended {
+			// The deflate data ended; what is left of the message's frames is skipped.
+			if z.pending == 0 && c.dec.Remaining() == 0 && !c.dec.InMessage() {
+				c.msgOpen = false
+				return 0, io.EOF
+			}
+			c.rpos += z.pending
+			z.pending = 0
+		}
+		if z.pending == 0 {
+			if c.dec.Remaining() > 0 {
+				if c.rpos == c.rend {
+					if err := c.fill(); err != nil {
+						return 0, err
+					}
+				}
+				k := int(min(c.dec.Remaining(), int64(c.rend-c.rpos)))
+				if err := c.dec.Payload(c.rbuf[c.rpos : c.rpos+k]); err != nil {
+					return 0, c.fail(err)
+				}
+				z.pending = k
+			} else if c.dec.InMessage() {
+				if err := c.nextFrame(); err != nil {
+					return 0, err
+				}
+				continue
+			}
+		}
+		if z.ended {
+			continue
+		}
+		final := c.dec.Remaining() == 0 && !c.dec.InMessage()
+		n, used, err := z.decomp.Inflate(out, c.rbuf[c.rpos:c.rpos+z.pending], final)
+		c.rpos += used
+		z.pending -= used
+		if n > 0 {
+			if verr := c.dec.Inflated(out[:n]); verr != nil {
+				return 0, c.fail(verr)
+			}
+		}
+		switch {
+		case err == io.EOF:
+			if verr := c.dec.InflatedEnd(); verr != nil {
+				return 0, c.fail(verr)
+			}
+			z.ended = true
+		case errors.Is(err, deflate.ErrTooLarge):
+			return 0, c.fail(&proto.Error{Code: proto.CodeTooBig, Msg: "message inflates past the read limit (§10.4, RFC 7692 §8.1)"})
+		case err != nil:
+			return 0, c.fail(&proto.Error{Code: proto.CodeInvalidData, Msg: "invalid compressed data: " + strings.TrimPrefix(err.Error(), "wsx: ")})
+		case n == 0 && used == 0 && final && z.pending == 0:
+			return 0, c.fail(&proto.Error{Code: proto.CodeInvalidData, Msg: "compressed message ends mid-stream (RFC 7692 §7.2.2)"})
+		}
+		if n > 0 && p != nil {
+			return n, nil
+		}
+	}
 }

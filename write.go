@@ -17,7 +17,7 @@ import (
 // part-way through a frame leaves the peer with a broken frame, so the connection is closed;
 // one that expires while still waiting for its turn changes nothing.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
-	op, err := dataOpcode(typ)
+	op, compress, err := c.messageOpcode(typ)
 	if err != nil {
 		return err
 	}
@@ -25,39 +25,52 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 		return err
 	}
 	defer unlock(c.msgLock)
-	return c.writeData(ctx, op, true, p)
+	if compress && c.deflate.cfg.Compress(len(p)) {
+		bp := compressBuffers.Get().(*[]byte)
+		*bp = c.deflate.comp.AppendMessage((*bp)[:0], p)
+		err := c.writeData(ctx, op, frame.Rsv1, true, *bp)
+		compressBuffers.Put(bp)
+		return err
+	}
+	return c.writeData(ctx, op, 0, true, p)
 }
 
 // Writer returns a writer for one message of type typ, sent in fragments (§5.4) as its buffer
 // fills; Close sends the final fragment. Until then other data messages wait (control frames
-// may still go between the fragments). ctx bounds every call on the writer.
+// may still go between the fragments). ctx bounds every call on the writer. With compression
+// on, a streamed message is compressed whatever its size, unless typ includes Uncompressed.
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
-	op, err := dataOpcode(typ)
+	op, compress, err := c.messageOpcode(typ)
 	if err != nil {
 		return nil, err
 	}
 	if err := lock(ctx, c.msgLock); err != nil {
 		return nil, err
 	}
-	c.msgWriter = messageWriter{c: c, ctx: ctx, op: op}
+	c.msgWriter = messageWriter{c: c, ctx: ctx, op: op, compress: compress}
 	return &c.msgWriter, nil
 }
 
-func dataOpcode(typ MessageType) (frame.Opcode, error) {
+// messageOpcode returns the opcode for a message type and whether to compress the message.
+func (c *Conn) messageOpcode(typ MessageType) (frame.Opcode, bool, error) {
+	compress := c.deflate != nil && typ&Uncompressed == 0
+	typ &^= Uncompressed
 	if typ != MessageText && typ != MessageBinary {
-		return 0, fmt.Errorf("wsx: cannot write a message of type %v", typ)
+		return 0, false, fmt.Errorf("wsx: cannot write a message of type %v", typ)
 	}
-	return frame.Opcode(typ), nil
+	return frame.Opcode(typ), compress, nil
 }
 
 // messageWriter buffers a message's bytes in the connection's write buffer, after room for
-// the frame header, so that each fragment goes out in one write.
+// the frame header, so that each fragment goes out in one write. A compressed message goes
+// through the compressor instead, and out as the compressor produces it.
 type messageWriter struct {
-	c      *Conn
-	ctx    context.Context
-	op     frame.Opcode
-	n      int // payload bytes buffered in c.wbuf[frame.MaxHeaderSize:]
-	closed bool
+	c        *Conn
+	ctx      context.Context
+	op       frame.Opcode
+	compress bool
+	n        int // payload bytes buffered in c.wbuf[frame.MaxHeaderSize:]
+	closed   bool
 }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
@@ -65,12 +78,15 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		return 0, errors.New("wsx: write to a closed message writer")
 	}
 	c := w.c
+	if w.compress {
+		return len(p), w.writeCompressed(p, false)
+	}
 	buf := c.writeBuffer()[frame.MaxHeaderSize:]
 	written := 0
 	for len(p) > 0 {
 		if w.n == 0 && len(p) >= len(buf) {
 			// A large write goes out as a fragment of its own, without a copy.
-			if err := c.writeData(w.ctx, w.op, false, p); err != nil {
+			if err := c.writeData(w.ctx, w.op, 0, false, p); err != nil {
 				return written, err
 			}
 			return written + len(p), nil
@@ -95,6 +111,9 @@ func (w *messageWriter) Close() error {
 	}
 	w.closed = true
 	defer unlock(w.c.msgLock)
+	if w.compress {
+		return w.writeCompressed(nil, true)
+	}
 	return w.flush(true)
 }
 
@@ -103,13 +122,27 @@ func (w *messageWriter) flush(fin bool) error {
 	n := w.n
 	w.n = 0
 	payload := c.writeBuffer()[frame.MaxHeaderSize : frame.MaxHeaderSize+n]
-	return c.writeData(w.ctx, w.op, fin, payload)
+	return c.writeData(w.ctx, w.op, 0, fin, payload)
+}
+
+// writeCompressed compresses p as the next part of the message, or finishes the message, and
+// sends what the compressor has ready as the next fragment (RSV1 on the first frame only,
+// RFC 7692 §6.1).
+func (w *messageWriter) writeCompressed(p []byte, fin bool) error {
+	bp := compressBuffers.Get().(*[]byte)
+	defer compressBuffers.Put(bp)
+	if fin {
+		*bp = w.c.deflate.comp.Finish((*bp)[:0])
+	} else if *bp = w.c.deflate.comp.Write((*bp)[:0], p); len(*bp) == 0 {
+		return nil // the compressor is still collecting input
+	}
+	return w.c.writeData(w.ctx, w.op, frame.Rsv1, fin, *bp)
 }
 
 // writeData sends one data frame. The caller holds msgLock. When p lies in c.wbuf right after
 // frame.MaxHeaderSize bytes of room, the header is put in front of it and the frame goes out
 // in one write.
-func (c *Conn) writeData(ctx context.Context, op frame.Opcode, fin bool, p []byte) error {
+func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin bool, p []byte) error {
 	if err := lock(ctx, c.frameLock); err != nil {
 		return err
 	}
@@ -124,10 +157,12 @@ func (c *Conn) writeData(ctx context.Context, op frame.Opcode, fin bool, p []byt
 		return err
 	}
 	defer c.wdl.end()
-	h := c.enc.Data(op, 0, fin, int64(len(p)))
+	h := c.enc.Data(op, rsv, fin, int64(len(p)))
 	if n, err := c.writeFrame(h, p); err != nil {
 		err, _ = ctxError(ctx, err)
-		if n == 0 && isTimeout(err) {
+		// A compressor has taken the unsent message into its history: the peer's would
+		// differ, so the connection cannot go on.
+		if n == 0 && isTimeout(err) && c.deflate == nil {
 			c.enc.Undo(h)
 			return err // nothing went out: the connection is intact
 		}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsx
+
+const raceEnabled = false
