@@ -65,6 +65,7 @@ func init() {
 		{"serve", "run an echo, broadcast or file server with a playground page", runServe},
 		{"connect", "connect to a WebSocket server: send stdin, print what arrives", runConnect},
 		{"doctor", "check a server's opening handshake rule by rule, or explain a client's", runDoctor},
+		{"bench", "load-test an echo server: throughput and latency percentiles", runBench},
 		{"accept", "print the Sec-WebSocket-Accept value for a Sec-WebSocket-Key", runAccept},
 		{"key", "print a fresh Sec-WebSocket-Key", runKey},
 	}
@@ -330,14 +331,16 @@ func escapeControl(p []byte) string {
 	return b.String()
 }
 
-// formatDuration rounds d for display: 1µs resolution below a millisecond, 10µs below a
-// second, 1ms above.
+// formatDuration rounds d for display: 1ns resolution below a microsecond, 1µs below a
+// millisecond, 10µs below a second, 1ms above.
 func formatDuration(d time.Duration) string {
 	switch {
 	case d >= time.Second:
 		return d.Round(time.Millisecond).String()
 	case d >= time.Millisecond:
 		return d.Round(10 * time.Microsecond).String()
+	case d >= time.Microsecond:
+		return d.Round(time.Microsecond).String()
 	}
-	return d.Round(time.Microsecond).String()
+	return d.String()
 }
