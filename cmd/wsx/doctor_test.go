@@ -285,7 +285,9 @@ func startDoctorListen(t *testing.T) (string, <-chan result) {
 	done := make(chan result, 1)
 	var stdout syncBuffer
 	addr := make(chan string, 1)
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			stdout.Write(append(sc.Bytes(), '\n'))
@@ -298,6 +300,7 @@ func startDoctorListen(t *testing.T) (string, <-chan result) {
 		var stderr syncBuffer
 		code := run(context.Background(), &env{stdout: pw, stderr: &stderr}, []string{"doctor", "--listen", "--once", "127.0.0.1:0"})
 		pw.Close()
+		<-scanned
 		done <- result{code, stdout.String(), stderr.String()}
 	}()
 	select {

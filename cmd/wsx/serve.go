@@ -279,6 +279,10 @@ type connStats struct {
 }
 
 func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if pid := r.URL.Query().Get(playgroundParam); pid != "" {
+		// Kept before the 101 goes out, so that it is there when the page asks for it.
+		s.handshakes.add(pid, newHandshakeRecord(r))
+	}
 	c, err := wsx.Accept(w, r, &s.opts)
 	if err != nil {
 		s.log.Warn("handshake refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
@@ -291,9 +295,6 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.untrack(c)
-	if pid := r.URL.Query().Get(playgroundParam); pid != "" {
-		s.handshakes.add(pid, newHandshakeRecord(r, c))
-	}
 	log.Info("connected", "remote", r.RemoteAddr, "path", r.URL.Path, "subprotocol", c.Subprotocol(),
 		"origin", r.Header.Get("Origin"), "user_agent", r.Header.Get("User-Agent"))
 	start := time.Now()
@@ -570,18 +571,14 @@ type handshakeRecord struct {
 	RemoteAddr  string      `json:"remoteAddr"`
 	RequestLine string      `json:"requestLine"`
 	Headers     [][2]string `json:"headers"` // Host first, then by name: net/http keeps no order
-	Subprotocol string      `json:"subprotocol"`
-	Extensions  string      `json:"extensions"`
 }
 
-func newHandshakeRecord(r *http.Request, c *wsx.Conn) handshakeRecord {
+func newHandshakeRecord(r *http.Request) handshakeRecord {
 	rec := handshakeRecord{
 		Time:        time.Now(),
 		RemoteAddr:  r.RemoteAddr,
 		RequestLine: r.Method + " " + r.RequestURI + " " + r.Proto,
 		Headers:     [][2]string{{"Host", r.Host}},
-		Subprotocol: c.Subprotocol(),
-		Extensions:  c.Extensions(),
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Header)) {
 		for _, v := range r.Header[name] {

@@ -39,7 +39,9 @@ func startServe(t *testing.T, args ...string) *testServer {
 	pr, pw := io.Pipe()
 	s := &testServer{cancel: cancel, done: make(chan result, 1), logs: new(syncBuffer)}
 	listening := make(chan map[string]any, 1)
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		// Keep the log, and pick out the "listening" line for the address.
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
@@ -55,6 +57,7 @@ func startServe(t *testing.T, args ...string) *testServer {
 		code := run(ctx, &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: pw},
 			append([]string{"serve", "--log-format", "json", "127.0.0.1:0"}, args...))
 		pw.Close()
+		<-scanned
 		s.done <- result{code, stdout.String(), s.logs.String()}
 	}()
 	select {
@@ -172,15 +175,19 @@ func TestServeReadLimit(t *testing.T) {
 // nobody on other paths.
 func TestServeBroadcast(t *testing.T) {
 	s := startServe(t, "--broadcast")
-	a := dialTest(t, s.url+"room", nil)
-	b := dialTest(t, s.url+"room", nil)
-	other := dialTest(t, s.url+"elsewhere", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-
-	// A message on the other path first: once it is back, "other" is in its group, and
-	// a message it then receives would be one sent to /room.
+	// A client is in its group once its first message comes back to it.
+	a := dialTest(t, s.url+"room", nil)
+	roundTrip(t, a, wsx.MessageText, []byte("a is in"))
+	b := dialTest(t, s.url+"room", nil)
+	roundTrip(t, b, wsx.MessageText, []byte("b is in"))
+	if _, msg, err := a.Read(ctx); err != nil || string(msg) != "b is in" {
+		t.Fatalf("a got %q, %v", msg, err)
+	}
+	other := dialTest(t, s.url+"elsewhere", nil)
 	roundTrip(t, other, wsx.MessageText, []byte("ping"))
+
 	if err := a.Write(ctx, wsx.MessageText, []byte("hello room")); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +275,7 @@ func TestServeHandshakeRecord(t *testing.T) {
 		return false
 	}
 	if rec.RequestLine != "GET /echo?wsx-playground=abc123 HTTP/1.1" || rec.Headers[0] != [2]string{"Host", s.addr} ||
-		!has("X-Test", "one") || !has("Upgrade", "websocket") || !has("Sec-Websocket-Version", "13") || rec.Subprotocol != "superchat" {
+		!has("X-Test", "one") || !has("Upgrade", "websocket") || !has("Sec-Websocket-Version", "13") || !has("Sec-Websocket-Protocol", "superchat, other") {
 		t.Fatalf("record %+v", rec)
 	}
 	if resp, err := http.Get("http://" + s.addr + "/_wsx/handshake?id=other"); err != nil || resp.StatusCode != 404 {
