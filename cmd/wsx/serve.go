@@ -256,6 +256,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, wsx.AcceptKey(r.URL.Query().Get("key")))
 	case r.URL.Path == playgroundPath || r.URL.Path == "/" && s.files == nil:
 		servePlayground(w, r)
+	case r.URL.Path == "/favicon.ico" && s.files == nil:
+		w.WriteHeader(http.StatusNoContent) // browsers ask for it with the playground
 	case s.files != nil:
 		s.files.ServeHTTP(w, r)
 	default:
@@ -304,16 +306,17 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = echo(c, log, &st)
 	}
-	status := wsx.CloseStatus(err)
 	attrs := []any{"duration", time.Since(start).Round(time.Millisecond), "msgs_in", st.msgsIn, "msgs_out", st.msgsOut, "bytes_in", st.bytesIn, "bytes_out", st.bytesOut}
+	var ce *wsx.CloseError
 	switch {
-	case status == wsx.StatusNormalClosure || status == wsx.StatusGoingAway || status == wsx.StatusNoStatusReceived:
-		log.Info("closed", append(attrs, "status", int(status))...)
-	case status >= 0:
-		var ce *wsx.CloseError
-		errors.As(err, &ce)
-		log.Warn("closed", append(attrs, "status", int(status), "reason", ce.Reason)...)
+	case errors.As(err, &ce) && ce.Code != wsx.StatusAbnormalClosure:
+		// The peer closed, whatever its reason: nothing went wrong here.
+		if ce.Reason != "" {
+			attrs = append(attrs, "reason", ce.Reason)
+		}
+		log.Info("closed", append(attrs, "status", int(ce.Code))...)
 	default:
+		// The connection failed (this side sent 1002, 1007, 1009...) or was dropped.
 		log.Warn("failed", append(attrs, "err", err)...)
 	}
 }

@@ -169,6 +169,9 @@ func TestServeReadLimit(t *testing.T) {
 	if _, _, err := c.Read(ctx); wsx.CloseStatus(err) != wsx.StatusMessageTooBig {
 		t.Fatalf("got %v, want close status 1009", err)
 	}
+	if r := s.stop(t); !strings.Contains(r.stderr, `"level":"WARN","msg":"failed"`) || !strings.Contains(r.stderr, "1009") {
+		t.Errorf("log lacks the failure:\n%s", r.stderr)
+	}
 }
 
 // --broadcast sends each message to every client on the same path, sender included, and to
