@@ -71,10 +71,11 @@ type event struct {
 	Message           string `json:"message"`
 
 	// chromium.js
-	Chromium string          `json:"chromium"`
-	URL      string          `json:"url"`
-	Result   json.RawMessage `json:"result"`
-	Console  []string        `json:"console"`
+	Chromium    string          `json:"chromium"`
+	UserDataDir string          `json:"userDataDir"`
+	URL         string          `json:"url"`
+	Result      json.RawMessage `json:"result"`
+	Console     []string        `json:"console"`
 }
 
 // nodeProc is a running Node script: commands go to its stdin as JSON lines and its stdout

@@ -84,6 +84,7 @@ func sha256hex(b []byte) string {
 
 // serverConn is what a wsx test server saw of one connection.
 type serverConn struct {
+	Query    string      // the raw query of the request's URL
 	Header   http.Header // the opening handshake request's header
 	Conn     *wsx.Conn   // nil when Accept refused the request
 	Status   int         // the status Accept answered a refused request with
@@ -103,11 +104,16 @@ type wsxServer struct {
 // other paths. handle runs after a successful Accept and should return the error that ended
 // the connection.
 func newWSXServer(t testing.TB, opts *wsx.AcceptOptions, mux http.Handler, handle func(context.Context, *serverConn) error) *wsxServer {
+	return newTappedWSXServer(t, nil, opts, mux, handle)
+}
+
+// newTappedWSXServer is newWSXServer with the server's connections tapped by tp, if not nil.
+func newTappedWSXServer(t testing.TB, tp *tap, opts *wsx.AcceptOptions, mux http.Handler, handle func(context.Context, *serverConn) error) *wsxServer {
 	s := &wsxServer{Conns: make(chan *serverConn, 16)}
 	// Connections outlive their requests (net/http forgets hijacked ones), so the handlers
 	// read under a context of the server's that cleanup cancels.
 	ctx, cancel := context.WithCancel(context.Background())
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/ws" {
 			if mux == nil {
 				http.NotFound(w, r)
@@ -118,7 +124,7 @@ func newWSXServer(t testing.TB, opts *wsx.AcceptOptions, mux http.Handler, handl
 		}
 		s.wg.Add(1)
 		defer s.wg.Done()
-		sc := &serverConn{Header: r.Header.Clone()}
+		sc := &serverConn{Query: r.URL.RawQuery, Header: r.Header.Clone()}
 		sw := &statusWriter{ResponseWriter: w}
 		sc.Conn, sc.Err = wsx.Accept(sw, r, opts)
 		if sc.Err != nil {
@@ -130,6 +136,10 @@ func newWSXServer(t testing.TB, opts *wsx.AcceptOptions, mux http.Handler, handl
 		sc.Err = handle(ctx, sc)
 		s.Conns <- sc
 	}))
+	if tp != nil {
+		s.Listener = tp.listener(s.Listener)
+	}
+	s.Start()
 	t.Cleanup(func() {
 		cancel()
 		s.Server.Close()

@@ -189,7 +189,7 @@ func TestWSServerEcho(t *testing.T) {
 		if p.typ == wsx.MessageBinary {
 			op = frame.OpBinary
 		}
-		checkFragmented(t, tp.frames(t), op)
+		checkFragmented(t, tp.frames(t, true), op)
 		_, r, err := c.Reader(ctx)
 		if err != nil {
 			t.Fatal(err)
