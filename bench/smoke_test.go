@@ -23,6 +23,9 @@ func TestEchoServers(t *testing.T) {
 			}
 			for _, s := range load.Scenarios {
 				t.Run(s.Name, func(t *testing.T) {
+					if s.Deflate && lib.DeflatePending != "" {
+						t.Skip("pending: " + lib.DeflatePending)
+					}
 					if s.Deflate && !lib.Deflate {
 						t.Skipf("%s has no permessage-deflate here", name)
 					}

@@ -34,8 +34,10 @@ type Lib struct {
 	Name string
 	// Serve starts an echo server on ln and returns at once.
 	Serve func(ln net.Listener, o Options) (Server, error)
-	// Deflate tells whether the server supports permessage-deflate in this benchmark.
-	Deflate bool
+	// Deflate tells whether the server supports permessage-deflate in this benchmark;
+	// DeflatePending, when set, tells why it does not yet.
+	Deflate        bool
+	DeflatePending string
 	// Pending, when set, tells why the library cannot run yet.
 	Pending string
 }

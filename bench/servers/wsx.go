@@ -9,7 +9,8 @@ import (
 )
 
 func init() {
-	register(&Lib{Name: "wsx", Serve: serveWsx})
+	register(&Lib{Name: "wsx", Serve: serveWsx,
+		DeflatePending: "AcceptOptions.Compression is not in the API yet"})
 }
 
 // serveWsx uses wsx as its documentation recommends for speed: ReadMessage appending into one

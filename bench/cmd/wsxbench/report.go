@@ -40,6 +40,8 @@ func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) ce
 	switch {
 	case l.Pending != "":
 		return cell{note: "pending"}
+	case s.Deflate && l.DeflatePending != "":
+		return cell{note: "pending"}
 	case s.Deflate && !l.Deflate:
 		return cell{note: "n/a"}
 	}
