@@ -48,6 +48,7 @@ Examples:
   wsx serve --broadcast 8080             # a chat: every message goes to everyone on the same path
   wsx serve --dir ./public -s chat.v2    # static files plus WebSockets speaking subprotocol chat.v2
   wsx serve --tls-self-signed 8443       # wss:// with a certificate made at start (wsx connect --insecure)
+  wsx serve --compression                # permessage-deflate for clients that offer it (browsers do)
   wsx serve --origin '*.example.com'     # also allow pages from any subdomain of example.com
 `
 
@@ -59,6 +60,8 @@ type serveConfig struct {
 	subprotocols   []string
 	origins        []string
 	insecureOrigin bool
+	compression    bool
+	compressLevel  int
 	readLimit      int64 // 0: no limit
 	tlsCert        string
 	tlsKey         string
@@ -76,6 +79,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	f.Var((*listFlag)(&cfg.subprotocols), "s", "short for --subprotocol")
 	f.Var((*listFlag)(&cfg.origins), "origin", "`pattern` of other origins whose pages may connect, such as '*.example.com',\n'localhost:*' or 'https://app.example.com' (repeat or comma-separate)")
 	f.BoolVar(&cfg.insecureOrigin, "insecure-origin", false, "accept pages from every origin (cross-site WebSocket hijacking; for tests only)")
+	f.BoolVar(&cfg.compression, "compression", false, "accept permessage-deflate (RFC 7692) when the client offers it, as browsers do")
+	f.IntVar(&cfg.compressLevel, "compression-level", 0, "DEFLATE `level` with --compression, 1 (fastest) to 9 (smallest); 0: the library's default")
 	f.Var((*sizeFlag)(&cfg.readLimit), "read-limit", "largest message `size` accepted, such as 16MiB; larger ones close the\nconnection with 1009 (0: no limit)")
 	f.StringVar(&cfg.tlsCert, "tls-cert", "", "serve wss:// with the PEM certificate chain in `file` (needs --tls-key)")
 	f.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key `file` for --tls-cert")
@@ -103,6 +108,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "--tls-cert and --tls-key go together")
 	case cfg.tlsCert != "" && cfg.tlsSelfSigned:
 		return f.usageError(e, "choose --tls-cert/--tls-key or --tls-self-signed, not both")
+	case cfg.compressLevel < 0 || cfg.compressLevel > 9:
+		return f.usageError(e, "--compression-level must be 1 to 9")
 	case cfg.logFormat != "text" && cfg.logFormat != "json":
 		return f.usageError(e, "--log-format must be text or json, not %q", cfg.logFormat)
 	}
@@ -173,15 +180,17 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 
-	log.Info("shutting down", "connections", s.count())
+	log.Info("shutting down", "connections", s.group.Len())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// http.Server.Shutdown closes the listener and waits for HTTP requests; it leaves the
-	// connections Accept took over to us.
+	// connections Accept took over to the Group, which closes them with 1001 (going away,
+	// §7.4.1). Once both are done no handler can start, and the running ones are waited for.
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.Shutdown(shutdownCtx) })
-	s.goAway()
+	wg.Go(func() { s.group.Shutdown(shutdownCtx) })
 	wg.Wait()
+	s.handlers.Wait()
 	log.Info("stopped")
 	return nil
 }
@@ -205,14 +214,12 @@ type server struct {
 	handshakes handshakeLog
 	nextID     atomic.Uint64
 
-	mu       sync.Mutex
-	conns    map[*wsx.Conn]struct{} // open WebSocket connections
-	stopping bool                   // goAway started: connections still being accepted get 1001 at once
-	handlers sync.WaitGroup         // running WebSocket handlers
+	group    wsx.Group      // the open WebSocket connections
+	handlers sync.WaitGroup // running WebSocket handlers
 }
 
 func newServer(cfg serveConfig, log *slog.Logger) *server {
-	s := &server{cfg: cfg, log: log, conns: make(map[*wsx.Conn]struct{})}
+	s := &server{cfg: cfg, log: log}
 	if cfg.dir != "" {
 		s.files = http.FileServer(http.Dir(cfg.dir))
 	}
@@ -224,7 +231,11 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 		Subprotocols:            cfg.subprotocols,
 		OriginPatterns:          cfg.origins,
 		InsecureSkipOriginCheck: cfg.insecureOrigin,
+		Group:                   &s.group,
 		ConnOptions:             wsx.ConnOptions{ReadLimit: limit},
+	}
+	if cfg.compression {
+		s.opts.Compression = &wsx.CompressionOptions{Level: cfg.compressLevel}
 	}
 	return s
 }
@@ -281,6 +292,8 @@ type connStats struct {
 }
 
 func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	defer s.handlers.Done()
 	if pid := r.URL.Query().Get(playgroundParam); pid != "" {
 		// Kept before the 101 goes out, so that it is there when the page asks for it.
 		s.handshakes.add(pid, newHandshakeRecord(r))
@@ -292,13 +305,8 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	id := s.nextID.Add(1)
 	log := s.log.With("conn", id)
-	if !s.track(c) {
-		c.Close(wsx.StatusGoingAway, "server shutting down")
-		return
-	}
-	defer s.untrack(c)
 	log.Info("connected", "remote", r.RemoteAddr, "path", r.URL.Path, "subprotocol", c.Subprotocol(),
-		"origin", r.Header.Get("Origin"), "user_agent", r.Header.Get("User-Agent"))
+		"extensions", c.Extensions(), "origin", r.Header.Get("Origin"), "user_agent", r.Header.Get("User-Agent"))
 	start := time.Now()
 	var st connStats
 	if s.cfg.broadcast {
@@ -344,45 +352,6 @@ func echo(c *wsx.Conn, log *slog.Logger, st *connStats) error {
 			buf = msg[:0]
 		}
 	}
-}
-
-// track registers an open connection so that goAway can close it; it reports false when the
-// server is already shutting down.
-func (s *server) track(c *wsx.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.handlers.Add(1)
-	return true
-}
-
-func (s *server) untrack(c *wsx.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.handlers.Done()
-}
-
-func (s *server) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
-// goAway closes every connection with 1001 (going away, §7.4.1) and waits for their handlers
-// to finish; each closing handshake is bounded by the connection's CloseTimeout.
-func (s *server) goAway() {
-	s.mu.Lock()
-	s.stopping = true
-	conns := slices.Collect(maps.Keys(s.conns))
-	s.mu.Unlock()
-	for _, c := range conns {
-		go c.Close(wsx.StatusGoingAway, "server shutting down")
-	}
-	s.handlers.Wait()
 }
 
 // rooms holds the broadcast groups: the clients connected to each path.

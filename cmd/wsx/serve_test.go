@@ -401,3 +401,21 @@ func TestServeRefusedHandshake(t *testing.T) {
 		t.Errorf("log:\n%s", r.stderr)
 	}
 }
+
+// --compression accepts permessage-deflate offers (RFC 7692); without it they are declined.
+func TestServeCompression(t *testing.T) {
+	offer := "permessage-deflate; client_max_window_bits"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--compression"}, "ok    extension permessage-deflate, offered"},
+		{nil, "ok    no extension: the server declined permessage-deflate"},
+	} {
+		s := startServe(t, tc.args...)
+		r := runWSX(t, context.Background(), nil, "doctor", "--extension", offer, s.url)
+		if r.code != exitOK || !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("serve %q: exit %d, want %q:\n%s", tc.args, r.code, tc.want, r.stdout)
+		}
+	}
+}
