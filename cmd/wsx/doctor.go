@@ -414,7 +414,7 @@ func (d *doctor) request(key string) ([]byte, offer) {
 		case "Sec-Websocket-Protocol":
 			o.protocols = append(o.protocols, splitList(f[1])...)
 		case "Sec-Websocket-Extensions":
-			o.extensions = append(o.extensions, extensionNames(f[1])...)
+			o.extensions = append(o.extensions, parseExtensions(f[1])...)
 		case "Sec-Websocket-Version":
 			o.version = f[1]
 		}
@@ -425,7 +425,7 @@ func (d *doctor) request(key string) ([]byte, offer) {
 // offer is what the request offered, for checking the response.
 type offer struct {
 	protocols  []string
-	extensions []string // names
+	extensions []extension
 	version    string
 }
 
@@ -543,29 +543,38 @@ func (d *doctor) checkResponse(resp *http.Response, head []byte, key string, o o
 	}
 
 	// §4.1 response rule 5.
-	exts := h.Values("Sec-WebSocket-Extensions")
-	var names []string
-	for _, v := range exts {
-		names = append(names, extensionNames(v)...)
+	var accepted []extension
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		accepted = append(accepted, parseExtensions(v)...)
 	}
 	switch {
-	case len(names) == 0 && len(o.extensions) == 0:
+	case len(accepted) == 0 && len(o.extensions) == 0:
 		r.ok("no extension, none offered (§4.1, response rule 5)")
-	case len(names) == 0:
-		r.ok(fmt.Sprintf("no extension: the server declined %s (§4.1, response rule 5)", strings.Join(o.extensions, ", ")))
+	case len(accepted) == 0:
+		r.ok(fmt.Sprintf("no extension: the server declined %s (§4.1, response rule 5)", strings.Join(extensionNames(o.extensions), ", ")))
 	}
-	seen := map[string]bool{}
-	for _, n := range names {
-		switch {
-		case !slices.Contains(o.extensions, n):
-			r.fail(fmt.Sprintf("extension %q was not offered (RFC 6455 §4.1, response rule 5; §9.1)", n),
-				"a server may only accept extensions the client listed in Sec-WebSocket-Extensions (§4.2.2 /extensions/)")
-		case seen[n]:
-			r.fail(fmt.Sprintf("extension %q accepted twice (RFC 6455 §9.1)", n))
-		default:
-			r.ok(fmt.Sprintf("extension %s, offered (§4.1, response rule 5)", n))
+	for i, x := range accepted {
+		var offers []extension
+		for _, e := range o.extensions {
+			if e.name == x.name {
+				offers = append(offers, e)
+			}
 		}
-		seen[n] = true
+		switch {
+		case len(offers) == 0:
+			r.fail(fmt.Sprintf("extension %q was not offered (RFC 6455 §4.1, response rule 5; §9.1)", x.name),
+				"a server may only accept extensions the client listed in Sec-WebSocket-Extensions (§4.2.2 /extensions/)")
+		case slices.ContainsFunc(accepted[:i], func(a extension) bool { return a.name == x.name }):
+			r.fail(fmt.Sprintf("extension %q accepted twice (RFC 6455 §9.1)", x.name))
+		case x.name == "permessage-deflate":
+			if problem := checkDeflateResponse(x, offers); problem != "" {
+				r.fail(fmt.Sprintf("extension %s: %s (RFC 7692 §7.1)", x, problem))
+			} else {
+				r.ok(fmt.Sprintf("extension %s, offered, with valid parameters (§4.1, response rule 5; RFC 7692 §7.1)", x))
+			}
+		default:
+			r.ok(fmt.Sprintf("extension %s, offered (§4.1, response rule 5)", x))
+		}
 	}
 
 	// §4.1 response rule 6.
@@ -871,18 +880,101 @@ func splitList(v string) []string {
 	return out
 }
 
-// extensionNames returns the names of the extensions in a Sec-WebSocket-Extensions value
-// (§9.1): the first token of each comma-separated element. Quoted parameter values holding
-// commas are not expected in practice and not handled.
-func extensionNames(v string) []string {
-	var names []string
-	for _, e := range splitList(v) {
-		name, _, _ := strings.Cut(e, ";")
-		if name = strings.TrimSpace(name); name != "" {
-			names = append(names, name)
+// extension is an element of a Sec-WebSocket-Extensions value (§9.1): a name and parameters.
+type extension struct {
+	name   string
+	params [][2]string // name, value ("" for none); quotes removed
+}
+
+func (x extension) String() string {
+	s := x.name
+	for _, p := range x.params {
+		s += "; " + p[0]
+		if p[1] != "" {
+			s += "=" + p[1]
 		}
 	}
+	return s
+}
+
+func (x extension) param(name string) (value string, ok bool) {
+	for _, p := range x.params {
+		if p[0] == name {
+			return p[1], true
+		}
+	}
+	return "", false
+}
+
+// parseExtensions splits a Sec-WebSocket-Extensions value into its extensions (§9.1).
+// Quoted parameter values holding commas or semicolons are not expected in practice and not
+// handled.
+func parseExtensions(v string) []extension {
+	var out []extension
+	for _, e := range splitList(v) {
+		parts := strings.Split(e, ";")
+		x := extension{name: strings.TrimSpace(parts[0])}
+		for _, p := range parts[1:] {
+			name, value, _ := strings.Cut(p, "=")
+			x.params = append(x.params, [2]string{strings.TrimSpace(name), strings.Trim(strings.TrimSpace(value), `"`)})
+		}
+		if x.name != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func extensionNames(xs []extension) []string {
+	names := make([]string, len(xs))
+	for i, x := range xs {
+		names[i] = x.name
+	}
 	return names
+}
+
+// checkDeflateResponse checks a server's permessage-deflate response against the client's
+// offers of it (RFC 7692 §7.1) and returns what is wrong, or "" when it answers one of them.
+func checkDeflateResponse(resp extension, offers []extension) string {
+	var problem string
+	for _, offer := range offers {
+		if problem = deflateAnswers(resp, offer); problem == "" {
+			return ""
+		}
+	}
+	return problem
+}
+
+func deflateAnswers(resp, offer extension) string {
+	seen := map[string]bool{}
+	for _, p := range resp.params {
+		name, value := p[0], p[1]
+		if seen[name] {
+			return fmt.Sprintf("parameter %s appears twice", name)
+		}
+		seen[name] = true
+		switch name {
+		case "server_no_context_takeover", "client_no_context_takeover":
+			if value != "" {
+				return fmt.Sprintf("parameter %s takes no value", name)
+			}
+		case "server_max_window_bits", "client_max_window_bits":
+			bits, err := strconv.Atoi(value)
+			if err != nil || bits < 8 || bits > 15 || value != strconv.Itoa(bits) {
+				return fmt.Sprintf("%s=%s is not a window size from 8 to 15", name, value)
+			}
+			offered, ok := offer.param(name)
+			if name == "client_max_window_bits" && !ok {
+				return "client_max_window_bits in the response, but the offer did not include it (§7.1.2.2)"
+			}
+			if n, err := strconv.Atoi(offered); err == nil && bits > n {
+				return fmt.Sprintf("%s=%d is larger than the %d offered (§7.1.2)", name, bits, n)
+			}
+		default:
+			return fmt.Sprintf("unknown parameter %s", name)
+		}
+	}
+	return ""
 }
 
 // isTimeoutErr reports whether err is a network timeout.

@@ -200,7 +200,7 @@ func checkRequest(r *report, req *http.Request) {
 		}
 	}
 	if x := h.Values("Sec-WebSocket-Extensions"); len(x) > 0 {
-		names := extensionNames(strings.Join(x, ","))
+		names := extensionNames(parseExtensions(strings.Join(x, ",")))
 		if slices.ContainsFunc(names, func(n string) bool { return !isToken(n) }) {
 			r.fail(fmt.Sprintf("Sec-WebSocket-Extensions: %s is malformed (RFC 6455 §9.1)", strings.Join(x, ", ")))
 		} else {

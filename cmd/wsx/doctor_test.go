@@ -193,6 +193,21 @@ func TestDoctorDiagnoses(t *testing.T) {
 		{"extension offered", []string{"--extension", "permessage-deflate; client_max_window_bits"}, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate")
 		}, nil, exitOK, []string{"ok    extension permessage-deflate, offered", "> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"}},
+		{"deflate parameters", []string{"--extension", "permessage-deflate; client_max_window_bits; server_max_window_bits=12"}, func(k string, _ *http.Request) string {
+			return response101(good(k), `Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits="10"; server_max_window_bits=11; server_no_context_takeover`)
+		}, nil, exitOK, []string{"ok    extension permessage-deflate; client_max_window_bits=10; server_max_window_bits=11; server_no_context_takeover, offered, with valid parameters"}},
+		{"deflate client bits not offered", []string{"--extension", "permessage-deflate"}, func(k string, _ *http.Request) string {
+			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15")
+		}, nil, exitFail, []string{"client_max_window_bits in the response, but the offer did not include it (§7.1.2.2) (RFC 7692 §7.1)"}},
+		{"deflate window too large", []string{"--extension", "permessage-deflate; server_max_window_bits=10"}, func(k string, _ *http.Request) string {
+			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12")
+		}, nil, exitFail, []string{"server_max_window_bits=12 is larger than the 10 offered"}},
+		{"deflate bad parameter", []string{"--extension", "permessage-deflate"}, func(k string, _ *http.Request) string {
+			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; server_no_context_takeover; x=1")
+		}, nil, exitFail, []string{"parameter server_no_context_takeover appears twice"}},
+		{"deflate window out of range", []string{"--extension", "permessage-deflate"}, func(k string, _ *http.Request) string {
+			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7")
+		}, nil, exitFail, []string{"server_max_window_bits=7 is not a window size from 8 to 15"}},
 		{"hang up", nil, func(string, *http.Request) string { return "" }, nil, exitFail,
 			[]string{"FAIL  the server closed the connection without answering"}},
 		{"not HTTP", nil, func(string, *http.Request) string { return "SSH-2.0-OpenSSH\r\n\r\n" }, nil, exitFail,
