@@ -5,3 +5,5 @@ go 1.26.8
 replace github.com/wsx-go/wsx => ../
 
 require github.com/wsx-go/wsx v0.0.0-00010101000000-000000000000
+
+require github.com/gorilla/websocket v1.5.3
