@@ -916,7 +916,8 @@ func parseExtensions(v string) []extension {
 		x := extension{name: strings.TrimSpace(parts[0])}
 		for _, p := range parts[1:] {
 			name, value, _ := strings.Cut(p, "=")
-			x.params = append(x.params, [2]string{strings.TrimSpace(name), strings.Trim(strings.TrimSpace(value), `"`)})
+			value = strings.TrimSpace(strings.Trim(strings.TrimSpace(value), `"`))
+			x.params = append(x.params, [2]string{strings.TrimSpace(name), value})
 		}
 		if x.name != "" {
 			out = append(out, x)

@@ -281,8 +281,13 @@ func TestServeHandshakeRecord(t *testing.T) {
 		!has("X-Test", "one") || !has("Upgrade", "websocket") || !has("Sec-Websocket-Version", "13") || !has("Sec-Websocket-Protocol", "superchat, other") {
 		t.Fatalf("record %+v", rec)
 	}
-	if resp, err := http.Get("http://" + s.addr + "/_wsx/handshake?id=other"); err != nil || resp.StatusCode != 404 {
-		t.Fatalf("unknown id: %v %v, want 404", resp.StatusCode, err)
+	resp, err = http.Get("http://" + s.addr + "/_wsx/handshake?id=other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("unknown id: %v, want 404", resp.Status)
 	}
 }
 
