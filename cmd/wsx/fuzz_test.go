@@ -95,7 +95,9 @@ func FuzzEscapeControl(f *testing.F) {
 				t.Fatalf("%q left %U", out, r)
 			}
 		}
-		if utf8.Valid(in) && !bytes.ContainsFunc(in, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r > 0x2027 && r < 0x202a }) && out != string(in) {
+		if utf8.Valid(in) && !bytes.ContainsFunc(in, func(r rune) bool {
+			return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r > 0x2027 && r < 0x202a
+		}) && out != string(in) {
 			t.Fatalf("%q changed to %q", in, out)
 		}
 	})
