@@ -170,6 +170,14 @@ func (p *nodeProc) stop() {
 	}
 }
 
+// in makes t, a subtest, the test that the process's failures are reported to, and returns
+// a function that restores the previous one: for a process shared by sequential subtests.
+func (p *nodeProc) in(t testing.TB) (restore func()) {
+	old := p.t
+	p.t = t
+	return func() { p.t = old }
+}
+
 // send writes one command line to the script.
 func (p *nodeProc) send(cmd any) {
 	p.t.Helper()

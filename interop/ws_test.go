@@ -25,16 +25,23 @@ var noDeflate = map[string]any{"perMessageDeflate": false}
 // the subprotocol and extensions of the server's 101 response.
 func wsClient(t *testing.T, url string, protocols []string, options map[string]any) (ws *nodeProc, up event) {
 	t.Helper()
-	ws = startNode(t, "ws-peer.js", map[string]any{"mode": "client", "url": url, "protocols": protocols, "options": options})
+	ws = startNode(t, "ws-peer.js", map[string]any{"mode": "client"})
 	ready := ws.expect("ready")
 	t.Logf("ws %s on node %s", ready.WS, ready.Node)
+	return ws, wsConnect(t, ws, url, protocols, options)
+}
+
+// wsConnect opens a new connection of a ws client, which later commands apply to.
+func wsConnect(t *testing.T, ws *nodeProc, url string, protocols []string, options map[string]any) (up event) {
+	t.Helper()
+	ws.send(map[string]any{"op": "connect", "url": url, "protocols": protocols, "options": options})
 	if up = ws.expect("upgrade"); up.Status != 101 {
 		t.Fatalf("ws saw status %d", up.Status)
 	}
 	if open := ws.expect("open"); open.Protocol != up.Protocol {
 		t.Fatalf("ws opened with subprotocol %q after a response with %q", open.Protocol, up.Protocol)
 	}
-	return ws, up
+	return up
 }
 
 // wsServer starts ws as a server, echoing messages back when echo is set, and returns its
@@ -236,8 +243,9 @@ func TestWSSubprotocol(t *testing.T) {
 		// When the server speaks none of the offered subprotocols, wsx answers without
 		// Sec-WebSocket-Protocol (§4.2.2 /subprotocol/) and leaves the decision to the
 		// client; ws then fails the connection by its own policy.
-		ws := startNode(t, "ws-peer.js", map[string]any{"mode": "client", "url": srv.WSURL(), "protocols": []string{"other"}, "options": noDeflate})
+		ws := startNode(t, "ws-peer.js", map[string]any{"mode": "client"})
 		ws.expect("ready")
+		ws.send(map[string]any{"op": "connect", "url": srv.WSURL(), "protocols": []string{"other"}, "options": noDeflate})
 		if up := ws.expect("upgrade"); up.Status != 101 || up.Protocol != "" {
 			t.Errorf("wsx answered an offer it cannot take with status %d and subprotocol %q, want 101 and none", up.Status, up.Protocol)
 		}

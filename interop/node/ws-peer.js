@@ -4,7 +4,7 @@
 //
 //   node ws-peer.js '<config JSON>'
 //
-// config: {mode: "client", url, protocols, options} opens one connection to url;
+// config: {mode: "client", url, protocols, options} opens a connection to url;
 //         {mode: "server", protocols, echo, options} listens on 127.0.0.1 on a free
 //         port and accepts connections. options go to ws as they are (for example
 //         perMessageDeflate, maxPayload); protocols is the server's preference order.
@@ -16,6 +16,7 @@
 //   {op: "ping", data} / {op: "pong", data}
 //   {op: "close", code, reason}           reason is a string, or reasonBase64 raw bytes
 //   {op: "terminate"}                     drop the TCP connection
+//   {op: "connect", url, protocols, options} a new client connection
 // Everything ws reports is written to stdout as JSON lines, {ev: ...}. Payloads are
 // reported by length and SHA-256 (and base64 when short), so that megabyte messages
 // stay cheap to compare. The process exits when stdin closes.
@@ -60,7 +61,7 @@ function watch(ws) {
 
 function run(cmd) {
   const ws = current;
-  if (!ws) throw new Error('no connection');
+  if (!ws && cmd.op !== 'connect') throw new Error('no connection');
   switch (cmd.op) {
     case 'send': {
       const binary = Boolean(cmd.binary);
@@ -92,6 +93,9 @@ function run(cmd) {
       else ws.close(cmd.code, reason);
       break;
     }
+    case 'connect': // a new client connection, which later commands apply to
+      startClient(cmd);
+      break;
     case 'terminate':
       ws.terminate();
       break;
@@ -100,8 +104,8 @@ function run(cmd) {
   }
 }
 
-function startClient() {
-  const ws = new WebSocket(config.url, config.protocols || [], config.options || {});
+function startClient(c) {
+  const ws = new WebSocket(c.url, c.protocols || [], c.options || {});
   ws.on('upgrade', (res) => {
     emit({
       ev: 'upgrade',
@@ -162,4 +166,4 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
 
 emit({ ev: 'ready', ws: require('ws/package.json').version, node: process.version });
 if (config.mode === 'server') startServer();
-else startClient();
+else if (config.url) startClient(config);
