@@ -147,9 +147,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		Protocols: new(http.Protocols),
 	}
 	srv.Protocols.SetHTTP1(true)
-	scheme := "ws"
+	wsScheme, httpScheme := "ws", "http"
 	if cfg.tlsCert != "" || cfg.tlsSelfSigned {
-		scheme = "wss"
+		wsScheme, httpScheme = "wss", "https"
 		cert, err := loadCertificate(cfg, log)
 		if err != nil {
 			return err
@@ -168,9 +168,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if cfg.broadcast {
 		mode = "broadcast"
 	}
-	page := strings.TrimPrefix(scheme, "ws")
-	log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+host+"/", "mode", mode,
-		"playground", "http"+page+"://"+host+s.playgroundPath())
+	log.Info("listening", "addr", ln.Addr().String(), "url", wsScheme+"://"+host+"/", "mode", mode,
+		"playground", httpScheme+"://"+host+s.pagePath())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -247,8 +246,8 @@ const (
 	acceptPath     = "/_wsx/accept"
 )
 
-// playgroundPath is where the playground page is: / unless --dir took it.
-func (s *server) playgroundPath() string {
+// pagePath is where the playground page is: / unless --dir took it.
+func (s *server) pagePath() string {
 	if s.files != nil {
 		return playgroundPath
 	}
@@ -303,6 +302,7 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("handshake refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
 		return
 	}
+	defer c.CloseNow() // whatever ended the loop, release the connection
 	id := s.nextID.Add(1)
 	log := s.log.With("conn", id)
 	log.Info("connected", "remote", r.RemoteAddr, "path", r.URL.Path, "subprotocol", c.Subprotocol(),
