@@ -424,3 +424,23 @@ func TestServeCompression(t *testing.T) {
 		}
 	}
 }
+
+// The playground's element ids are what the Chromium test in interop/ drives: keep them.
+func TestPlaygroundIDs(t *testing.T) {
+	page, err := playgroundFS.ReadFile("playground/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"key", "new-key", "key-note", "accept", "url", "protocols", "connect", "disconnect",
+		"close-code", "close-reason", "state", "subprotocol", "message", "binary", "send", "clear", "log",
+		"handshake-note", "handshake"} {
+		if n := strings.Count(string(page), `id="`+id+`"`); n != 1 {
+			t.Errorf("id %q appears %d times", id, n)
+		}
+	}
+	for _, s := range []string{`dataset.ready = "true"`, "wsx-playground", handshakePath, acceptPath} {
+		if !strings.Contains(string(page), s) {
+			t.Errorf("page lacks %q", s)
+		}
+	}
+}
