@@ -72,8 +72,20 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 		}
 	}
 	fmt.Fprintf(w, "wsxbench, %s: %s; %s; %s.\n", time.Now().Format("2006-01-02"), machine(), runtime.Version(), pinning(cfg))
-	fmt.Fprintf(w, "Median of %d runs of %v each (after %v of warm-up), libraries interleaved; whole run %v.\n\n",
+	var noise []float64
+	for _, ss := range res {
+		for _, sm := range ss {
+			if sm.err == nil && sm.util > 0 {
+				noise = append(noise, sm.noise)
+			}
+		}
+	}
+	fmt.Fprintf(w, "Median of %d runs of %v each (after %v of warm-up), libraries interleaved; whole run %v.",
 		cfg.reps, cfg.d, cfg.warmup, took.Round(time.Second))
+	if len(noise) > 0 && cfg.serverCPU >= 0 {
+		fmt.Fprintf(w, " Other processes took %.0f%% of the server's core (median over runs).", 100*median(noise))
+	}
+	fmt.Fprint(w, "\n\n")
 
 	hasWsx := slices.Contains(cfg.libs, "wsx")
 	head := func(title, first string) {
