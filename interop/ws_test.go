@@ -25,10 +25,18 @@ var noDeflate = map[string]any{"perMessageDeflate": false}
 // the subprotocol and extensions of the server's 101 response.
 func wsClient(t *testing.T, url string, protocols []string, options map[string]any) (ws *nodeProc, up event) {
 	t.Helper()
-	ws = startNode(t, "ws-peer.js", map[string]any{"mode": "client"})
+	ws = wsClientProc(t)
+	return ws, wsConnect(t, ws, url, protocols, options)
+}
+
+// wsClientProc starts ws as a client without a connection, for wsConnect to open them one
+// after another.
+func wsClientProc(t *testing.T) *nodeProc {
+	t.Helper()
+	ws := startNode(t, "ws-peer.js", map[string]any{"mode": "client"})
 	ready := ws.expect("ready")
 	t.Logf("ws %s on node %s", ready.WS, ready.Node)
-	return ws, wsConnect(t, ws, url, protocols, options)
+	return ws
 }
 
 // wsConnect opens a new connection of a ws client, which later commands apply to.
@@ -224,6 +232,7 @@ func TestWSSubprotocol(t *testing.T) {
 			}
 			return echo(ctx, sc)
 		})
+		ws := wsClientProc(t)
 		for _, tc := range []struct {
 			offer []string
 			want  string
@@ -231,7 +240,7 @@ func TestWSSubprotocol(t *testing.T) {
 			{[]string{"wsx.v1", "wsx.v2"}, "wsx.v2"},
 			{[]string{"other", "wsx.v1"}, "wsx.v1"},
 		} {
-			ws, up := wsClient(t, srv.WSURL(), tc.offer, noDeflate)
+			up := wsConnect(t, ws, srv.WSURL(), tc.offer, noDeflate)
 			if up.Protocol != tc.want {
 				t.Errorf("offer %q: ws agreed on %q, want %q", tc.offer, up.Protocol, tc.want)
 			}
@@ -243,8 +252,6 @@ func TestWSSubprotocol(t *testing.T) {
 		// When the server speaks none of the offered subprotocols, wsx answers without
 		// Sec-WebSocket-Protocol (§4.2.2 /subprotocol/) and leaves the decision to the
 		// client; ws then fails the connection by its own policy.
-		ws := startNode(t, "ws-peer.js", map[string]any{"mode": "client"})
-		ws.expect("ready")
 		ws.send(map[string]any{"op": "connect", "url": srv.WSURL(), "protocols": []string{"other"}, "options": noDeflate})
 		if up := ws.expect("upgrade"); up.Status != 101 || up.Protocol != "" {
 			t.Errorf("wsx answered an offer it cannot take with status %d and subprotocol %q, want 101 and none", up.Status, up.Protocol)
@@ -364,6 +371,7 @@ func TestWSClose(t *testing.T) {
 	}
 	t.Run("ws client closes", func(t *testing.T) {
 		srv := newWSXServer(t, nil, nil, echo)
+		ws := wsClientProc(t)
 		for _, tc := range []struct {
 			cmd        map[string]any
 			code       wsx.StatusCode
@@ -377,7 +385,7 @@ func TestWSClose(t *testing.T) {
 			// An empty Close frame: wsx reports 1005 and answers with an empty Close (§7.1.5).
 			{map[string]any{"op": "close"}, wsx.StatusNoStatusReceived, "", 1005},
 		} {
-			ws, _ := wsClient(t, srv.WSURL(), nil, noDeflate)
+			wsConnect(t, ws, srv.WSURL(), nil, noDeflate)
 			ws.send(tc.cmd)
 			if ev := ws.expect("close"); ev.Code != tc.wsSeesCode {
 				t.Errorf("ws saw close %d %q, want %d", ev.Code, ev.Reason, tc.wsSeesCode)
@@ -387,11 +395,12 @@ func TestWSClose(t *testing.T) {
 	})
 	t.Run("wsx server closes", func(t *testing.T) {
 		srv := newWSXServer(t, nil, nil, closeOnRequest)
+		ws := wsClientProc(t)
 		for _, tc := range []struct {
 			code   int
 			reason string
 		}{{1000, ""}, {1001, "server going away"}, {1011, "internal error"}, {4321, "ünïcode"}} {
-			ws, _ := wsClient(t, srv.WSURL(), nil, noDeflate)
+			wsConnect(t, ws, srv.WSURL(), nil, noDeflate)
 			ws.send(sendCmd(payload{wsx.MessageText, []byte("close " + strconv.Itoa(tc.code) + " " + tc.reason)}))
 			if ev := ws.expect("close"); ev.Code != tc.code || ev.Reason != tc.reason {
 				t.Errorf("ws saw close %d %q, want %d %q", ev.Code, ev.Reason, tc.code, tc.reason)
@@ -485,6 +494,7 @@ func TestWSReadLimit(t *testing.T) {
 // reason that is not UTF-8 (§5.5.1).
 func TestWSInvalidUTF8(t *testing.T) {
 	srv := newWSXServer(t, nil, nil, echo)
+	ws := wsClientProc(t)
 	for _, tc := range []struct {
 		name string
 		cmd  map[string]any
@@ -498,7 +508,8 @@ func TestWSInvalidUTF8(t *testing.T) {
 		{"close reason", map[string]any{"op": "close", "code": 1000, "reasonBase64": []byte("bad \xff reason")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ws, _ := wsClient(t, srv.WSURL(), nil, noDeflate)
+			defer ws.in(t)()
+			wsConnect(t, ws, srv.WSURL(), nil, noDeflate)
 			ws.send(tc.cmd)
 			if ev := ws.expect("close"); ev.Code != 1007 {
 				t.Errorf("ws saw close %d %q, want 1007", ev.Code, ev.Reason)
