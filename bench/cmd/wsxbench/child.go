@@ -19,7 +19,27 @@ import (
 	"github.com/wsx-go/wsx/bench/servers"
 )
 
-// The server process. It is this same binary started with -serve; the parent talks to it
+// The child learns which server to run from the environment rather than flags, so that a
+// test binary can act as a child too.
+const (
+	envServe   = "WSXBENCH_SERVE"
+	envDeflate = "WSXBENCH_DEFLATE"
+)
+
+// serveFromEnv runs the server named by the environment and reports whether there was one.
+func serveFromEnv() bool {
+	lib := os.Getenv(envServe)
+	if lib == "" {
+		return false
+	}
+	if err := serveChild(lib, os.Getenv(envDeflate) == "true"); err != nil {
+		fmt.Fprintln(os.Stderr, "wsxbench server:", err)
+		os.Exit(1)
+	}
+	return true
+}
+
+// The server process. It is this same binary started with WSXBENCH_SERVE set; the parent talks to it
 // with one-line commands on its stdin and reads one-line answers on file descriptor 3, so
 // that whatever a library logs on stdout or stderr cannot get in the way.
 //
@@ -115,7 +135,8 @@ func startChild(lib string, deflate bool, cpu int, verbose bool) (*child, error)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-serve", lib, "-deflate="+strconv.FormatBool(deflate))
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if verbose {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

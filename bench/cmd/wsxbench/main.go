@@ -41,8 +41,6 @@ type config struct {
 }
 
 func main() {
-	serve := flag.String("serve", "", "run as the echo server of this library (used by wsxbench itself)")
-	deflate := flag.Bool("deflate", false, "with -serve: enable permessage-deflate")
 	libs := flag.String("libs", strings.Join(servers.Names(), ","), "libraries to compare, comma-separated")
 	scen := flag.String("scenarios", scenarioNames(), "scenarios to run, comma-separated")
 	d := flag.Duration("d", time.Second, "measured interval of each run")
@@ -57,12 +55,7 @@ func main() {
 	verbose := flag.Bool("v", false, "print every run, and the servers' own output, on stderr")
 	maxNoise := flag.Float64("max-noise", 0.3, "rerun (twice at most) a run during which other processes took more than this share of the server's core")
 	flag.Parse()
-
-	if *serve != "" {
-		if err := serveChild(*serve, *deflate); err != nil {
-			fmt.Fprintln(os.Stderr, "wsxbench -serve:", err)
-			os.Exit(1)
-		}
+	if serveFromEnv() {
 		return
 	}
 
