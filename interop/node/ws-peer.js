@@ -4,10 +4,11 @@
 //
 //   node ws-peer.js '<config JSON>'
 //
-// config: {mode: "client", url, protocols, options} opens a connection to url;
-//         {mode: "server", protocols, echo, options} listens on 127.0.0.1 on a free
-//         port and accepts connections. options go to ws as they are (for example
-//         perMessageDeflate, maxPayload); protocols is the server's preference order.
+// config: {mode: "client", url, protocols, options, echo} opens a connection to url
+//         (or none without url); {mode: "server", protocols, options, echo} listens on
+//         127.0.0.1 on a free port and accepts connections. options go to ws as they
+//         are (for example perMessageDeflate, maxPayload); protocols is the server's
+//         preference order; echo sends every message back.
 //
 // Commands arrive as JSON lines on stdin and apply to the latest connection:
 //   {op: "send", binary, data}            one message; data is base64
@@ -16,7 +17,8 @@
 //   {op: "ping", data} / {op: "pong", data}
 //   {op: "close", code, reason}           reason is a string, or reasonBase64 raw bytes
 //   {op: "terminate"}                     drop the TCP connection
-//   {op: "connect", url, protocols, options} a new client connection
+//   {op: "connect", url, protocols, options, echo} a new client connection
+//   {op: "listen", protocols, options, echo} another server
 // Everything ws reports is written to stdout as JSON lines, {ev: ...}. Payloads are
 // reported by length and SHA-256 (and base64 when short), so that megabyte messages
 // stay cheap to compare. The process exits when stdin closes.
@@ -46,12 +48,12 @@ function toBuffer(data) {
   return Buffer.from(data);
 }
 
-function watch(ws) {
+function watch(ws, echo) {
   current = ws;
   ws.on('message', (data, isBinary) => {
     const buf = toBuffer(data);
     emit({ ev: 'message', binary: isBinary, ...describe(buf) });
-    if (config.echo) ws.send(buf, { binary: isBinary });
+    if (echo) ws.send(buf, { binary: isBinary });
   });
   ws.on('ping', (data) => emit({ ev: 'ping', data: data.toString('base64') }));
   ws.on('pong', (data) => emit({ ev: 'pong', data: data.toString('base64') }));
@@ -61,7 +63,7 @@ function watch(ws) {
 
 function run(cmd) {
   const ws = current;
-  if (!ws && cmd.op !== 'connect') throw new Error('no connection');
+  if (!ws && cmd.op !== 'connect' && cmd.op !== 'listen') throw new Error('no connection');
   switch (cmd.op) {
     case 'send': {
       const binary = Boolean(cmd.binary);
@@ -96,6 +98,9 @@ function run(cmd) {
     case 'connect': // a new client connection, which later commands apply to
       startClient(cmd);
       break;
+    case 'listen': // another server, with other options
+      startServer(cmd);
+      break;
     case 'terminate':
       ws.terminate();
       break;
@@ -120,15 +125,15 @@ function startClient(c) {
     res.on('end', () => emit({ ev: 'unexpected-response', status: res.statusCode, body }));
   });
   ws.on('open', () => emit({ ev: 'open', protocol: ws.protocol, extensions: ws.extensions }));
-  watch(ws);
+  watch(ws, c.echo);
 }
 
-function startServer() {
-  const preference = config.protocols || [];
+function startServer(c) {
+  const preference = c.protocols || [];
   const wss = new WebSocket.WebSocketServer({
     host: '127.0.0.1',
     port: 0,
-    ...(config.options || {}),
+    ...(c.options || {}),
     // Choose in the server's order of preference, like wsx does.
     handleProtocols: (offered) => preference.find((p) => offered.has(p)) || false,
   });
@@ -149,7 +154,7 @@ function startServer() {
       protocol: ws.protocol,
       extensions: response['sec-websocket-extensions'] || '',
     });
-    watch(ws);
+    watch(ws, c.echo);
   });
   wss.on('error', (err) => emit({ ev: 'error', message: err.message }));
   wss.on('listening', () => emit({ ev: 'listening', port: wss.address().port }));
@@ -165,5 +170,5 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
 }).on('close', () => process.exit(0));
 
 emit({ ev: 'ready', ws: require('ws/package.json').version, node: process.version });
-if (config.mode === 'server') startServer();
+if (config.mode === 'server') startServer(config);
 else if (config.url) startClient(config);
