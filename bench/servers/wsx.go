@@ -9,14 +9,16 @@ import (
 )
 
 func init() {
-	register(&Lib{Name: "wsx", Serve: serveWsx,
-		DeflatePending: "AcceptOptions.Compression is not in the API yet"})
+	register(&Lib{Name: "wsx", Serve: serveWsx, Deflate: true})
 }
 
 // serveWsx uses wsx as its documentation recommends for speed: ReadMessage appending into one
-// reused buffer, and Write.
+// reused buffer, and Write. permessage-deflate uses the zero CompressionOptions (level 5).
 func serveWsx(ln net.Listener, o Options) (Server, error) {
 	opts := &wsx.AcceptOptions{ConnOptions: wsx.ConnOptions{ReadLimit: ReadLimit}}
+	if o.Deflate {
+		opts.Compression = &wsx.CompressionOptions{}
+	}
 	return serveHTTP(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := wsx.Accept(w, r, opts)
 		if err != nil {
