@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wsx-go/wsx"
@@ -314,6 +315,11 @@ func TestWSPing(t *testing.T) {
 		if ev := ws.expect("pong"); len(ev.Data) != 0 {
 			t.Fatalf("pong to an empty ping carried %q", ev.Data)
 		}
+		full := makeBinary(125, 125) // the largest control payload (§5.5)
+		ws.send(map[string]any{"op": "ping", "data": full})
+		if ev := ws.expect("pong"); !bytes.Equal(ev.Data, full) {
+			t.Fatalf("pong to a 125-byte ping carried %d bytes, not the ping's", len(ev.Data))
+		}
 		// wsx's Ping returns when ws' automatic pong arrives (the echo loop is reading).
 		if err := c.Ping(ctx); err != nil {
 			t.Fatalf("Ping: %v", err)
@@ -428,6 +434,16 @@ func TestWSClose(t *testing.T) {
 			if ev := ws.expect("close"); ev.Code != int(tc.code) || ev.Reason != tc.reason {
 				t.Errorf("ws saw close %d %q, want %d %q", ev.Code, ev.Reason, tc.code, tc.reason)
 			}
+		}
+	})
+	t.Run("ws client drops TCP", func(t *testing.T) {
+		srv := newWSXServer(t, nil, nil, echo)
+		ws, _ := wsClient(t, srv.WSURL(), nil, noDeflate)
+		ws.send(map[string]any{"op": "terminate"})
+		ws.expect("close")
+		// No Close frame: wsx reports 1006 (§7.1.5) with what ended the connection.
+		if err := srv.next(t).Err; wsx.CloseStatus(err) != wsx.StatusAbnormalClosure || errors.Unwrap(err) == nil {
+			t.Errorf("read ended with %v, want 1006 wrapping the TCP error", err)
 		}
 	})
 	t.Run("ws server closes", func(t *testing.T) {
@@ -556,6 +572,73 @@ func TestWSDeflateOffer(t *testing.T) {
 	for _, p := range []payload{{wsx.MessageText, makeText(100_000)}, {wsx.MessageBinary, makeBinary(1000, 4)}} {
 		ws.send(sendCmd(p))
 		wantMessage(t, ws.next(), p)
+	}
+	ws.send(map[string]any{"op": "close", "code": 1000})
+	ws.expect("close")
+	wantClose(t, srv.next(t).Err, wsx.StatusNormalClosure, "")
+}
+
+// TestWSConcurrentWrites: many goroutines write to one wsx connection at once, whole messages
+// and streamed ones in fragments; ws, which fails the connection at any framing error, must
+// receive every message intact (§5.4: fragments of different messages never interleave).
+func TestWSConcurrentWrites(t *testing.T) {
+	const writers, each = 8, 12
+	want := make(map[string]int) // sha256 -> count
+	msg := func(w, i int) payload {
+		size := []int{0, 10, 125, 126, 5000, 65536, 70_000}[(w+i)%7]
+		if (w+i)%2 == 0 {
+			return payload{wsx.MessageText, makeText(size)}
+		}
+		return payload{wsx.MessageBinary, makeBinary(size, uint64(w*1000+i))}
+	}
+	for w := range writers {
+		for i := range each {
+			want[sha256hex(msg(w, i).data)]++
+		}
+	}
+	srv := newWSXServer(t, nil, nil, func(ctx context.Context, sc *serverConn) error {
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					p := msg(w, i)
+					var err error
+					if i%3 == 0 { // streamed, in 1000-byte writes
+						var wr io.WriteCloser
+						if wr, err = sc.Conn.Writer(ctx, p.typ); err == nil {
+							for rest := p.data; len(rest) > 0 && err == nil; rest = rest[min(1000, len(rest)):] {
+								_, err = wr.Write(rest[:min(1000, len(rest))])
+							}
+							if err == nil {
+								err = wr.Close()
+							}
+						}
+					} else {
+						err = sc.Conn.Write(ctx, p.typ, p.data)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			return err
+		}
+		_, _, err := sc.Conn.Read(ctx) // until ws closes
+		return err
+	})
+	ws, _ := wsClient(t, srv.WSURL(), nil, noDeflate)
+	for range writers * each {
+		ev := ws.expect("message")
+		if want[ev.SHA256] == 0 {
+			t.Fatalf("ws received a message of %d bytes that no writer sent", ev.Len)
+		}
+		want[ev.SHA256]--
 	}
 	ws.send(map[string]any{"op": "close", "code": 1000})
 	ws.expect("close")
