@@ -3,10 +3,12 @@ package interop
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gorilla/websocket"
 	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/internal/frame"
 	"github.com/wsx-go/wsx/internal/header"
 )
 
@@ -232,4 +234,60 @@ func TestGorillaDeflate(t *testing.T) {
 		t.Errorf("response %q must accept gorilla's no_context_takeover parameters", ext)
 	}
 	checkServerFrames(t, &tp, p, &opts, want)
+}
+
+// TestWSDeflateFragments: ws compresses a message sent in fragments as one DEFLATE stream
+// flushed at every frame, RSV1 on the first frame only (RFC 7692 §6.1); wsx inflates it
+// across frames, with pings between them.
+func TestWSDeflateFragments(t *testing.T) {
+	var tp tap
+	opts := wsx.CompressionOptions{}
+	srv := newTappedWSXServer(t, &tp, &wsx.AcceptOptions{Compression: &opts}, nil, echo)
+	ws, up := wsClient(t, srv.WSURL(), nil, map[string]any{"perMessageDeflate": map[string]any{"threshold": 0}})
+	text := payload{wsx.MessageText, makeText(30_000)}
+	cmd := fragmentsCmd(text, 1, 9999, 0, 10_000, 9999, 1)
+	cmd["pingBetween"] = []byte("p")
+	ws.send(cmd)
+	for range 5 {
+		ws.expect("pong")
+	}
+	wantMessage(t, ws.next(), text)
+	bin := payload{wsx.MessageBinary, deflatePayloads()[2].data}
+	ws.send(fragmentsCmd(bin, 20_000, 20_000, len(bin.data)-40_000))
+	wantMessage(t, ws.next(), bin)
+	ws.send(map[string]any{"op": "close", "code": 1000})
+	ws.expect("close")
+	sc := srv.next(t)
+	wantClose(t, sc.Err, wsx.StatusNormalClosure, "")
+	received := tp.frames(t, false)
+	var data int
+	for _, f := range received {
+		if f.Opcode < frame.OpClose {
+			data++
+		}
+	}
+	if data != 9 {
+		t.Errorf("ws sent %d data frames, want 9", data)
+	}
+	checkCompressed(t, received, "ws")
+	p := parseDeflate(t, up.Extensions)
+	wantReceived(t, messages(t, received, p.clientBits, !p.clientNoCT), []payload{text, bin})
+}
+
+// TestWSDeflateReadLimit: the read limit applies to the inflated size: a message of 4 MiB
+// that compresses to a few KiB gets ws a 1009 from a wsx server whose limit is 1 MiB.
+func TestWSDeflateReadLimit(t *testing.T) {
+	const limit = 1 << 20
+	srv := newWSXServer(t, &wsx.AcceptOptions{Compression: &wsx.CompressionOptions{}, ConnOptions: wsx.ConnOptions{ReadLimit: limit}}, nil, echo)
+	ws, _ := wsClient(t, srv.WSURL(), nil, map[string]any{"perMessageDeflate": map[string]any{"threshold": 0}})
+	at := payload{wsx.MessageBinary, make([]byte, limit)}
+	ws.send(sendCmd(at))
+	wantMessage(t, ws.next(), at)
+	ws.send(sendCmd(payload{wsx.MessageBinary, make([]byte, 4*limit)}))
+	if ev := ws.expect("close"); ev.Code != 1009 {
+		t.Fatalf("ws saw close %d %q, want 1009", ev.Code, ev.Reason)
+	}
+	if sc := srv.next(t); len(sc.Messages) != 1 || !strings.Contains(fmt.Sprint(sc.Err), "1009") {
+		t.Errorf("wsx received %d messages and ended with %v, want one and a failure with 1009", len(sc.Messages), sc.Err)
+	}
 }
