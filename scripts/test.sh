@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs the whole test suite of wsx, installing first what the interop tests need (Debian's
+# chromium, Node's ws and playwright-core). Usage: scripts/test.sh
+# Set WSX_FUZZTIME (default 5s) to fuzz each target longer; 0 runs the seed corpora only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+fuzztime=${WSX_FUZZTIME:-5s}
+staticcheck_version=v0.8.2
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup: interop peers"
+bash interop/setup.sh
+
+step "setup: staticcheck $staticcheck_version"
+export PATH="$(go env GOPATH)/bin:$PATH"
+if ! staticcheck -version 2>/dev/null | grep -q "${staticcheck_version#v}"; then
+	go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+
+modules=(. interop bench)
+
+step "gofmt, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+for m in "${modules[@]}"; do
+	(cd "$m" && go vet ./... && staticcheck ./...)
+done
+
+step "the library and the command (go test -race)"
+go test -race -count=1 ./...
+
+step "allocation tests without the race detector (it randomises sync.Pool)"
+go test -count=1 -run 'ZeroAllocs' ./...
+
+step "fuzzing each target for $fuzztime (the seed corpora always run above)"
+if [ "$fuzztime" != 0 ]; then
+	for pkg in $(go list ./...); do
+		dir=$(go list -f '{{.Dir}}' "$pkg")
+		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+			echo "fuzz $pkg $target"
+			go test -run='^$' -fuzz="^$target\$" -fuzztime="$fuzztime" "$pkg" >/tmp/wsx-fuzz.log 2>&1 ||
+				{ cat /tmp/wsx-fuzz.log; exit 1; }
+		done
+	done
+fi
+
+step "interop with real peers: Node ws, Chromium, gorilla/websocket"
+(cd interop && go test -race -count=1 ./...)
+
+step "benchmarks, once each, so they keep compiling and stay correct"
+go test -run='^$' -bench=. -benchtime=1x ./...
+(cd bench && go test -count=1 ./...)
+
+step "all tests passed"
