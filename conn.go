@@ -137,7 +137,8 @@ type Conn struct {
 	frameLock chan struct{}
 	wdl       deadline
 	enc       proto.Encoder
-	wbuf      []byte // under msgLock
+	wbuf      []byte  // under msgLock
+	wbufp     *[]byte // wbuf's pool entry, when pooled
 	msgWriter messageWriter
 	ctlBuf    [frame.MaxHeaderSize + frame.MaxControlPayload]byte // under frameLock
 	iov       [2][]byte

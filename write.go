@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/wsx-go/wsx/internal/frame"
@@ -24,7 +25,7 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if err := lock(ctx, c.msgLock); err != nil {
 		return err
 	}
-	defer unlock(c.msgLock)
+	defer c.endMessage()
 	if compress && c.deflate.cfg.Compress(len(p)) {
 		bp := compressBuffers.Get().(*[]byte)
 		*bp = c.deflate.comp.AppendMessage((*bp)[:0], p)
@@ -110,7 +111,7 @@ func (w *messageWriter) Close() error {
 		return errors.New("wsx: message writer closed twice")
 	}
 	w.closed = true
-	defer unlock(w.c.msgLock)
+	defer w.c.endMessage()
 	if w.compress {
 		return w.writeCompressed(nil, true)
 	}
@@ -222,16 +223,34 @@ func inBuffer(buf, p []byte) bool {
 	return len(p) > 0 && len(buf) > frame.MaxHeaderSize && &p[0] == &buf[frame.MaxHeaderSize]
 }
 
-// writeBuffer returns the connection's write buffer, made on first use.
+// writeBuffer returns the connection's write buffer; the caller holds msgLock. A buffer of
+// the default size comes from a pool and goes back after the message (endMessage), so an
+// idle connection holds none.
 func (c *Conn) writeBuffer() []byte {
 	if c.wbuf == nil {
 		size := c.opts.WriteBufferSize
-		if size <= 0 {
-			size = DefaultWriteBufferSize
+		if size <= 0 || size == DefaultWriteBufferSize {
+			c.wbufp = writeBuffers.Get().(*[]byte)
+			c.wbuf = *c.wbufp
+		} else {
+			c.wbuf = make([]byte, max(size, 2*frame.MaxHeaderSize))
 		}
-		c.wbuf = make([]byte, max(size, 2*frame.MaxHeaderSize))
 	}
 	return c.wbuf
+}
+
+var writeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, DefaultWriteBufferSize)
+	return &b
+}}
+
+// endMessage gives back a pooled write buffer and lets the next message go.
+func (c *Conn) endMessage() {
+	if c.wbufp != nil {
+		writeBuffers.Put(c.wbufp)
+		c.wbufp, c.wbuf = nil, nil
+	}
+	unlock(c.msgLock)
 }
 
 // writeControl sends a control frame (§5.5), waiting for the frame being written to finish
