@@ -225,9 +225,9 @@ func (c *Conn) finishClose(haveReadLock bool) {
 	c.finishOnce.Do(func() {
 		if c.client && haveReadLock && !c.closed.Load() {
 			c.rdl.setAt(time.Now().Add(c.opts.closeTimeout()))
-			c.rpos, c.rend = 0, 0
+			var discard [512]byte
 			for {
-				if _, err := c.nc.Read(c.rbuf); err != nil {
+				if _, err := c.nc.Read(discard[:]); err != nil {
 					break
 				}
 			}

@@ -120,7 +120,10 @@ type Conn struct {
 	readLock  chan struct{} // one-slot lock
 	rdl       deadline
 	dec       proto.Decoder
-	rbuf      []byte // buffered input is rbuf[rpos:rend]
+	rbuf      []byte  // buffered input is rbuf[rpos:rend]; nil while idle (readwait_unix.go)
+	rbufp     *[]byte // rbuf's pool entry, when pooled
+	rsize     int     // the read buffer's size
+	raw       *rawReader
 	rpos      int
 	rend      int
 	frameOp   frame.Opcode // opcode of the message in progress
@@ -196,21 +199,52 @@ func newConn(nc net.Conn, cfg connConfig) *Conn {
 			c.deflate.decomp.SetLimit(limit) // inflate no further than the limit (§10.4)
 		}
 	}
-	size := c.opts.ReadBufferSize
-	if size <= 0 {
-		size = DefaultReadBufferSize
+	c.rsize = c.opts.ReadBufferSize
+	if c.rsize <= 0 {
+		c.rsize = DefaultReadBufferSize
 	}
-	c.rbuf = make([]byte, max(size, minReadBuffer))
+	c.rsize = max(c.rsize, minReadBuffer)
 	if cfg.br != nil && cfg.br.Buffered() > 0 {
 		// Frames the peer sent right behind the handshake.
 		b, _ := cfg.br.Peek(cfg.br.Buffered())
-		if len(b) > len(c.rbuf) {
+		if len(b) > c.rsize {
 			c.rbuf = make([]byte, len(b))
+		} else {
+			c.readBuffer()
 		}
 		c.rend = copy(c.rbuf, b)
 	}
+	c.initIdleRead()
 	return c
 }
+
+// readBuffer makes sure the read buffer exists. One of the default size comes from a pool and
+// goes back while the connection waits for data (see readwait_unix.go).
+func (c *Conn) readBuffer() {
+	if c.rbuf != nil {
+		return
+	}
+	if c.rsize == DefaultReadBufferSize {
+		c.rbufp = readBuffers.Get().(*[]byte)
+		c.rbuf = *c.rbufp
+		return
+	}
+	c.rbuf = make([]byte, c.rsize)
+}
+
+// releaseReadBuffer gives a pooled, empty read buffer back.
+func (c *Conn) releaseReadBuffer() {
+	if c.rbufp != nil && c.rpos == c.rend {
+		readBuffers.Put(c.rbufp)
+		c.rbufp, c.rbuf = nil, nil
+		c.rpos, c.rend = 0, 0
+	}
+}
+
+var readBuffers = sync.Pool{New: func() any {
+	b := make([]byte, DefaultReadBufferSize)
+	return &b
+}}
 
 // Subprotocol returns the subprotocol agreed in the opening handshake, or "" (§1.9, §4.2.2).
 func (c *Conn) Subprotocol() string { return c.subprotocol }

@@ -234,7 +234,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	}
 	if c.rpos == c.rend {
 		// Nothing buffered: a large read goes straight into the caller's buffer.
-		if p != nil && want >= int64(len(c.rbuf)) {
+		if p != nil && want >= int64(c.rsize) {
 			n, err := c.nc.Read(p[:want])
 			if n > 0 {
 				if err := c.dec.Payload(p[:n]); err != nil {
@@ -334,6 +334,10 @@ func (c *Conn) peerClosed(code StatusCode, reason string) error {
 func (c *Conn) fill() error {
 	if c.rpos == c.rend {
 		c.rpos, c.rend = 0, 0
+		if c.raw != nil {
+			return c.fillIdle()
+		}
+		c.readBuffer()
 	} else if c.rend == len(c.rbuf) {
 		c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
 		c.rpos = 0

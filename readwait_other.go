@@ -1,0 +1,10 @@
+//go:build !unix
+
+package wsx
+
+// rawReader is used on Unix only; elsewhere an idle connection keeps its read buffer.
+type rawReader struct{}
+
+func (c *Conn) initIdleRead() {}
+
+func (c *Conn) fillIdle() error { panic("unreachable: no raw reader") }
