@@ -38,6 +38,7 @@ type config struct {
 	profDir   string
 	verbose   bool
 	maxNoise  float64
+	tries     int
 }
 
 func main() {
@@ -53,14 +54,15 @@ func main() {
 	profile := flag.String("profile", "", "write CPU (and, for idle, heap) profiles of this library's server, first repetition only")
 	profDir := flag.String("profile-dir", ".", "directory for -profile output")
 	verbose := flag.Bool("v", false, "print every run, and the servers' own output, on stderr")
-	maxNoise := flag.Float64("max-noise", 0.3, "rerun (twice at most) a run during which other processes took more than this share of the server's core")
+	maxNoise := flag.Float64("max-noise", 0.1, "retry a run during which other processes took more than this share of the server's core")
+	tries := flag.Int("tries", 3, "most tries of a run (see -max-noise); the least disturbed is kept")
 	flag.Parse()
 	if serveFromEnv() {
 		return
 	}
 
 	cfg := config{d: *d, warmup: *warmup, reps: max(*reps, 1), idleConns: *idle, serverCPU: -1,
-		profile: *profile, profDir: *profDir, verbose: *verbose, maxNoise: *maxNoise}
+		profile: *profile, profDir: *profDir, verbose: *verbose, maxNoise: *maxNoise, tries: max(*tries, 1)}
 	for _, n := range strings.Split(*libs, ",") {
 		if _, err := servers.Get(n); err != nil {
 			fatalf("unknown library %q (have %s)", n, strings.Join(servers.Names(), ", "))
@@ -144,17 +146,23 @@ func run(cfg *config) map[key][]sample {
 				if l.Pending != "" || (s.Deflate && !l.Deflate) {
 					continue
 				}
-				var sm sample
-				for try := 0; try < 3; try++ {
-					sm = runOne(cfg, s, lib, r == 0 && lib == cfg.profile)
+				// Other processes on the server's core inflate its CPU time per message
+				// (cache misses, their interrupts), so a disturbed run is retried and the
+				// least disturbed of the tries kept.
+				var best sample
+				for try := range cfg.tries {
+					sm := runOne(cfg, s, lib, r == 0 && lib == cfg.profile)
 					if cfg.verbose {
 						logSample(s, lib, r, sm)
 					}
-					if sm.err != nil || sm.noise <= cfg.maxNoise {
+					if try == 0 || (sm.err == nil && (best.err != nil || sm.noise < best.noise)) {
+						best = sm
+					}
+					if best.err == nil && best.noise <= cfg.maxNoise {
 						break
 					}
 				}
-				res[key{s.Name, lib}] = append(res[key{s.Name, lib}], sm)
+				res[key{s.Name, lib}] = append(res[key{s.Name, lib}], best)
 			}
 		}
 	}

@@ -28,7 +28,7 @@ func TestRunEndToEnd(t *testing.T) {
 		scens = append(scens, s)
 	}
 	cfg := config{libs: []string{"wsx", "gorilla"}, scenarios: scens, d: 100 * time.Millisecond,
-		warmup: 50 * time.Millisecond, reps: 1, idleConns: 50, serverCPU: -1, maxNoise: 1}
+		warmup: 50 * time.Millisecond, reps: 1, idleConns: 50, serverCPU: -1, maxNoise: 1, tries: 1}
 	res := run(&cfg)
 	for k, ss := range res {
 		for _, sm := range ss {
