@@ -53,6 +53,7 @@ func gobwasConn(nc net.Conn, deflate bool) {
 	}
 	var hb [ws.MaxHeaderSize]byte
 	var out []byte
+	hw := new(fixedWriter) // one per connection: an io.Writer made per message would escape
 	for {
 		h, err := ws.ReadHeaderBuffer(nc, hb[:])
 		if err != nil || h.Length > ReadLimit {
@@ -80,7 +81,8 @@ func gobwasConn(nc net.Conn, deflate bool) {
 			}
 			hs = ws.HeaderSize(rh)
 		}
-		if err := ws.WriteHeaderBuffer(&fixedWriter{b: out[:0:hs]}, rh, hb[:]); err != nil {
+		hw.b = out[:0:hs]
+		if err := ws.WriteHeaderBuffer(hw, rh, hb[:]); err != nil {
 			return
 		}
 		if h.OpCode == ws.OpPong {

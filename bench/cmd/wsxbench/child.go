@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ func serveFromEnv() bool {
 //	cpu           → "cpu <µs>"   user+system CPU time of the whole process (getrusage)
 //	gc            → "ok"         runtime.GC and debug.FreeOSMemory, before reading VmRSS
 //	mem           → "mem <heap> <stacks>"   bytes of heap in use and of goroutine stacks
+//	allocs        → "allocs <n>" heap objects allocated so far (runtime/metrics, no stop-the-world)
 //	prof <path>   → "ok"         start a CPU profile
 //	stopprof      → "ok"
 //	heap <path>   → "ok"         write a heap profile
@@ -83,6 +85,10 @@ func serveChild(lib string, deflate bool) error {
 				break
 			}
 			reply = fmt.Sprintf("cpu %d", ru.Utime.Nano()/1e3+ru.Stime.Nano()/1e3)
+		case "allocs":
+			m := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+			metrics.Read(m)
+			reply = fmt.Sprintf("allocs %d", m[0].Value.Uint64())
 		case "gc":
 			runtime.GC()
 			debug.FreeOSMemory()
@@ -215,6 +221,15 @@ func (c *child) cpu() (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(strings.TrimPrefix(s, "cpu "), 10, 64)
+}
+
+// allocs returns how many heap objects the server has allocated so far.
+func (c *child) allocs() (int64, error) {
+	s, err := c.call("allocs")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimPrefix(s, "allocs "), 10, 64)
 }
 
 // mem returns the server's heap in use and goroutine stack bytes.

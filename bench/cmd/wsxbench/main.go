@@ -128,6 +128,7 @@ type sample struct {
 	util     float64 // server CPU time / wall time over the measured interval
 	genPerOp float64 // the load generator's own CPU µs per operation, to show it is not the limit
 	noise    float64 // share of the server's core that other processes used during the interval
+	allocs   float64 // server heap allocations per operation
 	err      error
 }
 
@@ -179,8 +180,8 @@ func logSample(s load.Scenario, lib string, rep int, sm sample) {
 		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %.0f B/conn RSS, of which Go heap %.0f, stacks %.0f\n",
 			s.Name, lib, rep, sm.perConn, sm.heap, sm.stack)
 	default:
-		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  server core %3.0f%% (others %2.0f%%)  load %.2f µs/op\n",
-			s.Name, lib, rep, sm.cpuPerOp, sm.rate, sm.p50, sm.p99, 100*sm.util, 100*sm.noise, sm.genPerOp)
+		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  %.2f allocs/op  server core %3.0f%% (others %2.0f%%)  load %.2f µs/op\n",
+			s.Name, lib, rep, sm.cpuPerOp, sm.rate, sm.p50, sm.p99, sm.allocs, 100*sm.util, 100*sm.noise, sm.genPerOp)
 	}
 }
 
@@ -212,7 +213,7 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 		return runIdle(ctx, cfg, ch, dialer, s, profile, profPath)
 	}
 
-	var cpu, gen, busy [2]int64
+	var cpu, gen, busy, allocs [2]int64
 	var marks [2]time.Time
 	k := 0
 	var markErr error
@@ -223,7 +224,9 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 		}
 		c, err := ch.cpu()
 		markErr = firstErr(markErr, err)
-		cpu[k], gen[k], marks[k] = c, selfCPU(), time.Now()
+		a, err := ch.allocs()
+		markErr = firstErr(markErr, err)
+		cpu[k], gen[k], allocs[k], marks[k] = c, selfCPU(), a, time.Now()
 		if cfg.serverCPU >= 0 {
 			b, err := coreBusy(cfg.serverCPU)
 			markErr = firstErr(markErr, err)
@@ -261,6 +264,7 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 		p99:      res.P99,
 		util:     used / wall,
 		noise:    noise,
+		allocs:   float64(allocs[1]-allocs[0]) / float64(res.Count),
 		genPerOp: float64(gen[1]-gen[0]) / float64(res.Count),
 	}
 }

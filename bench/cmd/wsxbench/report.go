@@ -23,6 +23,7 @@ type cell struct {
 	perConn  float64
 	heap     float64
 	stack    float64
+	allocs   float64
 }
 
 func median(xs []float64) float64 {
@@ -45,21 +46,21 @@ func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) ce
 	case s.Deflate && !l.Deflate:
 		return cell{note: "n/a"}
 	}
-	var cpu, rate, p50, p99, per, heap, stack []float64
+	var cpu, rate, p50, p99, per, heap, stack, allocs []float64
 	for _, sm := range samples {
 		if sm.err != nil {
 			*errs = append(*errs, fmt.Sprintf("%s/%s: %v", s.Name, lib, sm.err))
 			continue
 		}
 		cpu, rate, per = append(cpu, sm.cpuPerOp), append(rate, sm.rate), append(per, sm.perConn)
-		heap, stack = append(heap, sm.heap), append(stack, sm.stack)
+		heap, stack, allocs = append(heap, sm.heap), append(stack, sm.stack), append(allocs, sm.allocs)
 		p50, p99 = append(p50, float64(sm.p50)), append(p99, float64(sm.p99))
 	}
 	if len(cpu) == 0 {
 		return cell{note: "error"}
 	}
 	return cell{ok: true, cpuPerOp: median(cpu), rate: median(rate), perConn: median(per),
-		heap: median(heap), stack: median(stack),
+		heap: median(heap), stack: median(stack), allocs: median(allocs),
 		p50: time.Duration(median(p50)), p99: time.Duration(median(p99))}
 }
 
@@ -140,6 +141,25 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 				continue
 			}
 			fmt.Fprintf(w, " %s/s; %s / %s |", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
+		}
+		fmt.Fprintln(w)
+	}
+	if busy {
+		fmt.Fprintln(w)
+		head("Server heap allocations per echoed message (per handshake for connect).", "scenario")
+	}
+	for _, s := range cfg.scenarios {
+		if s.Kind == load.KindIdle {
+			continue
+		}
+		fmt.Fprintf(w, "| %s |", s.Desc)
+		for _, lib := range cfg.libs {
+			c := cells[key{s.Name, lib}]
+			if !c.ok {
+				fmt.Fprintf(w, " %s |", c.note)
+				continue
+			}
+			fmt.Fprintf(w, " %.2f |", c.allocs)
 		}
 		fmt.Fprintln(w)
 	}
