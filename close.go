@@ -1,6 +1,7 @@
 package wsx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -113,8 +114,9 @@ var errClosed = fmt.Errorf("wsx: use of closed connection: %w", net.ErrClosed)
 
 // Close performs the closing handshake (§7.1.2): it sends a Close frame with code and reason,
 // waits up to CloseTimeout for the peer's Close, and then closes the TCP connection (a server
-// at once, a client after waiting for the server to close first, §7.1.1). Data messages that
-// arrive meanwhile are discarded unless another goroutine is reading.
+// at once, a client after waiting for the server to close first, §7.1.1). Messages the peer
+// sends before its Close are not lost: a read in progress gets them, and those that Close
+// reads itself are kept for the next reads, which then report the peer's Close.
 //
 // code must be one that may be sent (1000-1003, 1007-1014 or 3000-4999, §7.4) and reason at most
 // 123 bytes of UTF-8 (§5.5). Close returns nil when the handshake completed; calling it again, or
@@ -186,7 +188,7 @@ func (c *Conn) awaitPeerClose() error {
 		return errors.New("wsx: timed out waiting for the peer's close frame")
 	case c.readLock <- struct{}{}:
 		c.rdl.setAt(deadline)
-		err := c.discardUntilClose()
+		err := c.queueUntilClose()
 		if err != nil {
 			err = c.setReadErr(fmt.Errorf("wsx: closing handshake incomplete: %w", err))
 		}
@@ -201,18 +203,22 @@ func (c *Conn) awaitPeerClose() error {
 	return nil
 }
 
-// discardUntilClose reads and drops data until the read side ends, normally with the peer's
-// Close frame. The caller holds readLock.
-func (c *Conn) discardUntilClose() error {
+// queueUntilClose reads until the read side ends, normally with the peer's Close frame.
+// Messages that arrive first are kept for the application's next reads, up to the read limit
+// in all; past that they are dropped. The caller holds readLock.
+func (c *Conn) queueUntilClose() error {
+	kept := int64(0)
 	for c.readErr == nil {
-		var err error
-		if c.msgOpen {
-			_, err = c.readPayload(nil)
-		} else {
-			_, err = c.nextMessage()
+		typ, msg, err := c.readMessage(context.Background(), nil)
+		if err != nil {
+			if isTimeout(err) {
+				return err
+			}
+			continue // the read side has ended
 		}
-		if err != nil && isTimeout(err) {
-			return err
+		if limit := c.opts.readLimit(); limit < 0 || kept+int64(len(msg)) <= limit {
+			kept += int64(len(msg))
+			c.queued = append(c.queued, queuedMessage{typ: typ, data: msg})
 		}
 	}
 	return nil

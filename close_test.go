@@ -129,16 +129,64 @@ func TestCloseWithConcurrentReader(t *testing.T) {
 	}
 }
 
-// Data messages after the peer's... after our Close are discarded while Close waits.
-func TestCloseDiscardsLateData(t *testing.T) {
+// Messages the peer sends before its Close are kept by Close for the next reads (§7.1.2:
+// the peer may still be sending when our Close goes out), which then report the peer's Close.
+func TestCloseKeepsLateMessages_7_1_2(t *testing.T) {
 	c, peer := serverWithRawClient(t, ConnOptions{})
 	done := make(chan error, 1)
 	go func() { done <- c.Close(StatusNormalClosure, "") }()
 	peer.expectClose(StatusNormalClosure)
 	peer.send(true, frame.OpText, []byte("in flight"))
+	peer.send(false, frame.OpBinary, []byte("frag"))
+	peer.send(true, frame.OpContinuation, []byte("mented"))
 	peer.send(true, frame.OpClose, []byte{0x03, 0xe8})
 	if err := <-done; err != nil {
 		t.Fatalf("Close = %v", err)
+	}
+	if typ, p, err := c.Read(context.Background()); err != nil || typ != MessageText || string(p) != "in flight" {
+		t.Fatalf("first read after Close = %v %q %v", typ, p, err)
+	}
+	if typ, p, err := c.Read(context.Background()); err != nil || typ != MessageBinary || string(p) != "fragmented" {
+		t.Fatalf("second read after Close = %v %q %v", typ, p, err)
+	}
+	if _, _, err := c.Read(context.Background()); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("third read = %v, want the peer's Close", err)
+	}
+}
+
+// A read loop running while another goroutine calls Close loses no message, even when Close
+// gets the read side between two reads.
+func TestCloseDuringReadLoopLosesNothing(t *testing.T) {
+	for round := range 20 {
+		server, client := connPair(t, ConnOptions{})
+		const n = 200
+		go func() {
+			for i := range n {
+				server.Write(context.Background(), MessageText, []byte(strings.Repeat("x", i)))
+			}
+			server.Read(context.Background()) // answer the client's Close
+		}()
+		got := make(chan int)
+		go func() {
+			count := 0
+			for {
+				_, p, err := client.Read(context.Background())
+				if err != nil {
+					got <- count
+					return
+				}
+				if len(p) != count {
+					t.Errorf("round %d: message %d has %d bytes", round, count, len(p))
+				}
+				count++
+				time.Sleep(time.Duration(count%3) * time.Microsecond)
+			}
+		}()
+		time.Sleep(time.Duration(round) * 50 * time.Microsecond)
+		client.Close(StatusNormalClosure, "")
+		if count := <-got; count != n {
+			t.Fatalf("round %d: the read loop got %d of %d messages", round, count, n)
+		}
 	}
 }
 

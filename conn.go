@@ -132,7 +132,8 @@ type Conn struct {
 	resume    bool   // a read of the open message was cut short by its context
 	partial   []byte // what an interrupted ReadMessage had received of the open message
 	msgReader messageReader
-	readErr   error // sticky: the read side has ended
+	queued    []queuedMessage // what Close read before the peer's Close frame
+	readErr   error           // sticky: the read side has ended
 
 	// Write side. msgLock serialises data messages, frameLock single frames, so that control
 	// frames can go between the fragments of a message (§5.4).

@@ -1,6 +1,7 @@
 package wsx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -51,6 +52,14 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 		return 0, dst, err
 	}
 	defer c.endRead()
+	if m, ok := c.popQueued(); ok {
+		return m.typ, append(dst, m.data...), nil
+	}
+	return c.readMessage(ctx, dst)
+}
+
+// readMessage is ReadMessage for a caller holding readLock.
+func (c *Conn) readMessage(ctx context.Context, dst []byte) (MessageType, []byte, error) {
 	typ, err := c.nextMessage()
 	if err != nil {
 		return 0, dst, c.readError(ctx, err)
@@ -94,6 +103,9 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 		return 0, nil, err
 	}
 	defer c.endRead()
+	if m, ok := c.popQueued(); ok {
+		return m.typ, bytes.NewReader(m.data), nil
+	}
 	typ, err := c.nextMessage()
 	if err != nil {
 		return 0, nil, c.readError(ctx, err)
@@ -160,15 +172,15 @@ func (c *Conn) beginRead(ctx context.Context) error {
 		if !c.closeSent.Load() {
 			return errConcurrentRead
 		}
-		// Close is reading the peer's Close frame: wait for it and report how it went.
+		// Close is reading until the peer's Close frame, keeping the messages that come
+		// first for us: wait for it.
 		select {
-		case <-c.readDone:
-			return c.readErr
+		case c.readLock <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	if c.readErr != nil {
+	if c.readErr != nil && len(c.queued) == 0 {
 		<-c.readLock
 		return c.readErr
 	}
@@ -475,4 +487,20 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// queuedMessage is a message that Close read while waiting for the peer's Close frame, kept
+// for the application's next read.
+type queuedMessage struct {
+	typ  MessageType
+	data []byte
+}
+
+func (c *Conn) popQueued() (queuedMessage, bool) {
+	if len(c.queued) == 0 {
+		return queuedMessage{}, false
+	}
+	m := c.queued[0]
+	c.queued = c.queued[1:]
+	return m, true
 }
