@@ -785,3 +785,70 @@ func FuzzCheckResponse(f *testing.F) {
 		}
 	})
 }
+
+// End to end with Accept, over TCP and TLS: the subprotocol is the server's preferred one of
+// those offered, messages flow both ways and the closing handshake completes.
+func TestDialAccept(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		srv, results := acceptServer(t, &AcceptOptions{Subprotocols: []string{"v2", "v1"}}, secure)
+		opts := &DialOptions{Subprotocols: []string{"v1", "v2"}, Proxy: noProxy}
+		if secure {
+			pool := x509.NewCertPool()
+			pool.AddCert(srv.Certificate())
+			opts.TLSConfig = &tls.Config{RootCAs: pool}
+		}
+		u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/e2e?x=1"
+		ctx := testCtx(t)
+		c, resp := mustDial(t, ctx, u, opts)
+		s := acceptedOn(t, results)
+		if s.err != nil {
+			t.Fatalf("%s: Accept: %v", u, s.err)
+		}
+		if resp.StatusCode != http.StatusSwitchingProtocols || c.Subprotocol() != "v2" || s.conn.Subprotocol() != "v2" {
+			t.Errorf("%s: status %d, subprotocols %q and %q; want 101, v2", u, resp.StatusCode, c.Subprotocol(), s.conn.Subprotocol())
+		}
+		if err := c.Write(ctx, MessageText, []byte("from the client")); err != nil {
+			t.Fatal(err)
+		}
+		if typ, p, err := s.conn.Read(ctx); err != nil || typ != MessageText || string(p) != "from the client" {
+			t.Fatalf("server read %v %q %v", typ, p, err)
+		}
+		if err := s.conn.Write(ctx, MessageBinary, []byte("from the server")); err != nil {
+			t.Fatal(err)
+		}
+		if typ, p, err := c.Read(ctx); err != nil || typ != MessageBinary || string(p) != "from the server" {
+			t.Fatalf("client read %v %q %v", typ, p, err)
+		}
+		serverErr := make(chan error, 1)
+		go func() {
+			_, _, err := s.conn.Read(ctx)
+			serverErr <- err
+		}()
+		if err := c.Close(StatusNormalClosure, "done"); err != nil {
+			t.Errorf("%s: Close: %v", u, err)
+		}
+		var ce *CloseError
+		if err := <-serverErr; !errors.As(err, &ce) || ce.Code != StatusNormalClosure || ce.Reason != "done" {
+			t.Errorf("%s: server read %v, want the client's Close 1000 \"done\"", u, err)
+		}
+	}
+}
+
+// §4.1 item 8 with Accept's Origin policy (§10.2): a foreign Origin is refused with 403 and
+// Dial returns the refusal; the server's own origin is accepted.
+func TestDialAcceptOrigin_4_1_Item8(t *testing.T) {
+	srv, results := acceptServer(t, nil, false)
+	_, resp, err := Dial(testCtx(t), "ws"+strings.TrimPrefix(srv.URL, "http"), &DialOptions{Origin: "https://evil.example", Proxy: noProxy})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("Dial with a foreign Origin = %v, %v; want the 403 refusal", resp, err)
+	}
+	if body, _ := io.ReadAll(resp.Body); !bytes.Contains(body, []byte("Origin")) {
+		t.Errorf("refusal body %q does not name the Origin rule", body)
+	}
+	acceptedOn(t, results)
+
+	mustDial(t, testCtx(t), "ws"+strings.TrimPrefix(srv.URL, "http"), &DialOptions{Origin: srv.URL, Proxy: noProxy})
+	if r := acceptedOn(t, results); r.err != nil {
+		t.Fatalf("same-origin Accept: %v", r.err)
+	}
+}
