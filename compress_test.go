@@ -1,11 +1,15 @@
 package wsx
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +195,117 @@ func TestCompressedEcho(t *testing.T) {
 			})
 		}
 	}
+}
+
+// echoServer serves an echo of every message at ws://.../ with opts.
+func echoServer(t testing.TB, opts *AcceptOptions) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil || c.Write(r.Context(), typ, msg) != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// RFC 7692 §5, §7: Dial offers and Accept answers every parameter combination; the agreed
+// parameters show in Extensions and compressed messages echo intact.
+func TestNegotiatedCompression_RFC7692_7(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		server, client CompressionOptions
+		want           string
+	}{
+		{"defaults", CompressionOptions{}, CompressionOptions{}, "permessage-deflate; client_max_window_bits=14"},
+		{"server no context takeover", CompressionOptions{NoContextTakeover: true}, CompressionOptions{}, "server_no_context_takeover"},
+		{"client asks server no context takeover", CompressionOptions{}, CompressionOptions{PeerNoContextTakeover: true}, "server_no_context_takeover"},
+		{"client no context takeover", CompressionOptions{}, CompressionOptions{NoContextTakeover: true}, "client_no_context_takeover"},
+		{"server limits client window", CompressionOptions{PeerWindowBits: 10}, CompressionOptions{}, "client_max_window_bits=10"},
+		{"client limits server window", CompressionOptions{}, CompressionOptions{PeerWindowBits: 9}, "server_max_window_bits=9"},
+		{"client small window", CompressionOptions{}, CompressionOptions{WindowBits: 11}, "client_max_window_bits=11"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := echoServer(t, &AcceptOptions{Compression: &tc.server})
+			ctx := context.Background()
+			c, _, err := Dial(ctx, url, &DialOptions{Compression: &tc.client})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			if !strings.Contains(c.Extensions(), tc.want) || !strings.HasPrefix(c.Extensions(), "permessage-deflate") {
+				t.Fatalf("Extensions() = %q, want it to contain %q", c.Extensions(), tc.want)
+			}
+			for _, n := range []int{10, 1000, 100000} {
+				msg := []byte(strings.Repeat("abcdefgh", n/8+1)[:n])
+				if err := c.Write(ctx, MessageText, msg); err != nil {
+					t.Fatal(err)
+				}
+				if _, got, err := c.Read(ctx); err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("echo of %d bytes: %d, %v", n, len(got), err)
+				}
+			}
+			if err := c.Close(StatusNormalClosure, ""); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Without CompressionOptions on either side nothing is negotiated.
+func TestCompressionOffByDefault(t *testing.T) {
+	for _, tc := range []struct {
+		server *CompressionOptions
+		client *CompressionOptions
+	}{{nil, &CompressionOptions{}}, {&CompressionOptions{}, nil}} {
+		url := echoServer(t, &AcceptOptions{Compression: tc.server})
+		c, _, err := Dial(context.Background(), url, &DialOptions{Compression: tc.client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Extensions() != "" || c.deflate != nil {
+			t.Fatalf("Extensions() = %q", c.Extensions())
+		}
+		c.CloseNow()
+	}
+}
+
+// RFC 7692 §7.1.2.2: a client refuses a server that answers with a larger window than offered.
+func TestDialRefusesBadDeflateAnswer(t *testing.T) {
+	ln := rawHandshakeServer(t, "permessage-deflate; client_max_window_bits=12")
+	_, _, err := Dial(context.Background(), "ws://"+ln, &DialOptions{Compression: &CompressionOptions{WindowBits: 10}})
+	if err == nil || !strings.Contains(err.Error(), "permessage-deflate") {
+		t.Fatalf("Dial = %v, want a refusal of the deflate answer", err)
+	}
+}
+
+// rawHandshakeServer answers one handshake with a valid 101 carrying the given extensions value.
+func rawHandshakeServer(t testing.TB, extensions string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		req, err := http.ReadRequest(bufio.NewReader(nc))
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: %s\r\n\r\n",
+			AcceptKey(req.Header.Get("Sec-WebSocket-Key")), extensions)
+		io.Copy(io.Discard, nc)
+	}()
+	return ln.Addr().String()
 }

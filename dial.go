@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsx-go/wsx/internal/deflate"
 	"github.com/wsx-go/wsx/internal/header"
 )
 
@@ -62,6 +63,11 @@ type DialOptions struct {
 	// "localhost" or to loopback addresses. To ignore the environment, set Proxy to a
 	// function that returns nil, nil.
 	Proxy func(*http.Request) (*url.URL, error)
+
+	// Compression, when not nil, offers permessage-deflate (RFC 7692) with these settings.
+	// The connection compresses only if the server accepts; a server answer that breaks the
+	// offer (a parameter not offered, a larger window than asked for) fails the dial.
+	Compression *CompressionOptions
 
 	// ConnOptions configure the connection once it is established.
 	ConnOptions
@@ -218,6 +224,26 @@ func hostHeader(u *url.URL) string {
 // 11, §9.1), most preferred first. checkResponse refuses any other in the response. None
 // yet; permessage-deflate (RFC 7692) will be offered here.
 func offerExtensions(opts *DialOptions) []header.Extension {
+	if opts.Compression == nil {
+		return nil
+	}
+	return []header.Extension{deflate.ClientOffer(opts.Compression.config())}
+}
+
+// acceptExtensions applies the extensions the server accepted (already checked to be among
+// those offered) to the connection's configuration.
+func acceptExtensions(cfg *connConfig, accepted []header.Extension, opts *DialOptions) error {
+	for _, e := range accepted {
+		if !strings.EqualFold(e.Name, deflate.ExtensionName) || opts.Compression == nil {
+			continue
+		}
+		dcfg := opts.Compression.config()
+		params, err := deflate.ClientAccept(e, dcfg)
+		if err != nil {
+			return fmt.Errorf("wsx: server's permessage-deflate answer %q: %w", e.String(), err)
+		}
+		cfg.deflate, cfg.compression = &params, dcfg
+	}
 	return nil
 }
 
@@ -466,6 +492,10 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 			names[i] = e.String()
 		}
 		cfg.extensions = strings.Join(names, ", ")
+		if err := acceptExtensions(&cfg, accepted, opts); err != nil {
+			conn.Close()
+			return nil, resp, err
+		}
 	}
 	return newConn(conn, cfg), resp, nil
 }
