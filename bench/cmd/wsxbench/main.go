@@ -51,7 +51,7 @@ func main() {
 	pin := flag.Bool("pin", true, "pin the server to -server-cpu and the load generator to -load-cpu")
 	serverCPU := flag.Int("server-cpu", 0, "core of the server")
 	loadCPU := flag.Int("load-cpu", 1, "core of the load generator")
-	profile := flag.String("profile", "", "write CPU (and, for idle, heap) profiles of this library's server, first repetition only")
+	profile := flag.String("profile", "", "write CPU and heap profiles of this library's server, first repetition only")
 	profDir := flag.String("profile-dir", ".", "directory for -profile output")
 	verbose := flag.Bool("v", false, "print every run, and the servers' own output, on stderr")
 	maxNoise := flag.Float64("max-noise", 0.1, "retry a run during which other processes took more than this share of the server's core")
@@ -244,6 +244,10 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 	} else {
 		e := load.Echo{Dialer: dialer, Conns: s.Conns, InFlight: s.InFlight, Frame: s.ClientFrame()}
 		res, err = e.Run(ctx, cfg.warmup, cfg.d, mark)
+	}
+	if profile && err == nil {
+		// alloc_space/alloc_objects of this profile show what the run allocated.
+		_, err = ch.call("heap " + profPath + ".heap.pprof")
 	}
 	if err = firstErr(err, markErr); err != nil {
 		return sample{err: err}
