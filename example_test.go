@@ -1,0 +1,139 @@
+package wsx_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/wsx-go/wsx"
+)
+
+// A client talking to an echo server, through the closing handshake.
+func ExampleDial() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsx.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			c.Write(r.Context(), typ, msg)
+		}
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := wsx.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.Write(ctx, wsx.MessageText, []byte("hello"))
+	typ, msg, err := c.Read(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(typ, string(msg))
+	fmt.Println(c.Close(wsx.StatusNormalClosure, "done"))
+	// Output:
+	// text hello
+	// <nil>
+}
+
+// CloseStatus tells how the peer ended the connection.
+func ExampleCloseStatus() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsx.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.Close(wsx.StatusGoingAway, "restarting")
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := wsx.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, _, err = c.Read(ctx)
+	fmt.Println(wsx.CloseStatus(err))
+	fmt.Println(err)
+	// Output:
+	// 1001 (going away)
+	// wsx: peer closed the connection with status 1001 (going away): "restarting"
+}
+
+// Compression is negotiated when both sides ask for it.
+func ExampleCompressionOptions() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsx.Accept(w, r, &wsx.AcceptOptions{Compression: &wsx.CompressionOptions{}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.Read(r.Context())
+	}))
+	defer srv.Close()
+
+	c, _, err := wsx.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"),
+		&wsx.DialOptions{Compression: &wsx.CompressionOptions{NoContextTakeover: true}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	fmt.Println(c.Extensions())
+	// Output:
+	// permessage-deflate; client_no_context_takeover; client_max_window_bits=14
+}
+
+// KeepAlive runs beside the read loop and closes connections whose peer stopped answering.
+func ExampleConn_KeepAlive() {
+	http.HandleFunc("/live", func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsx.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		go c.KeepAlive(r.Context(), 30*time.Second, 10*time.Second)
+		for {
+			if _, _, err := c.Read(r.Context()); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// A server that closes every WebSocket with 1001 when it shuts down.
+func ExampleGroup() {
+	var conns wsx.Group
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsx.Accept(w, r, &wsx.AcceptOptions{Group: &conns})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			if _, _, err := c.Read(r.Context()); err != nil {
+				return
+			}
+		}
+	})
+	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: mux}
+	go srv.ListenAndServe()
+
+	// ... on SIGTERM:
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)   // no new requests; hijacked connections are not its business
+	conns.Shutdown(ctx) // every WebSocket gets Close 1001 and the closing handshake
+}
