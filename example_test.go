@@ -92,7 +92,7 @@ func ExampleCompressionOptions() {
 	defer c.CloseNow()
 	fmt.Println(c.Extensions())
 	// Output:
-	// permessage-deflate; client_no_context_takeover; client_max_window_bits=14
+	// permessage-deflate; client_no_context_takeover
 }
 
 // KeepAlive runs beside the read loop and closes connections whose peer stopped answering.

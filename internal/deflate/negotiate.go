@@ -77,6 +77,18 @@ func (c Config) windowBits() int {
 	return clampBits(c.WindowBits)
 }
 
+// offeredClientBits is the client_max_window_bits value a client's offer carries, or 0 for
+// the parameter without a value. Only a window the application chose is announced: some servers
+// (Node's ws with clientMaxWindowBits set) refuse an offer whose value is below their own
+// setting, and our compressor stays within windowBits whatever the offer says (§7.1.2.2 lets
+// a client use a smaller window than agreed).
+func (c Config) offeredClientBits() int {
+	if c.WindowBits != 0 && clampBits(c.WindowBits) < 15 {
+		return clampBits(c.WindowBits)
+	}
+	return 0
+}
+
 func (c Config) peerWindowBits() int {
 	if c.PeerWindowBits == 0 {
 		return 15
@@ -283,7 +295,7 @@ func ClientOffer(cfg Config) header.Extension {
 		ext.Params = append(ext.Params, header.Param{Name: serverMaxWindowBits, Value: strconv.Itoa(b), HasValue: true})
 	}
 	cmwb := header.Param{Name: clientMaxWindowBits}
-	if b := cfg.windowBits(); b < 15 {
+	if b := cfg.offeredClientBits(); b > 0 {
 		cmwb.Value, cmwb.HasValue = strconv.Itoa(b), true
 	}
 	ext.Params = append(ext.Params, cmwb)
@@ -323,8 +335,8 @@ func ClientAccept(resp header.Extension, cfg Config) (Params, error) {
 		p.ServerMaxWindowBits = o.serverBits
 	}
 	if o.clientBits > 0 {
-		if ours := cfg.windowBits(); ours < 15 && o.clientBits > ours {
-			return fail("client_max_window_bits is larger than the " + strconv.Itoa(ours) + " offered (§7.1.2.2)")
+		if offered := cfg.offeredClientBits(); offered > 0 && o.clientBits > offered {
+			return fail("client_max_window_bits is larger than the " + strconv.Itoa(offered) + " offered (§7.1.2.2)")
 		}
 		p.ClientMaxWindowBits = min(p.ClientMaxWindowBits, o.clientBits)
 	}

@@ -108,7 +108,10 @@ func TestClientOffer(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{}, "permessage-deflate; client_max_window_bits=14"},
+		// The default window is used but not announced: a value below a server's own
+		// setting makes some servers (Node's ws) refuse the offer.
+		{Config{}, "permessage-deflate; client_max_window_bits"},
+		{Config{WindowBits: 14}, "permessage-deflate; client_max_window_bits=14"},
 		{Config{WindowBits: 15}, "permessage-deflate; client_max_window_bits"},
 		{Config{WindowBits: 15, PeerWindowBits: 10}, "permessage-deflate; server_max_window_bits=10; client_max_window_bits"},
 		{Config{WindowBits: 9, NoContextTakeover: true, PeerNoContextTakeover: true},
@@ -134,6 +137,10 @@ func TestClientAccept(t *testing.T) {
 			Params{ServerMaxWindowBits: 10, ClientMaxWindowBits: 14}, ""},
 		{"server limits our window (§7.1.2.2)", Config{}, "permessage-deflate; client_max_window_bits=9",
 			Params{ServerMaxWindowBits: 15, ClientMaxWindowBits: 9}, ""},
+		{"server answers the default value-less offer: our smaller window stays (§7.1.2.2)", Config{}, "permessage-deflate; client_max_window_bits=15",
+			Params{ServerMaxWindowBits: 15, ClientMaxWindowBits: 14}, ""},
+		{"server answers the default value-less offer with less", Config{}, "permessage-deflate; client_max_window_bits=10",
+			Params{ServerMaxWindowBits: 15, ClientMaxWindowBits: 10}, ""},
 		{"server answers a value-less offer (§7.1.2.2)", Config{WindowBits: 15}, "permessage-deflate; client_max_window_bits=15",
 			Params{ServerMaxWindowBits: 15, ClientMaxWindowBits: 15}, ""},
 		{"no context takeover both ways (§7.1.1)", Config{}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
