@@ -14,9 +14,10 @@ import (
 // Write sends p as one message of type typ. It is safe to call from several goroutines at once;
 // messages go out whole, one after another.
 //
-// ctx bounds the call, including the wait for other writers. A write that expires or fails
-// part-way through a frame leaves the peer with a broken frame, so the connection is closed;
-// one that expires while still waiting for its turn changes nothing.
+// ctx bounds the call, including the wait for other writers. A write that expires part-way
+// through a frame leaves the peer with a broken frame, so the connection is closed; one that
+// expires before anything went out changes nothing. A write that fails because the peer went
+// away ends the sending side; reads go on, to report the peer's Close if it sent one.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	op, compress, err := c.messageOpcode(typ)
 	if err != nil {
@@ -298,8 +299,23 @@ func (c *Conn) setWriteErr(err error) error {
 	if c.writeErr == nil {
 		c.writeErr = fmt.Errorf("wsx: write failed, connection closed: %w", err)
 	}
-	c.closeTCP()
+	if isTimeout(err) {
+		c.closeTCP()
+	} else {
+		c.closeWrite()
+	}
 	return c.writeErr
+}
+
+// closeWrite shuts down the sending half of the connection, if it can, and leaves the read
+// side open. A write that failed with anything but a timeout failed because the peer went away
+// (EPIPE, a reset), often right after its Close frame, which says why (a 1009 for a message it
+// would not take, say): the next read reports it, and then ends the connection. A timed-out
+// write closes everything instead: its peer is alive but not reading, and would never see a FIN.
+func (c *Conn) closeWrite() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
 }
 
 // lock takes a one-slot channel lock, giving up when ctx is done.

@@ -233,3 +233,25 @@ func TestWriteBadType(t *testing.T) {
 		t.Fatal("Writer of type 0 succeeded")
 	}
 }
+
+// A peer that refuses a message sends its reason in a Close frame and goes away; our write
+// then fails, but the next read still reports the peer's status (§7.1.5), not a bare error.
+func TestWriteFailureKeepsPeerClose(t *testing.T) {
+	for range 5 {
+		c, peer := serverWithRawClient(t, ConnOptions{})
+		peer.send(true, frame.OpClose, []byte{0x03, 0xf1}) // 1009
+		peer.nc.Close()
+		time.Sleep(10 * time.Millisecond)
+		big := make([]byte, 8<<20)
+		var err error
+		for i := 0; i < 10 && err == nil; i++ {
+			err = c.Write(context.Background(), MessageBinary, big)
+		}
+		if err == nil {
+			t.Fatal("writes to a closed peer succeeded")
+		}
+		if _, _, err := c.Read(context.Background()); CloseStatus(err) != StatusMessageTooBig {
+			t.Fatalf("Read after the failed write = %v, want the peer's 1009", err)
+		}
+	}
+}
