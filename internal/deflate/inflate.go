@@ -57,7 +57,7 @@ const (
 // be held whole, compressed or not.
 //
 // Memory: with context takeover an idle Decompressor keeps exactly
-// 2^windowBits bytes of history. The Huffman tables (about 3 KiB) and,
+// 2^windowBits bytes of history. The Huffman tables (about 6 KiB) and,
 // without context takeover, the history of the message being read come
 // from pools and go back as soon as a message ends.
 //
@@ -92,6 +92,7 @@ type Decompressor struct {
 // inflateState is the pooled part of a Decompressor.
 type inflateState struct {
 	lit, dist, cl huffDecoder
+	litp, distp   *huffDecoder // the codes of the current block: ours or the fixed ones
 	lens          [numLitLen + numDist]uint8
 	nlit, ndist   int
 	ncl, idx      int
@@ -316,8 +317,7 @@ func (d *Decompressor) run(out []byte) (int, error) {
 			case 0:
 				d.state = stStoredLen
 			case 1:
-				st.lit.init(fixedLitLen[:])
-				st.dist.init(fixedDistLen[:])
+				st.litp, st.distp = &fixedLitDec, &fixedDistDec
 				d.state = stData
 			case 2:
 				d.state = stCounts
@@ -382,7 +382,7 @@ func (d *Decompressor) run(out []byte) (int, error) {
 				}
 				st.lens[codeLenOrder[st.idx]] = uint8(d.take(3))
 			}
-			if !st.cl.init(st.lens[:numCodeLen]) {
+			if !st.cl.init(st.lens[:numCodeLen], clTableBits, clEntries[:]) {
 				return o, errCodeLens
 			}
 			st.idx = 0
@@ -394,7 +394,8 @@ func (d *Decompressor) run(out []byte) (int, error) {
 				// A code length code is at most 7 bits, plus 7 extra bits;
 				// refuting an incomplete code may take up to 15 bits.
 				d.need(maxBits + 7)
-				sym, l := st.cl.decode(d.bits, d.nb)
+				e, l := st.cl.decode(d.bits, d.nb)
+				sym := e >> 16
 				if l < 0 {
 					return o, errCode
 				}
@@ -437,9 +438,11 @@ func (d *Decompressor) run(out []byte) (int, error) {
 			if st.lens[endBlock] == 0 {
 				return o, errNoEnd
 			}
-			if !st.lit.init(st.lens[:st.nlit]) || !st.dist.init(st.lens[st.nlit:total]) {
+			if !st.lit.init(st.lens[:st.nlit], litTableBits, litEntries[:]) ||
+				!st.dist.init(st.lens[st.nlit:total], distTableBits, distEntries[:]) {
 				return o, errCodeLens
 			}
+			st.litp, st.distp = &st.lit, &st.dist
 			d.state = stData
 
 		case stData:
@@ -483,10 +486,14 @@ func (d *Decompressor) endBlock() {
 // end of the block, full output, short input or an error. It returns nil
 // when the state changed.
 func (d *Decompressor) data(out []byte, op *int) error {
-	lit, dist := &d.st.lit, &d.st.dist
+	lit, dist := d.st.litp, d.st.distp
 	o := *op
 	defer func() { *op = o }()
 	for {
+		if d.pos+8 <= len(d.src) && len(out)-o >= maxMatch+8 {
+			// Then decode one symbol below, the one fast stopped at.
+			o = d.fast(out, o)
+		}
 		// 48 bits hold the longest length/distance pair: 15+5+15+13.
 		if d.nb < 48 {
 			d.refill()
@@ -494,52 +501,52 @@ func (d *Decompressor) data(out []byte, op *int) error {
 				return errNeedInput
 			}
 		}
-		sym, l := lit.decode(d.bits, d.nb)
+		e, l := lit.decode(d.bits, d.nb)
 		if l <= 0 {
 			if l < 0 {
 				return errCode
 			}
 			return errTruncated
 		}
-		if sym < 256 {
+		if e&entKinds == 0 {
 			if o == len(out) {
 				return errOutputFull
 			}
-			out[o] = byte(sym)
+			out[o] = byte(e >> 16)
 			o++
 			d.take(uint(l))
 			continue
 		}
-		if sym == endBlock {
+		if e&entEnd != 0 {
 			d.take(uint(l))
 			d.endBlock()
 			return nil
 		}
-		sym -= 257
-		if sym >= len(lengthBase) {
+		if e&entInvalid != 0 {
 			return errSymbol
 		}
-		need := uint(l) + uint(lengthExtra[sym])
+		need := uint(l) + uint(e>>4&15)
 		if d.nb < need {
 			return errTruncated
 		}
-		length := int(lengthBase[sym]) + int(d.bits>>uint(l))&(1<<lengthExtra[sym]-1)
-		dsym, dl := dist.decode(d.bits>>need, d.nb-need)
+		length := int(e>>16) + int(d.bits>>uint(l))&(1<<(e>>4&15)-1)
+		de, dl := dist.decode(d.bits>>need, d.nb-need)
 		if dl <= 0 {
 			if dl < 0 {
 				return errCode
 			}
 			return errTruncated
 		}
-		if dsym >= numDist {
+		if de&entInvalid != 0 {
 			return errSymbol
 		}
 		need += uint(dl)
-		if d.nb < need+uint(distExtra[dsym]) {
+		dx := uint(de >> 4 & 15)
+		if d.nb < need+dx {
 			return errTruncated
 		}
-		dst := int(distBase[dsym]) + int(d.bits>>need)&(1<<distExtra[dsym]-1)
-		need += uint(distExtra[dsym])
+		dst := int(de>>16) + int(d.bits>>need)&(1<<dx-1)
+		need += dx
 		switch {
 		case dst > d.window:
 			return errWindow
@@ -555,6 +562,93 @@ func (d *Decompressor) data(out []byte, op *int) error {
 			return nil
 		}
 	}
+}
+
+// fast is the inner loop of data while at least 8 bytes of input and a
+// whole back-reference of output room remain: the bit buffer is refilled
+// 8 bytes at a time without checks, and every symbol fits in it. It
+// returns before the first symbol that needs care (end of block, a long
+// code, an error) or when the input or the room runs low.
+func (d *Decompressor) fast(out []byte, o int) int {
+	lit, dist := d.st.litp, d.st.distp
+	ltab, dtab := lit.table, dist.table
+	lmask, dmask := uint64(len(ltab)-1), uint64(len(dtab)-1)
+	src, pos := d.src, d.pos
+	b, nb := d.bits, d.nb
+	for pos+8 <= len(src) && len(out)-o >= maxMatch+8 {
+		// Refill to 56..63 bits; the bits above nb are the input bytes
+		// that follow, loaded again by the next refill.
+		if nb < 56 {
+			b |= binary.LittleEndian.Uint64(src[pos:]) << nb
+			pos += int(63-nb) >> 3
+			nb |= 56
+		}
+
+		e := ltab[b&lmask]
+		if e&entKinds == 0 && e != 0 {
+			// A literal; a second one fits in the bits left (56-15).
+			l := uint(e & entLenMask)
+			out[o] = byte(e >> 16)
+			o++
+			b >>= l
+			nb -= l
+			if e = ltab[b&lmask]; e&entKinds != 0 || e == 0 {
+				continue
+			}
+			l = uint(e & entLenMask)
+			out[o] = byte(e >> 16)
+			o++
+			b >>= l
+			nb -= l
+			continue
+		}
+		if e&entBase == 0 {
+			break // end of block, a long code or an invalid one: data decides
+		}
+		// A length and a distance, 48 bits at most: peek, and consume
+		// only when the slow path is not needed.
+		n := uint(e & entLenMask)
+		x := uint(e >> 4 & 15)
+		length := int(e>>16) + int(b>>n)&(1<<x-1)
+		n += x
+		de := dtab[b>>n&dmask]
+		if de&entBase == 0 {
+			break
+		}
+		l := uint(de & entLenMask)
+		x = uint(de >> 4 & 15)
+		dst := int(de>>16) + int(b>>(n+l))&(1<<x-1)
+		if dst > d.window || dst > o+d.hlen {
+			break // data reports it
+		}
+		n += l + x
+		b >>= n
+		nb -= n
+		o = d.copyFast(out, o, length, dst)
+	}
+	d.bits, d.nb, d.pos = b&(1<<nb-1), nb, pos
+	return o
+}
+
+// copyFast copies a back-reference of length bytes at distance dist into
+// out[o:], where at least length+8 bytes of room remain.
+func (d *Decompressor) copyFast(out []byte, o, length, dist int) int {
+	switch {
+	case dist >= 8 && dist <= o:
+		// 8 bytes at a time, possibly a few past the end: each load reads
+		// bytes already written, as the copy must (overlapping repeats).
+		for i := 0; i < length; i += 8 {
+			binary.LittleEndian.PutUint64(out[o+i:], binary.LittleEndian.Uint64(out[o-dist+i:]))
+		}
+		return o + length
+	case dist <= o:
+		end := o + length
+		for o < end {
+			o += copy(out[o:end], out[o-dist:o])
+		}
+		return o
+	}
+	return d.copyMatch(out, o, length, dist)
 }
 
 // copyMatch copies a back-reference of length bytes at distance dist into

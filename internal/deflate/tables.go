@@ -83,6 +83,7 @@ func init() {
 	}
 	assignCodes(fixedLitLen[:], fixedLitCodes[:]) // all 288: 286 and 287 shift the 9-bit codes
 	assignCodes(fixedDistLen[:], fixedDistCodes[:])
+	initDecoders()
 }
 
 // distSymbol returns the distance symbol for a distance 1..32768.
