@@ -1,5 +1,10 @@
 package deflate
 
+import (
+	"encoding/binary"
+	"slices"
+)
+
 // flushBlock writes the buffered tokens as one DEFLATE block with BFINAL=0,
 // choosing the smallest of a dynamic Huffman, fixed Huffman or stored block
 // (RFC 1951 §3.2.3). raw is the input the tokens encode.
@@ -31,7 +36,7 @@ func (e *encState) flushBlock(raw []byte) {
 		if storedBits < fixedBits {
 			e.writeStored(raw)
 		} else {
-			e.writeFixed()
+			e.writeFixed(raw)
 		}
 		e.resetBlock()
 		return
@@ -74,7 +79,7 @@ func (e *encState) flushBlock(raw []byte) {
 	case storedBits < dynBits && storedBits < fixedBits:
 		e.writeStored(raw)
 	case fixedBits <= dynBits:
-		e.writeFixed()
+		e.writeFixed(raw)
 	default:
 		e.bw.write(2<<1, 3) // BFINAL=0, BTYPE=10
 		e.bw.write(uint64(nlit-257), 5)
@@ -99,7 +104,7 @@ func (e *encState) flushBlock(raw []byte) {
 		}
 		assignCodes(e.litLens[:], e.litCodes[:numLitLen])
 		assignCodes(e.distLens[:], e.distCodes[:])
-		e.writeTokens()
+		e.writeTokens(raw)
 	}
 	e.resetBlock()
 }
@@ -111,10 +116,10 @@ func (e *encState) resetBlock() {
 }
 
 // writeFixed writes the tokens as a fixed Huffman block (RFC 1951 §3.2.6).
-func (e *encState) writeFixed() {
+func (e *encState) writeFixed(raw []byte) {
 	e.bw.write(1<<1, 3) // BFINAL=0, BTYPE=01
 	e.litCodes, e.distCodes = fixedLitCodes, fixedDistCodes
-	e.writeTokens()
+	e.writeTokens(raw)
 }
 
 // codeLengthSequence run-length encodes the code lengths of the first nlit
@@ -166,34 +171,63 @@ func (e *encState) codeLengthSequence(nlit, ndist int) int {
 	return n
 }
 
-// writeTokens writes the buffered tokens and the end-of-block code with
-// e.litCodes and e.distCodes.
-func (e *encState) writeTokens() {
+// writeTokens writes the buffered tokens, which encode raw, and the
+// end-of-block code with e.litCodes and e.distCodes. The bits go out 8
+// bytes at a time into room reserved first: at most 15 bits per literal and
+// 48 per back-reference.
+func (e *encState) writeTokens(raw []byte) {
 	lit, dist := &e.litCodes, &e.distCodes
 	w := &e.bw
+	n := len(w.out)
+	out := slices.Grow(w.out, 2*len(raw)+6*e.ntok+16)
+	out = out[:cap(out)]
+	bits, nb := w.bits, w.nbits
+	p := 0
 	for _, t := range e.tokens[:e.ntok] {
 		if t < matchFlag {
-			c := lit[t]
-			w.write(uint64(c.code), uint(c.len))
+			for _, b := range raw[p : p+int(t)] {
+				c := lit[b]
+				bits |= uint64(c.code) << nb
+				nb += uint(c.len)
+				if nb >= 48 {
+					binary.LittleEndian.PutUint64(out[n:], bits)
+					n += 6
+					bits >>= 48
+					nb -= 48
+				}
+			}
+			p += int(t)
 			continue
 		}
-		length := int(t>>15&0xff) + 3
-		lc := lengthCode[length-3]
+		if nb >= 16 {
+			binary.LittleEndian.PutUint64(out[n:], bits)
+			n += int(nb >> 3)
+			bits >>= nb &^ 7
+			nb &= 7
+		}
+		ln := int(t>>15&0xff) + 3
+		p += ln
+		lc := lengthCode[ln-3]
 		c := lit[257+int(lc)]
-		w.write(uint64(c.code), uint(c.len))
-		if n := lengthExtra[lc]; n > 0 {
-			w.write(uint64(length-int(lengthBase[lc])), uint(n))
-		}
-		d := int(t&0x7fff) + 1
-		dc := distSymbol(d)
-		c = dist[dc]
-		w.write(uint64(c.code), uint(c.len))
-		if n := distExtra[dc]; n > 0 {
-			w.write(uint64(d-int(distBase[dc])), uint(n))
-		}
+		bits |= uint64(c.code) << nb
+		nb += uint(c.len)
+		bits |= uint64(ln-int(lengthBase[lc])) << nb
+		nb += uint(lengthExtra[lc])
+		ds := t >> 23 & 31
+		c = dist[ds]
+		bits |= uint64(c.code) << nb
+		nb += uint(c.len)
+		bits |= uint64(int(t&0x7fff)+1-int(distBase[ds])) << nb
+		nb += uint(distExtra[ds])
 	}
 	c := lit[endBlock]
-	w.write(uint64(c.code), uint(c.len))
+	bits |= uint64(c.code) << nb
+	nb += uint(c.len)
+	binary.LittleEndian.PutUint64(out[n:], bits)
+	n += int(nb >> 3)
+	bits >>= nb &^ 7
+	nb &= 7
+	w.out, w.bits, w.nbits = out[:n], bits, nb
 }
 
 // writeStored writes raw as stored blocks of at most 65535 bytes

@@ -16,7 +16,9 @@ const (
 const (
 	maxTokens  = 1 << 13 // tokens per DEFLATE block
 	maxPending = 1 << 16 // input bytes buffered before a streaming Write compresses them
-	matchFlag  = 1 << 31 // marks a token as a back-reference: flag | (len-3)<<15 | (dist-1)
+	// A token is a run of literals (its length, below matchFlag) or a
+	// back-reference: matchFlag | distance symbol<<23 | (len-3)<<15 | (dist-1).
+	matchFlag = 1 << 31
 )
 
 // A Compressor compresses the messages of one direction of a connection as
@@ -241,8 +243,11 @@ func (e *encState) syncMarker() {
 }
 
 func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
-func hash4(x uint32, shift uint) uint32 { return (x * 0x1e35a7bd) >> shift }
+// hash4 hashes the 4 low bytes of x, the shortest match the encoder looks
+// for, into a table index of 32-shift bits.
+func hash4(x uint64, shift uint) uint32 { return (uint32(x) * 0x1e35a7bd) >> shift }
 
 // compress turns buf[start:end] into tokens and blocks. buf[:start] is
 // history that back-references may reach; buf[i] has stream offset base+i,
@@ -250,70 +255,80 @@ func hash4(x uint32, shift uint) uint32 { return (x * 0x1e35a7bd) >> shift }
 // another message or another connection when the table is pooled): a
 // candidate is used only after its bytes are compared, and never further
 // than the window, so stale entries cost matches, never correctness.
+//
+// The search is greedy, one candidate per position, as in snappy: every
+// position is looked up until 32 in a row fail, then the step grows by one
+// every 32 positions (every 256 above BestSpeed), so incompressible input
+// is crossed quickly. Matches are extended backwards over the literals
+// before them. BestCompression adds one step of lazy matching.
 func (e *encState) compress(c *Compressor, buf []byte, start, end int, base uint32, table []uint16) {
 	window := c.window
 	shift := 32 - c.hashBits
+	skipShift := uint(5)
+	if c.level > BestSpeed {
+		skipShift = 8
+	}
+	indexAll := c.level >= DefaultCompression
 	lazy := c.level >= BestCompression
-	indexAll := c.level > BestSpeed
-	bstart, i := start, start
-	misses := 0
-	for i+minMatch <= end {
-		if e.ntok >= maxTokens-2 {
-			e.flushBlock(buf[bstart:i])
-			bstart = i
-		}
-		x := le32(buf[i:])
-		h := hash4(x, shift)
-		cur := uint16(base + uint32(i))
-		d := int(cur - table[h])
-		table[h] = cur
-		if d == 0 || d > window || d > i || le32(buf[i-d:]) != x {
-			e.addLiteral(buf[i])
-			i++
-			if !indexAll {
-				// Incompressible data: look at fewer positions the longer
-				// matches fail.
-				misses++
-				for k := misses >> 5; k > 0 && i+minMatch <= end && e.ntok < maxTokens-2; k-- {
-					e.addLiteral(buf[i])
-					i++
-				}
+	bstart, emit := start, start // block start, first byte not yet tokenized
+	s := start
+	// le64 at s needs 8 bytes; the last few bytes go out as literals.
+	for limit := end - 8; s <= limit; {
+		// Look for a match at s, s+step, ...
+		var d int
+		for {
+			x := le64(buf[s:])
+			h := hash4(x, shift)
+			cur := uint16(base + uint32(s))
+			d = int(cur - table[h])
+			table[h] = cur
+			if d != 0 && d <= window && d <= s && le32(buf[s-d:]) == uint32(x) {
+				break
 			}
-			continue
+			s += 1 + (s-emit)>>skipShift
+			if s > limit {
+				goto tail
+			}
 		}
-		misses = 0
-		n := minMatch + matchLen(buf[i+minMatch:min(end, i+maxMatch)], buf[i-d+minMatch:])
-		if lazy && n < 32 && i+1+minMatch <= end {
-			// Lazy matching: prefer a longer match starting one byte later.
-			x1 := le32(buf[i+1:])
+		// Extend backwards over pending literals, then forwards.
+		for s > emit && s > d && buf[s-1] == buf[s-1-d] {
+			s--
+		}
+		n := minMatch + matchLen(buf[s+minMatch:min(end, s+maxMatch)], buf[s-d+minMatch:])
+		if lazy && n < 32 && s+1 <= limit {
+			// Prefer a longer match starting one byte later.
+			x1 := le64(buf[s+1:])
 			h1 := hash4(x1, shift)
-			cur1 := cur + 1
+			cur1 := uint16(base + uint32(s+1))
 			d1 := int(cur1 - table[h1])
-			if d1 > 0 && d1 <= window && d1 <= i+1 && le32(buf[i+1-d1:]) == x1 {
-				n1 := minMatch + matchLen(buf[i+1+minMatch:min(end, i+1+maxMatch)], buf[i+1-d1+minMatch:])
-				if n1 > n+1 {
-					table[h1] = cur1
-					e.addLiteral(buf[i])
-					i++
-					n, d = n1, d1
+			table[h1] = cur1
+			if d1 > 0 && d1 <= window && d1 <= s+1 && le32(buf[s+1-d1:]) == uint32(x1) {
+				if n1 := minMatch + matchLen(buf[s+1+minMatch:min(end, s+1+maxMatch)], buf[s+1-d1+minMatch:]); n1 > n+1 {
+					s, n, d = s+1, n1, d1
 				}
 			}
 		}
+		if e.ntok >= maxTokens-2 {
+			e.addLiterals(buf[emit:s])
+			e.flushBlock(buf[bstart:s])
+			bstart, emit = s, s
+		}
+		e.addLiterals(buf[emit:s])
 		e.addMatch(n, d)
-		// Index the positions inside the match so later data can refer to
-		// them; the fast level only indexes the last two.
-		from := i + 1
+		// Index positions inside the match so later data can refer to
+		// them: all of them from DefaultCompression, else the last two.
+		from := s + 1
 		if !indexAll {
-			from = i + n - 2
+			from = s + n - 2
 		}
-		for j := from; j < i+n && j+minMatch <= end; j++ {
-			table[hash4(le32(buf[j:]), shift)] = uint16(base + uint32(j))
+		s += n
+		emit = s
+		for j := from; j < s && j <= limit; j++ {
+			table[hash4(le64(buf[j:]), shift)] = uint16(base + uint32(j))
 		}
-		i += n
 	}
-	for ; i < end; i++ {
-		e.addLiteral(buf[i])
-	}
+tail:
+	e.addLiterals(buf[emit:end])
 	e.flushBlock(buf[bstart:end])
 }
 
@@ -322,7 +337,7 @@ func (e *encState) compress(c *Compressor, buf []byte, start, end int, base uint
 func matchLen(a, b []byte) int {
 	n := 0
 	for len(a)-n >= 8 {
-		if x := binary.LittleEndian.Uint64(a[n:]) ^ binary.LittleEndian.Uint64(b[n:]); x != 0 {
+		if x := le64(a[n:]) ^ le64(b[n:]); x != 0 {
 			return n + bits.TrailingZeros64(x)>>3
 		}
 		n += 8
@@ -333,15 +348,22 @@ func matchLen(a, b []byte) int {
 	return n
 }
 
-func (e *encState) addLiteral(b byte) {
-	e.tokens[e.ntok] = uint32(b)
+// addLiterals adds lit as one run of literals.
+func (e *encState) addLiterals(lit []byte) {
+	if len(lit) == 0 {
+		return
+	}
+	e.tokens[e.ntok] = uint32(len(lit))
 	e.ntok++
-	e.litFreq[b]++
+	for _, b := range lit {
+		e.litFreq[b]++
+	}
 }
 
 func (e *encState) addMatch(n, d int) {
-	e.tokens[e.ntok] = matchFlag | uint32(n-3)<<15 | uint32(d-1)
+	ds := distSymbol(d)
+	e.tokens[e.ntok] = matchFlag | uint32(ds)<<23 | uint32(n-3)<<15 | uint32(d-1)
 	e.ntok++
 	e.litFreq[257+int(lengthCode[n-3])]++
-	e.distFreq[distSymbol(d)]++
+	e.distFreq[ds]++
 }

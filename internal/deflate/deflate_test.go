@@ -296,24 +296,27 @@ func TestInflateWindowViolation(t *testing.T) {
 // bytes: dynamic blocks in which a 258-byte back-reference costs 2 bits.
 func bombPayload(size int) []byte {
 	e := new(encState)
-	// flushBlock only writes raw if a stored block is smaller, which a
-	// large raw excludes.
-	raw := make([]byte, 1<<16)
-	e.addLiteral(0)
+	// raw is what the tokens of a block encode; flushBlock only writes it
+	// if a stored block is smaller, which its size excludes.
+	raw := make([]byte, maxTokens*maxMatch)
+	e.addLiterals(raw[:1])
+	covered := 1
 	for n := size - 1; n > 0; {
 		if e.ntok >= maxTokens-2 {
-			e.flushBlock(raw)
+			e.flushBlock(raw[:covered])
+			covered = 0
 		}
 		l := min(n, maxMatch)
 		if l < 3 {
-			e.addLiteral(0)
+			e.addLiterals(raw[covered : covered+1])
 			l = 1
 		} else {
 			e.addMatch(l, 1)
 		}
+		covered += l
 		n -= l
 	}
-	e.flushBlock(raw)
+	e.flushBlock(raw[:covered])
 	e.syncMarker()
 	return e.bw.out
 }
