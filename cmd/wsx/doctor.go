@@ -414,7 +414,11 @@ func (d *doctor) request(key string) ([]byte, offer) {
 		case "Sec-Websocket-Protocol":
 			o.protocols = append(o.protocols, splitList(f[1])...)
 		case "Sec-Websocket-Extensions":
-			o.extensions = append(o.extensions, parseExtensions(f[1])...)
+			// A malformed offer (-H can make one on purpose) offers what comes before the
+			// mistake; checkResponse says what the server should have done with it.
+			xs, err := parseExtensions(f[1])
+			o.extensions = append(o.extensions, xs...)
+			o.extensionsErr = errors.Join(o.extensionsErr, err)
 		case "Sec-Websocket-Version":
 			o.version = f[1]
 		}
@@ -424,9 +428,10 @@ func (d *doctor) request(key string) ([]byte, offer) {
 
 // offer is what the request offered, for checking the response.
 type offer struct {
-	protocols  []string
-	extensions []extension
-	version    string
+	protocols     []string
+	extensions    []extension
+	extensionsErr error // what is malformed in the Sec-WebSocket-Extensions sent (§9.1)
+	version       string
 }
 
 // maxHead bounds the response head the doctor reads.
@@ -497,6 +502,14 @@ func printBody(r *report, conn net.Conn, resp *http.Response) {
 func (d *doctor) checkResponse(resp *http.Response, head []byte, key string, o offer) bool {
 	r := &d.rep
 	before := r.problems
+	if o.extensionsErr != nil {
+		msg := fmt.Sprintf("the request's Sec-WebSocket-Extensions is malformed: %v (RFC 6455 §9.1)", o.extensionsErr)
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			r.warn(msg, "the server accepted it, but §9.1 says a malformed offer must fail the connection (400, §4.2.1 item 9)")
+		} else {
+			r.info(msg, "the server should refuse it, with 400 (§9.1, §4.2.1 item 9)")
+		}
+	}
 	if !d.checkStatus(resp, o) {
 		return false
 	}
@@ -542,15 +555,20 @@ func (d *doctor) checkResponse(resp *http.Response, head []byte, key string, o o
 			"the header field must not appear more than once in a response")
 	}
 
-	// §4.1 response rule 5.
+	// §4.1 response rule 5. Header lines form one list (§9.1); the extensions before a
+	// mistake in it are checked too.
 	var accepted []extension
-	for _, v := range h.Values("Sec-WebSocket-Extensions") {
-		accepted = append(accepted, parseExtensions(v)...)
-	}
-	switch {
-	case len(accepted) == 0 && len(o.extensions) == 0:
+	switch xvs := h.Values("Sec-WebSocket-Extensions"); {
+	case len(xvs) > 0:
+		xv := strings.Join(xvs, ", ")
+		var err error
+		if accepted, err = parseExtensions(xv); err != nil {
+			r.fail(fmt.Sprintf("Sec-WebSocket-Extensions: %s is malformed (RFC 6455 §9.1)", escapeControl([]byte(xv))),
+				escapeControl([]byte(err.Error())), "a client must fail the connection when the value does not match the grammar of §9.1")
+		}
+	case len(o.extensions) == 0:
 		r.ok("no extension, none offered (§4.1, response rule 5)")
-	case len(accepted) == 0:
+	default:
 		r.ok(fmt.Sprintf("no extension: the server declined %s (§4.1, response rule 5)", strings.Join(extensionNames(o.extensions), ", ")))
 	}
 	for i, x := range accepted {
@@ -834,13 +852,31 @@ func readFrame(br *bufio.Reader, limit int) (rawFrame, error) {
 // key when mask is set, as a client's frames are (§5.3).
 func appendCloseFrame(b []byte, code wsx.StatusCode, reason string, mask bool) []byte {
 	payload := binary.BigEndian.AppendUint16(nil, uint16(code))
-	payload = append(payload, reason...)
-	b = append(b, 0x80|opClose)
+	return appendFrame(b, true, opClose, append(payload, reason...), mask)
+}
+
+// appendFrame appends a frame (§5.2) with the given FIN bit, opcode and payload, masked with a
+// random key when mask is set (§5.3).
+func appendFrame(b []byte, fin bool, op byte, payload []byte, mask bool) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	var maskBit byte
+	if mask {
+		maskBit = 0x80
+	}
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, b0, maskBit|byte(n))
+	case n <= 0xffff:
+		b = binary.BigEndian.AppendUint16(append(b, b0, maskBit|126), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint64(append(b, b0, maskBit|127), uint64(n))
+	}
 	if !mask {
-		b = append(b, byte(len(payload)))
 		return append(b, payload...)
 	}
-	b = append(b, 0x80|byte(len(payload)))
 	var key [4]byte
 	rand.Read(key[:])
 	b = append(b, key[:]...)
@@ -906,24 +942,140 @@ func (x extension) param(name string) (value string, ok bool) {
 	return "", false
 }
 
-// parseExtensions splits a Sec-WebSocket-Extensions value into its extensions (§9.1).
-// Quoted parameter values holding commas or semicolons are not expected in practice and not
-// handled.
-func parseExtensions(v string) []extension {
+// parseExtensions parses a Sec-WebSocket-Extensions value (§9.1):
+//
+//	extension-list  = 1#extension
+//	extension       = extension-token *( ";" extension-param )
+//	extension-param = token [ "=" ( token | quoted-string ) ]
+//
+// with optional whitespace around the separators (the "implied *LWS rule") and empty list
+// elements skipped (RFC 9110 §5.6.1). A quoted value must unquote to a token, so that a
+// value never needs its quotes again. On a malformed value parseExtensions returns the
+// extensions before the bad one and an error that says what is wrong and where.
+func parseExtensions(v string) ([]extension, error) {
 	var out []extension
-	for _, e := range splitList(v) {
-		parts := strings.Split(e, ";")
-		x := extension{name: strings.TrimSpace(parts[0])}
-		for _, p := range parts[1:] {
-			name, value, _ := strings.Cut(p, "=")
-			value = strings.TrimSpace(strings.Trim(strings.TrimSpace(value), `"`))
-			x.params = append(x.params, [2]string{strings.TrimSpace(name), value})
+	sc := headerScanner{s: v}
+	for {
+		sc.skipSpace()
+		if sc.done() {
+			break
 		}
-		if x.name != "" {
-			out = append(out, x)
+		if sc.next(',') {
+			continue
+		}
+		name := sc.token()
+		if name == "" {
+			return out, sc.errorf("an extension name must be a token")
+		}
+		x := extension{name: name}
+		for sc.skipSpace(); sc.next(';'); sc.skipSpace() {
+			sc.skipSpace()
+			param := sc.token()
+			if param == "" {
+				return out, sc.errorf("a parameter name of %s must be a token", name)
+			}
+			var value string
+			if sc.skipSpace(); sc.next('=') {
+				sc.skipSpace()
+				start := sc.i
+				if sc.peek('"') {
+					q, err := sc.quoted()
+					if err != nil {
+						return out, fmt.Errorf("the value of parameter %s: %v", param, err)
+					}
+					if !isToken(q) {
+						return out, fmt.Errorf("the value %s of parameter %s is not a token once unquoted", v[start:sc.i], param)
+					}
+					value = q
+				} else if value = sc.token(); value == "" {
+					return out, sc.errorf("the value of parameter %s must be a token or a quoted string", param)
+				}
+			}
+			x.params = append(x.params, [2]string{param, value})
+		}
+		if !sc.done() && !sc.next(',') {
+			return out, sc.errorf(`want ";" or "," after %s`, x)
+		}
+		out = append(out, x)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the list is empty; it needs at least one extension")
+	}
+	return out, nil
+}
+
+// headerScanner reads the elements of an HTTP header value (RFC 9110 §5.6) from s.
+type headerScanner struct {
+	s string
+	i int // the next byte to read
+}
+
+func (sc *headerScanner) done() bool { return sc.i == len(sc.s) }
+
+// peek reports whether the byte c comes next.
+func (sc *headerScanner) peek(c byte) bool { return sc.i < len(sc.s) && sc.s[sc.i] == c }
+
+// next reads the byte c if it comes next.
+func (sc *headerScanner) next(c byte) bool {
+	if sc.peek(c) {
+		sc.i++
+		return true
+	}
+	return false
+}
+
+// skipSpace reads optional whitespace (OWS, RFC 9110 §5.6.3).
+func (sc *headerScanner) skipSpace() {
+	for sc.i < len(sc.s) && (sc.s[sc.i] == ' ' || sc.s[sc.i] == '\t') {
+		sc.i++
+	}
+}
+
+// token reads the longest token that comes next (RFC 9110 §5.6.2), or "".
+func (sc *headerScanner) token() string {
+	start := sc.i
+	for sc.i < len(sc.s) && isToken(sc.s[sc.i:sc.i+1]) {
+		sc.i++
+	}
+	return sc.s[start:sc.i]
+}
+
+// quoted reads the quoted-string that comes next (RFC 9110 §5.6.4) and returns it
+// unescaped.
+func (sc *headerScanner) quoted() (string, error) {
+	start := sc.i
+	sc.i++ // the opening quote
+	var b strings.Builder
+	for sc.i < len(sc.s) {
+		c := sc.s[sc.i]
+		switch {
+		case c == '"':
+			sc.i++
+			return b.String(), nil
+		case c == '\\' && sc.i+1 < len(sc.s) && isQuotedText(sc.s[sc.i+1]):
+			b.WriteByte(sc.s[sc.i+1]) // quoted-pair
+			sc.i += 2
+		case c != '\\' && isQuotedText(c):
+			b.WriteByte(c)
+			sc.i++
+		default:
+			return "", sc.errorf("bad character in the quoted string starting at byte %d", start)
 		}
 	}
-	return out
+	return "", fmt.Errorf("the quoted string starting at byte %d does not end", start)
+}
+
+// isQuotedText reports whether c may appear in a quoted-string, escaped or not: HTAB, SP,
+// VCHAR and obs-text (RFC 9110 §5.6.4).
+func isQuotedText(c byte) bool { return c == '\t' || c >= ' ' && c != 0x7f }
+
+// errorf returns an error that says what was found where the message's expectation failed.
+func (sc *headerScanner) errorf(format string, args ...any) error {
+	found := "the end of the value"
+	if !sc.done() {
+		found = fmt.Sprintf("%q at byte %d", sc.s[sc.i:sc.i+1], sc.i)
+	}
+	return fmt.Errorf(format+", found %s", append(args, found)...)
 }
 
 func extensionNames(xs []extension) []string {

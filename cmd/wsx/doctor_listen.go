@@ -200,11 +200,11 @@ func checkRequest(r *report, req *http.Request) {
 		}
 	}
 	if x := h.Values("Sec-WebSocket-Extensions"); len(x) > 0 {
-		names := extensionNames(parseExtensions(strings.Join(x, ",")))
-		if slices.ContainsFunc(names, func(n string) bool { return !isToken(n) }) {
-			r.fail(fmt.Sprintf("Sec-WebSocket-Extensions: %s is malformed (RFC 6455 §9.1)", strings.Join(x, ", ")))
+		if xs, err := parseExtensions(strings.Join(x, ", ")); err != nil {
+			r.fail(fmt.Sprintf("Sec-WebSocket-Extensions: %s is malformed (RFC 6455 §9.1)", escapeControl([]byte(strings.Join(x, ", ")))),
+				escapeControl([]byte(err.Error())))
 		} else {
-			r.info(fmt.Sprintf("offers extensions %s (§4.2.1 item 9); the doctor accepts none", strings.Join(names, ", ")))
+			r.info(fmt.Sprintf("offers extensions %s (§4.2.1 item 9); the doctor accepts none", strings.Join(extensionNames(xs), ", ")))
 		}
 	}
 	if req.ContentLength > 0 || len(req.TransferEncoding) > 0 {

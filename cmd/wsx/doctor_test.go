@@ -208,6 +208,17 @@ func TestDoctorDiagnoses(t *testing.T) {
 		{"deflate window out of range", []string{"--extension", "permessage-deflate"}, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7")
 		}, nil, exitFail, []string{"server_max_window_bits=7 is not a window size from 8 to 15"}},
+		{"malformed extensions", []string{"--extension", "permessage-deflate"}, func(k string, _ *http.Request) string {
+			return response101(good(k), `Sec-WebSocket-Extensions: permessage-deflate; ="x"`)
+		}, nil, exitFail, []string{`FAIL  Sec-WebSocket-Extensions: permessage-deflate; ="x" is malformed (RFC 6455 §9.1)`,
+			`a parameter name of permessage-deflate must be a token, found "=" at byte 20`, "Result: 1 problem."}},
+		{"malformed extension lines", []string{"--extension", "a, b"}, func(k string, _ *http.Request) string {
+			return response101(good(k), "Sec-WebSocket-Extensions: a", `Sec-WebSocket-Extensions: b; q="x y"`)
+		}, nil, exitFail, []string{`FAIL  Sec-WebSocket-Extensions: a, b; q="x y" is malformed`, `the value "x y" of parameter q is not a token once unquoted`}},
+		{"malformed offer accepted", []string{"-H", "Sec-WebSocket-Extensions: x; q=\"a b\""}, func(k string, _ *http.Request) string {
+			return response101(good(k))
+		}, nil, exitOK, []string{`warn  the request's Sec-WebSocket-Extensions is malformed: the value "a b" of parameter q is not a token once unquoted (RFC 6455 §9.1)`,
+			"the server accepted it", "Result: the handshake is valid (1 warning)."}},
 		{"hang up", nil, func(string, *http.Request) string { return "" }, nil, exitFail,
 			[]string{"FAIL  the server closed the connection without answering"}},
 		{"not HTTP", nil, func(string, *http.Request) string { return "SSH-2.0-OpenSSH\r\n\r\n" }, nil, exitFail,
@@ -254,6 +265,21 @@ func TestDoctorAgainstServe(t *testing.T) {
 		"Result: the handshake is valid.",
 	} {
 		if r.code != exitOK || !strings.Contains(r.stdout, w) {
+			t.Fatalf("exit %d, output lacks %q:\n%s", r.code, w, r.stdout)
+		}
+	}
+}
+
+// A malformed extension offer, sent on purpose, is refused by wsx serve as §9.1 requires.
+func TestDoctorMalformedOfferAgainstServe(t *testing.T) {
+	s := startServe(t)
+	r := runWSX(t, context.Background(), nil, "doctor", "-H", "Sec-WebSocket-Extensions: permessage-deflate;;", s.url)
+	for _, w := range []string{
+		"> Sec-WebSocket-Extensions: permessage-deflate;;\n",
+		"      the request's Sec-WebSocket-Extensions is malformed: a parameter name of permessage-deflate must be a token, found \";\" at byte 19",
+		"FAIL  status 400 Bad Request: the server found the request invalid",
+	} {
+		if r.code != exitFail || !strings.Contains(r.stdout, w) {
 			t.Fatalf("exit %d, output lacks %q:\n%s", r.code, w, r.stdout)
 		}
 	}
@@ -363,7 +389,7 @@ func TestDoctorListenInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	io.WriteString(c, "POST /x HTTP/1.0\r\nHost: h\r\nUpgrade: websocket\r\nConnection: close\r\nSec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Protocol: a, a\r\n\r\n")
+	io.WriteString(c, "POST /x HTTP/1.0\r\nHost: h\r\nUpgrade: websocket\r\nConnection: close\r\nSec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Protocol: a, a\r\nSec-WebSocket-Extensions: x; =1\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -380,7 +406,8 @@ func TestDoctorListenInvalid(t *testing.T) {
 		"FAIL  Sec-WebSocket-Key: c2hvcnQ= is invalid (RFC 6455 §4.2.1 item 5)", "decodes to 5 bytes, not 16",
 		"FAIL  Sec-WebSocket-Version: 8; RFC 6455 is version 13",
 		"FAIL  Sec-WebSocket-Protocol: a, a is not a list of distinct tokens",
-		"Result: 6 problems; answered 400 Bad Request.",
+		"FAIL  Sec-WebSocket-Extensions: x; =1 is malformed (RFC 6455 §9.1)", `a parameter name of x must be a token, found "=" at byte 3`,
+		"Result: 7 problems; answered 400 Bad Request.",
 	} {
 		if r.code != exitFail || !strings.Contains(r.stdout, w) {
 			t.Fatalf("exit %d, output lacks %q:\n%s", r.code, w, r.stdout)
@@ -412,5 +439,41 @@ func TestDoctorListenUnmaskedClient(t *testing.T) {
 	}
 	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Errorf("after the close: %v, want EOF", err)
+	}
+}
+
+// parseExtensions follows the grammar of §9.1: names are tokens, a value is a token or a
+// quoted string that unquotes to one, separators may have whitespace around them.
+func TestParseExtensions(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, err string // want: the extensions written back; err: part of the error
+	}{
+		{"permessage-deflate", "permessage-deflate", ""},
+		{"a ; b = 1 ;c,\td;e=\"2\"", "a; b=1; c, d; e=2", ""},
+		{"foo, , bar; baz=2,", "foo, bar; baz=2", ""},                                 // empty list elements (RFC 9110 §5.6.1)
+		{`x; q="a\bc"`, "x; q=abc", ""},                                               // quoted-pair
+		{`0;=" "0`, "", `a parameter name of 0 must be a token, found "=" at byte 2`}, // the fuzzer's find
+		{`0;=" 0`, "", `a parameter name of 0 must be a token, found "=" at byte 2`},
+		{`x; q="a b"`, "", `the value "a b" of parameter q is not a token once unquoted`},
+		{`x; q="a,b"`, "", `the value "a,b" of parameter q is not a token once unquoted`},
+		{`x; q=""`, "", `the value "" of parameter q is not a token once unquoted`},
+		{`x; q="abc`, "", "the value of parameter q: the quoted string starting at byte 5 does not end"},
+		{"x; q=\"a\x01\"", "", "bad character in the quoted string"},
+		{"x; q=", "", "the value of parameter q must be a token or a quoted string, found the end of the value"},
+		{"x; q=a b", "", `want ";" or "," after x; q=a, found "b" at byte 7`},
+		{"x; ", "", "a parameter name of x must be a token, found the end of the value"},
+		{"a, b=1", "a", `want ";" or "," after b, found "=" at byte 4`},
+		{"; q", "", `an extension name must be a token, found ";" at byte 0`},
+		{"", "", "the list is empty"},
+		{" , ", "", "the list is empty"},
+	} {
+		xs, err := parseExtensions(tc.in)
+		var got []string
+		for _, x := range xs {
+			got = append(got, x.String())
+		}
+		if strings.Join(got, ", ") != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("parseExtensions(%q) = %q, %v; want %q and an error with %q", tc.in, got, err, tc.want, tc.err)
+		}
 	}
 }

@@ -57,22 +57,34 @@ func FuzzReadFrame(f *testing.F) {
 	})
 }
 
-// parseExtensions is idempotent over its own output (§9.1).
+// parseExtensions returns only names and values that are tokens, and reads back what
+// extension.String writes (§9.1).
 func FuzzParseExtensions(f *testing.F) {
 	f.Add("permessage-deflate; client_max_window_bits, permessage-deflate")
 	f.Add(`permessage-deflate; server_max_window_bits="10"; client_no_context_takeover`)
 	f.Add(" ,;=, x ; = ; y=")
+	f.Add(`x; a="b\"c", y; q="a,b;c"`)
 	f.Fuzz(func(t *testing.T, v string) {
-		xs := parseExtensions(v)
+		xs, err := parseExtensions(v)
+		if err == nil && len(xs) == 0 {
+			t.Fatalf("%q: no extension and no error", v)
+		}
 		var parts []string
 		for _, x := range xs {
-			if x.name == "" || strings.ContainsAny(x.name, ",;") {
-				t.Fatalf("bad name %q", x.name)
+			if !isToken(x.name) {
+				t.Fatalf("%q: name %q is not a token", v, x.name)
+			}
+			for _, p := range x.params {
+				if !isToken(p[0]) || p[1] != "" && !isToken(p[1]) {
+					t.Fatalf("%q: parameter %q is not a token or its value %q is not one", v, p[0], p[1])
+				}
 			}
 			parts = append(parts, x.String())
 		}
-		if again := parseExtensions(strings.Join(parts, ", ")); len(xs) > 0 && !reflect.DeepEqual(again, xs) {
-			t.Fatalf("%q: parsed %v, then %v", v, xs, again)
+		if len(xs) > 0 {
+			if again, err := parseExtensions(strings.Join(parts, ", ")); err != nil || !reflect.DeepEqual(again, xs) {
+				t.Fatalf("%q: parsed %v, then %v, %v", v, xs, again, err)
+			}
 		}
 		for _, x := range xs {
 			if x.name == "permessage-deflate" {
