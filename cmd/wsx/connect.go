@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +45,7 @@ Examples:
   echo '{"op":"subscribe"}' | wsx connect wss://stream.example.com/v1 | jq .
   wsx connect -H 'Authorization: Bearer T0K3N' -s graphql-transport-ws wss://api.example.com/graphql
   wsx connect --insecure --ping 5s wss://127.0.0.1:8443/
+  wsx connect --compression -v ws://127.0.0.1:8080/   # offer permessage-deflate, show the answer
   wsx connect --proxy socks5://127.0.0.1:1080 ws://internal.example:8080/
 `
 
@@ -65,6 +68,7 @@ type connectConfig struct {
 	closeReason string
 	timeout     time.Duration
 	readLimit   int64
+	compression bool
 	verbose     bool
 }
 
@@ -85,6 +89,7 @@ func runConnect(ctx context.Context, e *env, args []string) int {
 	f.StringVar(&cfg.closeReason, "close-reason", "", "`reason` to close with at the end of stdin")
 	f.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "give up on the opening handshake after `duration`")
 	f.Var((*sizeFlag)(&cfg.readLimit), "read-limit", "largest message `size` accepted (0: no limit)")
+	f.BoolVar(&cfg.compression, "compression", false, "offer permessage-deflate (RFC 7692): messages both ways are compressed if the\nserver accepts (-v shows whether it did)")
 	f.BoolVar(&cfg.verbose, "verbose", false, "print the handshake response and connection events on stderr")
 	f.BoolVar(&cfg.verbose, "v", false, "short for --verbose")
 	pos, status, ok := f.parse(e, args)
@@ -126,6 +131,9 @@ func runConnect(ctx context.Context, e *env, args []string) int {
 	}
 	if cfg.verbose {
 		printResponse(e, resp)
+		if cfg.compression && c.Extensions() == "" {
+			s.status("the server declined permessage-deflate: messages go uncompressed")
+		}
 	}
 	if e.interactive {
 		s.status("type a line to send it; /ping, /close [code [reason]], /binary TEXT; Ctrl-D to close")
@@ -170,6 +178,9 @@ func (cfg *connectConfig) dialOptions() (*wsx.DialOptions, error) {
 		for _, h := range cfg.headers {
 			opts.Header.Add(h[0], h[1])
 		}
+	}
+	if cfg.compression {
+		opts.Compression = &wsx.CompressionOptions{}
 	}
 	if cfg.insecure {
 		opts.TLSConfig = &tls.Config{InsecureSkipVerify: true}
@@ -216,11 +227,12 @@ func printRefusal(e *env, resp *http.Response) {
 	}
 }
 
-// printResponse prints the handshake response header on stderr.
+// printResponse prints the handshake response header on stderr, sorted by name: net/http
+// keeps no order.
 func printResponse(e *env, resp *http.Response) {
 	fmt.Fprintf(e.stderr, "< %s %s\n", resp.Proto, resp.Status)
-	for name, values := range resp.Header {
-		for _, v := range values {
+	for _, name := range slices.Sorted(maps.Keys(resp.Header)) {
+		for _, v := range resp.Header[name] {
 			fmt.Fprintf(e.stderr, "< %s: %s\n", name, escapeControl([]byte(v)))
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,16 +242,24 @@ func TestConnectInsecure(t *testing.T) {
 	}
 }
 
-// --proxy sends the connection through an HTTP CONNECT proxy.
-func TestConnectProxy(t *testing.T) {
-	s := startServe(t)
+// connectProxy is an HTTP CONNECT proxy (RFC 9110 §9.3.6) that records the targets it was
+// asked for and counts the bytes it carries each way.
+type connectProxy struct {
+	url      string
+	up, down atomic.Int64 // bytes from the client to the server, and back
+
+	mu      sync.Mutex
+	targets []string
+}
+
+func startConnectProxy(t *testing.T) *connectProxy {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	var mu sync.Mutex
-	var targets []string
+	t.Cleanup(func() { ln.Close() })
+	p := &connectProxy{url: "http://" + ln.Addr().String()}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -264,24 +273,76 @@ func TestConnectProxy(t *testing.T) {
 				if err != nil || req.Method != http.MethodConnect {
 					return
 				}
-				mu.Lock()
-				targets = append(targets, req.Host)
-				mu.Unlock()
+				p.mu.Lock()
+				p.targets = append(p.targets, req.Host)
+				p.mu.Unlock()
 				up, err := net.Dial("tcp", req.Host)
 				if err != nil {
 					return
 				}
 				defer up.Close()
 				io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-				go io.Copy(up, br)
-				io.Copy(c, up)
+				// Counted as read, before the other side can see the bytes.
+				go io.Copy(up, &countingReader{br, &p.up})
+				io.Copy(c, &countingReader{up, &p.down})
 			}()
 		}
 	}()
-	r := runWSX(t, context.Background(), strings.NewReader("via proxy\n"), "connect", "--proxy", "http://"+ln.Addr().String(), s.url)
-	mu.Lock()
-	defer mu.Unlock()
-	if r.code != exitOK || r.stdout != "via proxy\n" || len(targets) != 1 || targets[0] != s.addr {
-		t.Fatalf("got %+v, proxy saw CONNECT to %q", r, targets)
+	return p
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// --proxy sends the connection through an HTTP CONNECT proxy.
+func TestConnectProxy(t *testing.T) {
+	s := startServe(t)
+	p := startConnectProxy(t)
+	r := runWSX(t, context.Background(), strings.NewReader("via proxy\n"), "connect", "--proxy", p.url, s.url)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r.code != exitOK || r.stdout != "via proxy\n" || len(p.targets) != 1 || p.targets[0] != s.addr {
+		t.Fatalf("got %+v, proxy saw CONNECT to %q", r, p.targets)
+	}
+}
+
+// --compression offers permessage-deflate (RFC 7692); with wsx serve accepting it, a 64 KiB
+// line crosses the wire in a few hundred bytes each way. -v says what was agreed.
+func TestConnectCompression(t *testing.T) {
+	line := strings.Repeat("all work and no play makes jack a dull boy ", 64<<10/44) + "\n"
+	for _, tc := range []struct {
+		serve, connect []string
+		compressed     bool
+		stderr         string
+	}{
+		{[]string{"--compression"}, []string{"--compression"}, true, "(extensions permessage-deflate"},
+		{[]string{"--compression", "--compression-level", "1"}, []string{"--compression"}, true, "< Sec-Websocket-Extensions: permessage-deflate"},
+		{nil, nil, false, "< Upgrade: websocket"},
+		{[]string{"--compression=false"}, []string{"--compression"}, false, "wsx: the server declined permessage-deflate: messages go uncompressed"},
+	} {
+		s := startServe(t, tc.serve...)
+		p := startConnectProxy(t)
+		args := append(append([]string{"connect", "-v", "--proxy", p.url}, tc.connect...), s.url)
+		r := runWSX(t, context.Background(), strings.NewReader(line), args...)
+		if r.code != exitOK || r.stdout != line || !strings.Contains(r.stderr, tc.stderr) {
+			t.Fatalf("serve %q, connect %q: exit %d, %d bytes out of %d back, stderr lacks %q:\n%s",
+				tc.serve, tc.connect, r.code, len(r.stdout), len(line), tc.stderr, r.stderr)
+		}
+		up, down := p.up.Load(), p.down.Load()
+		t.Logf("serve %q, connect %q: %d bytes up, %d down", tc.serve, tc.connect, up, down)
+		if compressed := up < 4<<10 && down < 4<<10; compressed != tc.compressed || !compressed && (up < int64(len(line)) || down < int64(len(line))) {
+			t.Errorf("serve %q, connect %q: %d bytes up, %d down for a %d-byte line", tc.serve, tc.connect, up, down, len(line))
+		}
+		if strings.Contains(r.stderr, "extensions") != tc.compressed {
+			t.Errorf("serve %q, connect %q: -v output:\n%s", tc.serve, tc.connect, r.stderr)
+		}
 	}
 }
