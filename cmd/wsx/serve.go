@@ -38,9 +38,15 @@ stays text, binary stays binary), or with --broadcast sent to every client conne
 same path, the sender included. Plain GET requests get the playground page at / (a key/Accept
 calculator and a WebSocket client), or the files of --dir.
 
-Browsers are held to the same-origin policy of RFC 6455 §10.2: a page from another origin may
-connect only if --origin allows it. Logs go to stderr. On SIGINT or SIGTERM every client gets
-a Close frame with status 1001 (going away) before the server exits.
+Clients that offer permessage-deflate (RFC 7692), as browsers and conformance suites do, get
+it unless --compression=false.
+
+Browsers are held to the same-origin policy of RFC 6455 §10.2: pages served from this server
+may connect, a page from another origin only if --origin allows it. Clients that send no
+Origin (programs, not browsers) may always connect.
+
+Logs go to stderr. On SIGINT or SIGTERM every client gets a Close frame with status 1001
+(going away) before the server exits.
 
 Examples:
   wsx serve                              # echo on ws://127.0.0.1:8080/, playground at http://127.0.0.1:8080/
@@ -48,7 +54,7 @@ Examples:
   wsx serve --broadcast 8080             # a chat: every message goes to everyone on the same path
   wsx serve --dir ./public -s chat.v2    # static files plus WebSockets speaking subprotocol chat.v2
   wsx serve --tls-self-signed 8443       # wss:// with a certificate made at start (wsx connect --insecure)
-  wsx serve --compression                # permessage-deflate for clients that offer it (browsers do)
+  wsx serve --compression=false          # no permessage-deflate: every frame is readable on the wire
   wsx serve --origin '*.example.com'     # also allow pages from any subdomain of example.com
 `
 
@@ -79,8 +85,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	f.Var((*listFlag)(&cfg.subprotocols), "s", "short for --subprotocol")
 	f.Var((*listFlag)(&cfg.origins), "origin", "`pattern` of other origins whose pages may connect, such as '*.example.com',\n'localhost:*' or 'https://app.example.com' (repeat or comma-separate)")
 	f.BoolVar(&cfg.insecureOrigin, "insecure-origin", false, "accept pages from every origin (cross-site WebSocket hijacking; for tests only)")
-	f.BoolVar(&cfg.compression, "compression", false, "accept permessage-deflate (RFC 7692) when the client offers it, as browsers do")
-	f.IntVar(&cfg.compressLevel, "compression-level", 0, "DEFLATE `level` with --compression, 1 (fastest) to 9 (smallest); 0: the library's default")
+	f.BoolVar(&cfg.compression, "compression", true, "accept permessage-deflate (RFC 7692) when the client offers it, as browsers do;\n--compression=false declines it")
+	f.IntVar(&cfg.compressLevel, "compression-level", 0, "DEFLATE `level`, 1 (fastest) to 9 (smallest); 0: the library's default")
 	f.Var((*sizeFlag)(&cfg.readLimit), "read-limit", "largest message `size` accepted, such as 16MiB; larger ones close the\nconnection with 1009 (0: no limit)")
 	f.StringVar(&cfg.tlsCert, "tls-cert", "", "serve wss:// with the PEM certificate chain in `file` (needs --tls-key)")
 	f.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key `file` for --tls-cert")
@@ -110,6 +116,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "choose --tls-cert/--tls-key or --tls-self-signed, not both")
 	case cfg.compressLevel < 0 || cfg.compressLevel > 9:
 		return f.usageError(e, "--compression-level must be 1 to 9")
+	case cfg.compressLevel != 0 && !cfg.compression:
+		return f.usageError(e, "--compression-level goes with compression, which --compression=false turns off")
 	case cfg.logFormat != "text" && cfg.logFormat != "json":
 		return f.usageError(e, "--log-format must be text or json, not %q", cfg.logFormat)
 	}
@@ -169,7 +177,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		mode = "broadcast"
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "url", wsScheme+"://"+host+"/", "mode", mode,
-		"playground", httpScheme+"://"+host+s.pagePath())
+		"compression", cfg.compression, "playground", httpScheme+"://"+host+s.pagePath())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

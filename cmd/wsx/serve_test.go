@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -296,15 +297,19 @@ func TestServeOrigin(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		args   []string
-		origin string
+		origin string // "self": the server's own origin, as the playground's page sends
 		ok     bool
 	}{
-		{nil, "", true},
+		{nil, "", true}, // not a browser
+		{nil, "self", true},
 		{nil, "http://evil.example", false},
 		{[]string{"--origin", "*.example"}, "http://evil.example", true},
 		{[]string{"--insecure-origin"}, "http://evil.example", true},
 	} {
 		s := startServe(t, tc.args...)
+		if tc.origin == "self" {
+			tc.origin = "http://" + s.addr
+		}
 		c, resp, err := wsx.Dial(ctx, s.url, &wsx.DialOptions{Origin: tc.origin})
 		if tc.ok != (err == nil) {
 			t.Errorf("serve %q, origin %q: %v", tc.args, tc.origin, err)
@@ -407,21 +412,113 @@ func TestServeRefusedHandshake(t *testing.T) {
 	}
 }
 
-// --compression accepts permessage-deflate offers (RFC 7692); without it they are declined.
+// permessage-deflate (RFC 7692) is accepted by default, with or without a level, and
+// --compression=false declines it.
 func TestServeCompression(t *testing.T) {
 	offer := "permessage-deflate; client_max_window_bits"
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--compression"}, "ok    extension permessage-deflate, offered"},
-		{nil, "ok    no extension: the server declined permessage-deflate"},
+		{nil, "ok    extension permessage-deflate, offered"},
+		{[]string{"--compression-level", "9"}, "ok    extension permessage-deflate, offered"},
+		{[]string{"--compression=false"}, "ok    no extension: the server declined permessage-deflate"},
 	} {
 		s := startServe(t, tc.args...)
 		r := runWSX(t, context.Background(), nil, "doctor", "--extension", offer, s.url)
 		if r.code != exitOK || !strings.Contains(r.stdout, tc.want) {
 			t.Errorf("serve %q: exit %d, want %q:\n%s", tc.args, r.code, tc.want, r.stdout)
 		}
+		c := dialTest(t, s.url, &wsx.DialOptions{Compression: &wsx.CompressionOptions{}})
+		roundTrip(t, c, wsx.MessageText, bytes.Repeat([]byte("compressible "), 1000))
+		if on := c.Extensions() != ""; on == slices.Contains(tc.args, "--compression=false") {
+			t.Errorf("serve %q: extensions %q", tc.args, c.Extensions())
+		}
+	}
+	if r := runWSX(t, context.Background(), nil, "serve", "--compression=false", "--compression-level", "3", "127.0.0.1:0"); r.code != exitUsage {
+		t.Errorf("a level without compression: exit %d, want 2", r.code)
+	}
+}
+
+// rawHandshake opens a TCP connection to addr and performs the opening handshake by hand
+// (§4.1), offering no extension, so that the test can write frames as it likes.
+func rawHandshake(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	key := wsx.NewKey()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: "+key+"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != wsx.AcceptKey(key) {
+		t.Fatalf("handshake: %s %v", resp.Status, resp.Header)
+	}
+	return c, br
+}
+
+// readMessage reads the frames of one data message (§5.4) and returns its opcode and payload.
+func readMessage(t *testing.T, br *bufio.Reader, limit int) (byte, []byte) {
+	t.Helper()
+	var op byte
+	var msg []byte
+	for {
+		f, err := readFrame(br, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.masked || f.op >= opClose || (op == 0) != (f.op != 0) {
+			t.Fatalf("frame %s, masked %v, after %d bytes of a message", f.opName(), f.masked, len(msg))
+		}
+		op = max(op, f.op)
+		msg = append(msg, f.payload...)
+		if f.fin {
+			return op, msg
+		}
+	}
+}
+
+// The defaults take the largest messages of Autobahn's 9.x cases: 16 MiB in one frame (9.1.6,
+// 9.2.6) and 4 MiB in 65,536 fragments of 64 bytes (9.4.x, 9.6.x), which the library's
+// MaxFragments (131,072) allows (§5.4, §10.4).
+func TestServeAutobahnSizes(t *testing.T) {
+	s := startServe(t)
+	c, br := rawHandshake(t, s.addr)
+	big := bytes.Repeat([]byte("0123456789abcdé"), 16<<20/16) // 16 MiB of UTF-8 text
+	if _, err := c.Write(appendFrame(nil, true, 0x1, big, true)); err != nil {
+		t.Fatal(err)
+	}
+	if op, got := readMessage(t, br, len(big)); op != 0x1 || !bytes.Equal(got, big) {
+		t.Fatalf("16 MiB text: opcode %d, %d bytes back", op, len(got))
+	}
+
+	msg := make([]byte, 4<<20)
+	for i := range msg {
+		msg[i] = byte(i * 13)
+	}
+	var frames []byte
+	for i := 0; i < len(msg); i += 64 {
+		op := byte(0x0)
+		if i == 0 {
+			op = 0x2
+		}
+		frames = appendFrame(frames, i+64 == len(msg), op, msg[i:i+64], true)
+	}
+	if _, err := c.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	if op, got := readMessage(t, br, len(msg)); op != 0x2 || !bytes.Equal(got, msg) {
+		t.Fatalf("4 MiB in 64-byte fragments: opcode %d, %d bytes back", op, len(got))
+	}
+	c.Write(appendCloseFrame(nil, wsx.StatusNormalClosure, "", true))
+	if f, err := readFrame(br, 125); err != nil || f.op != opClose {
+		t.Fatalf("after close: %+v, %v", f, err)
 	}
 }
 
