@@ -158,6 +158,10 @@ type Conn struct {
 
 	deflate *compression // nil unless permessage-deflate was negotiated
 
+	// rawState is what raw points to on sockets: part of the Conn's allocation, not one of
+	// its own.
+	rawState rawReader
+
 	pings pingWaiters
 	group *Group // set by Group.add before the Conn is shared
 }
@@ -189,8 +193,8 @@ func newConn(nc net.Conn, cfg connConfig) *Conn {
 		frameLock:   make(chan struct{}, 1),
 		readDone:    make(chan struct{}),
 	}
-	c.rdl.set = nc.SetReadDeadline
-	c.wdl.set = nc.SetWriteDeadline
+	c.rdl.nc = nc
+	c.wdl.nc, c.wdl.write = nc, true
 	c.dec = proto.Decoder{Client: cfg.client, MaxMessage: c.opts.readLimit(), MaxFragments: c.opts.maxFragments()}
 	c.enc = proto.Encoder{Client: cfg.client}
 	if cfg.deflate != nil {

@@ -3,6 +3,7 @@ package wsx
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -13,7 +14,10 @@ import (
 // with context.AfterFunc, registered once per distinct cancellation channel, so a loop that
 // reuses one context (a request's, say) costs no allocation per call.
 type deadline struct {
-	set func(time.Time) error // the conn's SetReadDeadline or SetWriteDeadline
+	// The conn and the direction, rather than a method value such as nc.SetReadDeadline,
+	// which would cost newConn an allocation.
+	nc    net.Conn
+	write bool // the write deadline, else the read deadline
 
 	mu      sync.Mutex
 	done    <-chan struct{} // cancellation channel being watched
@@ -77,7 +81,11 @@ func (d *deadline) setAt(t time.Time) {
 
 func (d *deadline) setLocked(t time.Time) {
 	if !t.Equal(d.current) {
-		d.set(t)
+		if d.write {
+			d.nc.SetWriteDeadline(t)
+		} else {
+			d.nc.SetReadDeadline(t)
+		}
 		d.current = t
 	}
 }

@@ -30,7 +30,8 @@ func (c *Conn) initIdleRead() {
 	if err != nil {
 		return
 	}
-	c.raw = &rawReader{rc: rc}
+	c.raw = &c.rawState
+	c.raw.rc = rc
 	c.raw.fn = c.rawRead
 }
 
