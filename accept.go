@@ -1,21 +1,27 @@
 package wsx
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wsx-go/wsx/internal/deflate"
 	"github.com/wsx-go/wsx/internal/header"
 )
 
-// AcceptOptions configure Accept. A nil *AcceptOptions is the zero value:
+// AcceptOptions configure Accept and AcceptConn. A nil *AcceptOptions is the zero value:
 // same-origin browsers and non-browser clients only, no subprotocol, no
 // extra headers, default ConnOptions.
 type AcceptOptions struct {
@@ -98,23 +104,20 @@ type AcceptOptions struct {
 // the Conn lives on. http.Server.Shutdown does not close hijacked
 // connections.
 //
-// Accept negotiates no extension yet: Sec-WebSocket-Extensions offers are
-// checked against the grammar of §9.1 and then declined.
+// Accept negotiates permessage-deflate when AcceptOptions.Compression is
+// set; other Sec-WebSocket-Extensions offers are checked against the grammar
+// of §9.1 and declined.
+//
+// A port that serves WebSockets only can do without net/http: see
+// AcceptConn.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
-		opts = &AcceptOptions{}
+		opts = &zeroAcceptOptions
 	}
-	hs, rej := checkRequest(r, opts)
-	if rej == nil && opts.Group != nil && opts.Group.closing() {
-		rej = reject(http.StatusServiceUnavailable, "wsx: the server is shutting down")
-	}
+	resp := responseBuffers.Get().(*[]byte)
+	defer responseBuffers.Put(resp)
+	hs, b, rej := prepareHandshake(r, opts, (*resp)[:0])
 	if rej != nil {
-		rej.write(w)
-		return nil, rej
-	}
-	resp, err := appendResponse(make([]byte, 0, 256), &hs, opts.ResponseHeader)
-	if err != nil {
-		rej := reject(http.StatusInternalServerError, "%v", err)
 		rej.write(w)
 		return nil, rej
 	}
@@ -133,13 +136,48 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	// Written straight to the connection: nothing else is in brw.Writer and
 	// the bytes need no buffer of their own.
+	return startConn(nc, b, brw.Reader, &hs, opts)
+}
+
+// zeroAcceptOptions stands for a nil *AcceptOptions; nothing writes to it.
+var zeroAcceptOptions AcceptOptions
+
+// responseBuffers holds the buffers that handshake responses are built in:
+// the response is written at once, so the buffer is free again after it.
+var responseBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 512)
+	return &b
+}}
+
+// prepareHandshake checks r as Accept and AcceptConn both do: the rules of
+// checkRequest, then the Group's state and opts.ResponseHeader. It appends
+// the 101 response to b.
+func prepareHandshake(r *http.Request, opts *AcceptOptions, b []byte) (handshake, []byte, *rejection) {
+	hs, rej := checkRequest(r, opts)
+	if rej == nil && opts.Group != nil && opts.Group.closing() {
+		rej = reject(http.StatusServiceUnavailable, "wsx: the server is shutting down")
+	}
+	if rej != nil {
+		return hs, b, rej
+	}
+	b, err := appendResponse(b, &hs, opts.ResponseHeader)
+	if err != nil {
+		return hs, b, reject(http.StatusInternalServerError, "%v", err)
+	}
+	return hs, b, nil
+}
+
+// startConn writes the 101 response resp on nc and starts the server's
+// Conn, with the bytes br holds past the request (frames the client sent
+// right behind it).
+func startConn(nc net.Conn, resp []byte, br *bufio.Reader, hs *handshake, opts *AcceptOptions) (*Conn, error) {
 	if _, err := nc.Write(resp); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("wsx: writing the handshake response: %w", err)
 	}
 	c := newConn(nc, connConfig{
 		client:      false,
-		br:          brw.Reader, // may hold frames the client sent right after the request
+		br:          br,
 		subprotocol: hs.subprotocol,
 		extensions:  hs.extensions,
 		opts:        opts.ConnOptions,
@@ -346,21 +384,49 @@ func reject(status int, format string, args ...any) *rejection {
 // and the reason as a plain-text body.
 func (e *rejection) write(w http.ResponseWriter) {
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
+	e.header(h.Set)
+	w.WriteHeader(e.status)
+	io.WriteString(w, e.msg+"\n")
+}
+
+// header calls set with each header field of the refusal but the ones of
+// the framing (Content-Length, Date, Connection).
+func (e *rejection) header(set func(name, value string)) {
+	set("Content-Type", "text/plain; charset=utf-8")
+	set("X-Content-Type-Options", "nosniff")
 	switch e.status {
 	case http.StatusMethodNotAllowed:
-		h.Set("Allow", http.MethodGet)
+		set("Allow", http.MethodGet)
 	case http.StatusUpgradeRequired:
 		// §4.4: the versions the server speaks; RFC 9110 §15.5.22: a 426
 		// names the protocol to upgrade to, and §7.8 marks Upgrade as a
 		// connection option.
-		h.Set(hdrVersion, version)
-		h.Set(hdrUpgrade, "websocket")
-		h.Set(hdrConnection, "Upgrade")
+		set(hdrVersion, version)
+		set(hdrUpgrade, "websocket")
+		set(hdrConnection, "Upgrade")
 	}
-	w.WriteHeader(e.status)
-	io.WriteString(w, e.msg+"\n")
+}
+
+// appendRaw appends the refusal as a whole HTTP/1.1 response, for
+// AcceptConn, which answers without net/http: the fields of header, then
+// Date (RFC 9110 §6.6.1), Content-Length, and "Connection: close" (RFC 9112
+// §9.6), since the connection ends after it.
+func (e *rejection) appendRaw(b []byte, now time.Time) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(e.status)...)
+	b = append(b, "\r\n"...)
+	e.header(func(name, value string) {
+		b = append(append(append(append(b, name...), ": "...), value...), "\r\n"...)
+	})
+	b = append(b, "Date: "...)
+	b = now.UTC().AppendFormat(b, http.TimeFormat)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(e.msg)+1), 10)
+	b = append(b, "\r\nConnection: close\r\n\r\n"...)
+	b = append(b, e.msg...)
+	return append(b, '\n')
 }
 
 // maxQuoted bounds how much of a client's header value a refusal quotes.
@@ -375,4 +441,379 @@ func quote(values []string) string {
 		return strconv.QuoteToASCII(v[:maxQuoted]) + "..."
 	}
 	return strconv.QuoteToASCII(v)
+}
+
+// AcceptConn performs the server side of the opening handshake (§4.2) on nc,
+// a connection fresh from a net.Listener, without net/http: it reads the
+// request from nc, checks it by the same rules as Accept, writes the 101
+// Switching Protocols response or the refusal itself, and returns the
+// WebSocket connection.
+//
+// AcceptConn is for a port that serves WebSockets only. It is the cheapest
+// way to accept a connection: no http.Server, no bufio.Reader, bufio.Writer
+// or parsed http.Request kept alive by a handler, and a handshake of a few
+// allocations. It reads only what the handshake needs: a server that routes
+// by path, or authenticates with cookies or other header fields, uses Accept
+// from a handler instead.
+//
+// The request head may be at most 16 KiB long, with at most 100 header
+// fields; a larger one is refused with 431 Request Header Fields Too Large
+// (RFC 6585 §5). It must follow the HTTP/1.1 syntax strictly (RFC 9112):
+// lines end in CRLF, a field name is followed directly by its colon, no
+// field is folded over several lines, the Host field appears once; anything
+// else is refused with 400 Bad Request. Every other refusal is Accept's,
+// with the same status, header fields and text, and with Date and
+// "Connection: close" added: AcceptConn closes nc after a refusal, and
+// whenever it returns an error.
+//
+// ctx bounds the handshake: its deadline is set on nc while AcceptConn reads
+// the request and writes the response, and cancelling it closes nc. A
+// client that never completes its request holds the call until then, so
+// give ctx a deadline. AcceptConn clears nc's deadlines before it returns
+// the Conn, which receives any bytes the client sent after the request.
+//
+// nc may also be a *tls.Conn from a tls.NewListener: its TLS handshake then
+// runs on the first read, under ctx too.
+func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &zeroAcceptOptions
+	}
+	stop := func() bool { return true }
+	if done := ctx.Done(); done != nil {
+		select {
+		case <-done:
+			nc.Close()
+			return nil, fmt.Errorf("wsx: opening handshake: %w", ctx.Err())
+		default:
+		}
+		// Cancelling ctx ends any read or write in progress, as in Dial.
+		stop = context.AfterFunc(ctx, func() { nc.Close() })
+	}
+	if d, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(d)
+	}
+	br := headReaders.Get().(*bufio.Reader)
+	br.Reset(nc)
+	c, err := acceptConn(nc, br, opts)
+	br.Reset(nil)
+	headReaders.Put(br)
+	if err != nil {
+		stop()
+		if _, refused := err.(*rejection); !refused {
+			if cerr := contextCause(ctx, err); cerr != nil {
+				err = fmt.Errorf("wsx: opening handshake: %w", cerr)
+			}
+		}
+		return nil, err
+	}
+	if !stop() {
+		c.CloseNow() // too late: the AfterFunc closed nc
+		return nil, fmt.Errorf("wsx: opening handshake: %w", ctx.Err())
+	}
+	nc.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// Limits on the request head that AcceptConn reads (RFC 9112 §2.3 leaves
+// them to the server): the request line and the header fields with their
+// line ends, and the number of field lines.
+const (
+	maxRequestHead  = 16 << 10
+	maxHeaderFields = 100
+)
+
+// headReaders holds the readers that AcceptConn reads request heads with.
+// Only the handshake uses one: whatever it holds past the head goes to the
+// Conn's own (pooled) read buffer.
+var headReaders = sync.Pool{New: func() any {
+	return bufio.NewReaderSize(nil, maxRequestHead)
+}}
+
+// acceptConn is AcceptConn after the deadline is set: it reads and checks
+// the request, and answers it.
+func acceptConn(nc net.Conn, br *bufio.Reader, opts *AcceptOptions) (*Conn, error) {
+	head, err := readRequestHead(br)
+	if err != nil {
+		if rej, ok := err.(*rejection); ok {
+			return nil, refuse(nc, rej, true) // the rest of the head is unread
+		}
+		nc.Close()
+		return nil, fmt.Errorf("wsx: reading the opening handshake request: %w", err)
+	}
+	r := http.Request{Header: make(http.Header, len(requestFields))}
+	rej := parseHead(head, &r)
+	var hs handshake
+	resp := responseBuffers.Get().(*[]byte)
+	defer responseBuffers.Put(resp)
+	b := (*resp)[:0]
+	if rej == nil {
+		hs, b, rej = prepareHandshake(&r, opts, b)
+	}
+	if rej != nil {
+		unread := br.Buffered() > 0 || r.ContentLength != 0 || len(r.TransferEncoding) > 0
+		return nil, refuse(nc, rej, unread)
+	}
+	return startConn(nc, b, br, &hs, opts)
+}
+
+// refuse writes the refusal rej on nc, closes nc and returns rej.
+//
+// When the client may have sent more than the server read (unread is true:
+// the rest of a head too large, a body), closing a socket with unread input
+// makes the kernel reset the connection, and a reset can destroy the
+// refusal before the client reads it. So nc is half-closed first, and what
+// the client still sends is read and dropped until it closes its end or for
+// a moment at most, as net/http does.
+func refuse(nc net.Conn, rej *rejection, unread bool) error {
+	b := responseBuffers.Get().(*[]byte)
+	*b = rej.appendRaw((*b)[:0], time.Now())
+	_, err := nc.Write(*b)
+	responseBuffers.Put(b)
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok && unread && err == nil && cw.CloseWrite() == nil {
+		// ctx's deadline, when earlier, still applies: the AfterFunc closes nc.
+		nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+		io.Copy(io.Discard, io.LimitReader(nc, lingerBytes))
+	}
+	nc.Close()
+	return rej
+}
+
+// How long, and for how many bytes, refuse waits for the client's end.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerBytes   = 256 << 10
+)
+
+// readRequestHead reads a request head from br: the request line and the
+// header field lines up to the empty line that ends them (RFC 9112 §2.1),
+// skipping empty lines before the request line (RFC 9112 §2.2). It returns
+// the lines with their line ends, and leaves br at the first byte after the
+// empty line. A head that does not fit in br (which is maxRequestHead long)
+// is refused with a *rejection.
+//
+// A bare LF ends a line here too, so that a client that sends them gets its
+// refusal from parseHead instead of waiting for a CRLF that never comes.
+func readRequestHead(br *bufio.Reader) (string, error) {
+	start := -1 // where the request line starts, once seen
+	next := 0   // where the next line starts
+	for {
+		b, _ := br.Peek(br.Buffered())
+		for {
+			i := bytes.IndexByte(b[next:], '\n')
+			if i < 0 {
+				break
+			}
+			line := b[next : next+i]
+			switch {
+			case len(line) > 1 || len(line) == 1 && line[0] != '\r':
+				if start < 0 {
+					start = next
+				}
+			case start >= 0: // the empty line that ends the head
+				head := string(b[start:next])
+				br.Discard(next + i + 1)
+				return head, nil
+			}
+			next += i + 1
+		}
+		if len(b) == br.Size() {
+			return "", reject(http.StatusRequestHeaderFieldsTooLarge, "wsx: request head longer than %d bytes (RFC 6585 §5)", br.Size())
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil {
+			if err == io.EOF && len(b) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+	}
+}
+
+// The header fields of the opening handshake that checkRequest reads from
+// r.Header; parseHead keeps no others. Host, Content-Length and
+// Transfer-Encoding go to their fields of http.Request.
+var requestFields = [...]string{hdrUpgrade, hdrConnection, hdrOrigin, hdrKey, hdrVersion, hdrProtocol, hdrExtensions}
+
+// parseHead parses a request head, as readRequestHead returns it, into r: the
+// method, target and version of the request line (RFC 9112 §3) and the
+// header fields (RFC 9112 §5) that the opening handshake reads. r.Header
+// must be empty. Any syntax error is
+// refused with 400 Bad Request (too many fields with 431): parseHead is
+// strict where RFC 9112 lets a server choose, so that a request means the
+// same to every part of the server.
+func parseHead(head string, r *http.Request) *rejection {
+	if rej := checkLineEnds(head); rej != nil {
+		return rej
+	}
+	line, head := nextLine(head)
+	if rej := parseRequestLine(line, r); rej != nil {
+		return rej
+	}
+
+	var (
+		hosts   int
+		lengths int
+		known   [16]field // the fields of requestFields, in the order sent
+		fields  = known[:0]
+		nfields int
+	)
+	for head != "" {
+		line, head = nextLine(head)
+		if nfields++; nfields > maxHeaderFields {
+			return reject(http.StatusRequestHeaderFieldsTooLarge, "wsx: request has more than %d header fields (RFC 6585 §5)", maxHeaderFields)
+		}
+		name, value, ok := strings.Cut(line, ":")
+		switch {
+		case line[0] == ' ' || line[0] == '\t':
+			return reject(http.StatusBadRequest, "wsx: header line %s continues the previous one: obsolete line folding (RFC 9112 §5.2)", quote([]string{line}))
+		case !ok || !header.IsToken(name):
+			// RFC 9112 §5.1: also whitespace between the name and the colon.
+			return reject(http.StatusBadRequest, "wsx: malformed header line %s; want name: value (RFC 9112 §5)", quote([]string{line}))
+		}
+		value = strings.Trim(value, " \t")
+		if !header.ValidFieldValue(value) {
+			return reject(http.StatusBadRequest, "wsx: header field %s has a control character in its value %s (RFC 9110 §5.5)", name, quote([]string{value}))
+		}
+		switch {
+		case strings.EqualFold(name, "Host"):
+			if hosts++; hosts > 1 {
+				return reject(http.StatusBadRequest, "wsx: Host header sent more than once (RFC 9112 §3.2)")
+			}
+			if !validHost(value) {
+				return reject(http.StatusBadRequest, "wsx: malformed Host header %s (RFC 9112 §3.2)", quote([]string{value}))
+			}
+			if r.Host == "" { // an absolute-form target's authority comes first (RFC 9112 §3.2.2)
+				r.Host = value
+			}
+		case strings.EqualFold(name, "Content-Length"):
+			n, err := strconv.ParseUint(value, 10, 63)
+			if lengths++; err != nil || lengths > 1 && int64(n) != r.ContentLength {
+				return reject(http.StatusBadRequest, "wsx: malformed Content-Length %s (RFC 9112 §6.3)", quote([]string{value}))
+			}
+			r.ContentLength = int64(n)
+		case strings.EqualFold(name, "Transfer-Encoding"):
+			// Any transfer coding means a body, which checkRequest refuses.
+			r.TransferEncoding = []string{value}
+		default:
+			for i, f := range requestFields {
+				if strings.EqualFold(name, f) {
+					fields = append(fields, field{i, value})
+					break
+				}
+			}
+		}
+	}
+	if hosts == 0 {
+		r.Host = "" // checkRequest refuses it (§4.2.1 item 2, RFC 9112 §3.2)
+	}
+	// One slice of vals per field, with its values in the order sent (a
+	// field sent on several lines is one list, RFC 9110 §5.3).
+	vals := make([]string, 0, len(fields))
+	for i, name := range requestFields {
+		start := len(vals)
+		for _, f := range fields {
+			if f.i == i {
+				vals = append(vals, f.v)
+			}
+		}
+		if len(vals) > start {
+			r.Header[name] = vals[start:len(vals):len(vals)]
+		}
+	}
+	return nil
+}
+
+// checkLineEnds refuses a head with a line that does not end in CRLF: RFC
+// 9112 §2.2 lets a server take a bare LF as a line end, and requires it to
+// refuse or replace a bare CR, but strictness is safer where a proxy in
+// front may see lines differently.
+func checkLineEnds(head string) *rejection {
+	for head != "" {
+		i := strings.IndexByte(head, '\n') // every line ends in one (readRequestHead)
+		if i < 1 || head[i-1] != '\r' {
+			return reject(http.StatusBadRequest, "wsx: request head has a line that ends in LF without CR (RFC 9112 §2.2)")
+		}
+		if strings.IndexByte(head[:i-1], '\r') >= 0 {
+			return reject(http.StatusBadRequest, "wsx: bare CR in the request head (RFC 9112 §2.2)")
+		}
+		head = head[i+1:]
+	}
+	return nil
+}
+
+// A field is a header field of requestFields, by index, and its value.
+type field struct {
+	i int
+	v string
+}
+
+// nextLine splits s, lines that each end in CRLF, after its first line.
+func nextLine(s string) (line, rest string) {
+	line, rest, _ = strings.Cut(s, "\r\n")
+	return line, rest
+}
+
+// parseRequestLine parses method SP request-target SP HTTP-version
+// (RFC 9112 §3) into r.
+func parseRequestLine(line string, r *http.Request) *rejection {
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !header.IsToken(method) || !validTarget(target) || !validVersion(proto) {
+		return reject(http.StatusBadRequest, "wsx: malformed request line %s; want method SP request-target SP HTTP-version (RFC 9112 §3)", quote([]string{line}))
+	}
+	r.Method = method
+	r.Proto = proto
+	r.ProtoMajor, r.ProtoMinor = int(proto[5]-'0'), int(proto[7]-'0')
+	r.RequestURI = target
+	if target[0] != '/' && target != "*" {
+		// RFC 9112 §3.2.2: the authority of an absolute-form target is the
+		// request's host, whatever the Host header says.
+		u, err := url.ParseRequestURI(target)
+		if err != nil || u.Host == "" {
+			return reject(http.StatusBadRequest, "wsx: malformed request target %s (RFC 9112 §3.2)", quote([]string{target}))
+		}
+		r.Host = u.Host
+	}
+	return nil
+}
+
+// validVersion reports whether v is HTTP-version: "HTTP/" DIGIT "." DIGIT
+// (RFC 9112 §2.3).
+func validVersion(v string) bool {
+	return len(v) == 8 && strings.HasPrefix(v, "HTTP/") && isDigit(v[5]) && v[6] == '.' && isDigit(v[7])
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// validTarget reports whether t can be a request target: visible ASCII
+// (RFC 9112 §3.2, RFC 3986 §2), with every percent sign starting a
+// percent-encoded octet.
+func validTarget(t string) bool {
+	if t == "" {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case c <= ' ' || c >= 0x7f:
+			return false
+		case c == '%':
+			if i+2 >= len(t) || !isHex(t[i+1]) || !isHex(t[i+2]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'f' }
+
+// validHost reports whether h may be a Host value: uri-host [":" port]
+// (RFC 9112 §3.2, RFC 3986 §3.2.2), checked as far as its bytes go.
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'z' || strings.IndexByte("-._~!$&'()*+,;=:[]%", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

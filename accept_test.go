@@ -147,160 +147,167 @@ func doHandshake(t *testing.T, opts *AcceptOptions, req string) (string, net.Con
 	return head, nc, acceptedOn(t, results)
 }
 
-// TestAccept_4_2_1_Refusals breaks the rules of §4.2.1 (and §10.2, §9.1) one
-// at a time and checks the whole response but its Date, and Accept's error.
+// refusalTests break the rules of §4.2.1 (and §10.2, §9.1) one at a time:
+// Accept and AcceptConn refuse each with the same status, fields and text.
+var refusalTests = []struct {
+	name   string
+	req    string
+	opts   *AcceptOptions
+	status int
+	body   string
+	extra  []string // header name, value pairs besides those of every refusal
+}{
+	{
+		name: "4_2_1_Item1_MethodPost", req: upgradeRequest("POST /chat HTTP/1.1", nil),
+		status: 405, body: `wsx: method "POST" is not GET (RFC 6455 §4.2.1 item 1)`, extra: []string{"Allow", "GET"},
+	},
+	{
+		name: "4_2_1_Item1_MethodPut", req: upgradeRequest("PUT /chat HTTP/1.1", nil),
+		status: 405, body: `wsx: method "PUT" is not GET (RFC 6455 §4.2.1 item 1)`, extra: []string{"Allow", "GET"},
+	},
+	{
+		name: "4_2_1_Item1_HTTP10", req: upgradeRequest("GET /chat HTTP/1.0", nil),
+		status: 400, body: `wsx: "HTTP/1.0" request; the handshake needs HTTP/1.1 or later (RFC 6455 §4.2.1 item 1)`,
+	},
+	{
+		name: "4_2_1_Item3_MissingUpgrade", req: upgradeRequest("", []string{"Upgrade"}),
+		status: 400, body: "wsx: missing Upgrade header (RFC 6455 §4.2.1 item 3)",
+	},
+	{
+		name: "4_2_1_Item3_UpgradeNotWebsocket", req: upgradeRequest("", []string{"Upgrade"}, "Upgrade: h2c, websocket/13"),
+		status: 400, body: `wsx: Upgrade header "h2c, websocket/13" does not include "websocket" (RFC 6455 §4.2.1 item 3)`,
+	},
+	{
+		name: "4_2_1_Item4_MissingConnection", req: upgradeRequest("", []string{"Connection"}),
+		status: 400, body: "wsx: missing Connection header (RFC 6455 §4.2.1 item 4)",
+	},
+	{
+		name: "4_2_1_Item4_ConnectionWithoutUpgrade", req: upgradeRequest("", []string{"Connection"}, "Connection: keep-alive"),
+		status: 400, body: `wsx: Connection header "keep-alive" does not include "Upgrade" (RFC 6455 §4.2.1 item 4)`,
+	},
+	{
+		name: "4_2_1_Item5_MissingKey", req: upgradeRequest("", []string{"Sec-WebSocket-Key"}),
+		status: 400, body: "wsx: missing Sec-WebSocket-Key header (RFC 6455 §4.2.1 item 5)",
+	},
+	{
+		name: "4_2_1_Item5_KeyTwice", req: upgradeRequest("", nil, "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="),
+		status: 400, body: "wsx: Sec-WebSocket-Key header sent 2 times; it must be sent once (RFC 6455 §4.2.1 item 5, §11.3.1)",
+	},
+	{
+		name: "4_2_1_Item5_Key15Bytes", req: upgradeRequest("", []string{"Sec-WebSocket-Key"}, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j"),
+		status: 400, body: `wsx: Sec-WebSocket-Key "dGhlIHNhbXBsZSBub25j" is not the base64 of 16 bytes (RFC 6455 §4.2.1 item 5)`,
+	},
+	{
+		name: "4_2_1_Item5_KeyNotBase64", req: upgradeRequest("", []string{"Sec-WebSocket-Key"}, "Sec-WebSocket-Key: the sample nonce!!!!!!!!"),
+		status: 400, body: `wsx: Sec-WebSocket-Key "the sample nonce!!!!!!!!" is not the base64 of 16 bytes (RFC 6455 §4.2.1 item 5)`,
+	},
+	{
+		name: "4_2_1_Item6_MissingVersion", req: upgradeRequest("", []string{"Sec-WebSocket-Version"}),
+		status: 400, body: "wsx: missing Sec-WebSocket-Version header (RFC 6455 §4.2.1 item 6)",
+	},
+	{
+		// §4.2.2 /version/ and §4.4: 426 and the version the server speaks.
+		name: "4_4_Version8", req: upgradeRequest("", []string{"Sec-WebSocket-Version"}, "Sec-WebSocket-Version: 8"),
+		status: 426, body: `wsx: unsupported Sec-WebSocket-Version "8"; this server speaks version 13 (RFC 6455 §4.2.1 item 6, §4.4)`,
+		extra: []string{"Sec-Websocket-Version", "13", "Upgrade", "websocket", "Connection", "Upgrade"},
+	},
+	{
+		name: "4_4_VersionList", req: upgradeRequest("", []string{"Sec-WebSocket-Version"}, "Sec-WebSocket-Version: 13, 8"),
+		status: 426, body: `wsx: unsupported Sec-WebSocket-Version "13, 8"; this server speaks version 13 (RFC 6455 §4.2.1 item 6, §4.4)`,
+		extra: []string{"Sec-Websocket-Version", "13", "Upgrade", "websocket", "Connection", "Upgrade"},
+	},
+	{
+		name: "4_4_VersionTwice", req: upgradeRequest("", nil, "Sec-WebSocket-Version: 13"),
+		status: 426, body: `wsx: unsupported Sec-WebSocket-Version "13, 13"; this server speaks version 13 (RFC 6455 §4.2.1 item 6, §4.4)`,
+		extra: []string{"Sec-Websocket-Version", "13", "Upgrade", "websocket", "Connection", "Upgrade"},
+	},
+	{
+		name: "4_1_Body", req: upgradeRequest("", nil, "Content-Length: 5") + "hello",
+		status: 400, body: "wsx: handshake request has a body; frames must follow the request directly (RFC 6455 §4.1)",
+	},
+	{
+		name: "4_1_Item10_MalformedProtocol", req: upgradeRequest("", nil, "Sec-WebSocket-Protocol: chat, super chat"),
+		status: 400, body: `wsx: malformed Sec-WebSocket-Protocol header: expected ',' after a token (found 'c') at offset 12 in "chat, super chat" (RFC 6455 §4.1 item 10)`,
+	},
+	{
+		name: "4_1_Item10_EmptyProtocol", req: upgradeRequest("", nil, "Sec-WebSocket-Protocol: "),
+		status: 400, body: `wsx: malformed Sec-WebSocket-Protocol header: empty list at offset 0 in "" (RFC 6455 §4.1 item 10)`,
+	},
+	{
+		name: "9_1_MalformedExtensions", req: upgradeRequest("", nil, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits="),
+		status: 400, body: `wsx: malformed Sec-WebSocket-Extensions header: expected a parameter value (a token or quoted-string) at offset 43 in "permessage-deflate; client_max_window_bits=" (RFC 6455 §9.1)`,
+	},
+	{
+		name: "9_1_QuotedValueNotToken", req: upgradeRequest("", nil, `Sec-WebSocket-Extensions: foo; a="1 2"`),
+		status: 400, body: `wsx: malformed Sec-WebSocket-Extensions header: byte not allowed in a token inside a quoted parameter value (found ' ') at offset 9 in "foo; a=\"1 2\"" (RFC 6455 §9.1)`,
+	},
+	{
+		name: "10_2_CrossOrigin", req: upgradeRequest("", nil, "Origin: https://evil.example"),
+		status: 403, body: `wsx: Origin "https://evil.example" is not allowed to connect to host "server.example.com": not same-origin and no OriginPatterns entry matches (RFC 6455 §10.2)`,
+	},
+	{
+		// A suffix of the host is not the host.
+		name: "10_2_OriginSuffix", req: upgradeRequest("", nil, "Origin: https://evilserver.example.com"),
+		opts:   &AcceptOptions{OriginPatterns: []string{"*.server.example.com"}},
+		status: 403, body: `wsx: Origin "https://evilserver.example.com" is not allowed to connect to host "server.example.com": not same-origin and no OriginPatterns entry matches (RFC 6455 §10.2)`,
+	},
+	{
+		// Same host, other port: another origin (RFC 6454 §5).
+		name: "10_2_OriginOtherPort", req: upgradeRequest("", nil, "Origin: http://server.example.com:8080"),
+		status: 403, body: `wsx: Origin "http://server.example.com:8080" is not allowed to connect to host "server.example.com": not same-origin and no OriginPatterns entry matches (RFC 6455 §10.2)`,
+	},
+	{
+		name: "10_2_OriginNull", req: upgradeRequest("", nil, "Origin: null"),
+		status: 403, body: `wsx: Origin "null" is not allowed; list "null" in OriginPatterns to allow it (RFC 6455 §10.2)`,
+	},
+	{
+		name: "10_2_OriginMalformed", req: upgradeRequest("", nil, "Origin: server.example.com"),
+		status: 403, body: `wsx: malformed Origin header "server.example.com"; want scheme://host[:port] (RFC 6454 §7, RFC 6455 §10.2)`,
+	},
+	{
+		name: "10_2_OriginWithPath", req: upgradeRequest("", nil, "Origin: http://server.example.com/app"),
+		status: 403, body: `wsx: malformed Origin header "http://server.example.com/app"; want scheme://host[:port] (RFC 6454 §7, RFC 6455 §10.2)`,
+	},
+	{
+		name: "10_2_OriginTwice", req: upgradeRequest("", nil, "Origin: http://server.example.com", "Origin: http://server.example.com"),
+		status: 403, body: "wsx: Origin header sent 2 times; a request has one origin (RFC 6454 §7, RFC 6455 §10.2)",
+	},
+	{
+		name: "ResponseHeaderOverridesHandshake", req: upgradeRequest("", nil),
+		opts:   &AcceptOptions{ResponseHeader: http.Header{"Sec-WebSocket-Protocol": {"chat"}}},
+		status: 500, body: "wsx: AcceptOptions.ResponseHeader must not set Sec-WebSocket-Protocol: the handshake sets it (use AcceptOptions.Subprotocols to choose a subprotocol)",
+	},
+	{
+		name: "ResponseHeaderConnection", req: upgradeRequest("", nil),
+		opts:   &AcceptOptions{ResponseHeader: http.Header{"Connection": {"close"}}},
+		status: 500, body: "wsx: AcceptOptions.ResponseHeader must not set Connection: the handshake sets it (use AcceptOptions.Subprotocols to choose a subprotocol)",
+	},
+	{
+		// A value that would end the field early (response splitting).
+		name: "ResponseHeaderCRLF", req: upgradeRequest("", nil),
+		opts:   &AcceptOptions{ResponseHeader: http.Header{"X-A": {"1\r\nX-B: 2"}}},
+		status: 500, body: `wsx: AcceptOptions.ResponseHeader field X-A has a value with a control character: "1\r\nX-B: 2"`,
+	},
+}
+
+// refusalHeader returns the header fields of a refusal with body, besides
+// Date: those of every refusal and the extra name, value pairs.
+func refusalHeader(body string, extra ...string) http.Header {
+	h := http.Header{
+		"Content-Type":           {"text/plain; charset=utf-8"},
+		"X-Content-Type-Options": {"nosniff"},
+		"Content-Length":         {itoa(len(body) + 1)},
+	}
+	for i := 0; i < len(extra); i += 2 {
+		h.Add(extra[i], extra[i+1])
+	}
+	return h
+}
+
+// TestAccept_4_2_1_Refusals sends each of refusalTests and checks the whole
+// response but its Date, and Accept's error.
 func TestAccept_4_2_1_Refusals(t *testing.T) {
-	plain := func(body string, extra ...string) http.Header {
-		h := http.Header{
-			"Content-Type":           {"text/plain; charset=utf-8"},
-			"X-Content-Type-Options": {"nosniff"},
-			"Content-Length":         {itoa(len(body) + 1)},
-		}
-		for i := 0; i < len(extra); i += 2 {
-			h.Add(extra[i], extra[i+1])
-		}
-		return h
-	}
-	tests := []struct {
-		name   string
-		req    string
-		opts   *AcceptOptions
-		status int
-		body   string
-		extra  []string // header name, value pairs besides those of every refusal
-	}{
-		{
-			name: "4_2_1_Item1_MethodPost", req: upgradeRequest("POST /chat HTTP/1.1", nil),
-			status: 405, body: `wsx: method "POST" is not GET (RFC 6455 §4.2.1 item 1)`, extra: []string{"Allow", "GET"},
-		},
-		{
-			name: "4_2_1_Item1_MethodPut", req: upgradeRequest("PUT /chat HTTP/1.1", nil),
-			status: 405, body: `wsx: method "PUT" is not GET (RFC 6455 §4.2.1 item 1)`, extra: []string{"Allow", "GET"},
-		},
-		{
-			name: "4_2_1_Item1_HTTP10", req: upgradeRequest("GET /chat HTTP/1.0", nil),
-			status: 400, body: `wsx: "HTTP/1.0" request; the handshake needs HTTP/1.1 or later (RFC 6455 §4.2.1 item 1)`,
-		},
-		{
-			name: "4_2_1_Item3_MissingUpgrade", req: upgradeRequest("", []string{"Upgrade"}),
-			status: 400, body: "wsx: missing Upgrade header (RFC 6455 §4.2.1 item 3)",
-		},
-		{
-			name: "4_2_1_Item3_UpgradeNotWebsocket", req: upgradeRequest("", []string{"Upgrade"}, "Upgrade: h2c, websocket/13"),
-			status: 400, body: `wsx: Upgrade header "h2c, websocket/13" does not include "websocket" (RFC 6455 §4.2.1 item 3)`,
-		},
-		{
-			name: "4_2_1_Item4_MissingConnection", req: upgradeRequest("", []string{"Connection"}),
-			status: 400, body: "wsx: missing Connection header (RFC 6455 §4.2.1 item 4)",
-		},
-		{
-			name: "4_2_1_Item4_ConnectionWithoutUpgrade", req: upgradeRequest("", []string{"Connection"}, "Connection: keep-alive"),
-			status: 400, body: `wsx: Connection header "keep-alive" does not include "Upgrade" (RFC 6455 §4.2.1 item 4)`,
-		},
-		{
-			name: "4_2_1_Item5_MissingKey", req: upgradeRequest("", []string{"Sec-WebSocket-Key"}),
-			status: 400, body: "wsx: missing Sec-WebSocket-Key header (RFC 6455 §4.2.1 item 5)",
-		},
-		{
-			name: "4_2_1_Item5_KeyTwice", req: upgradeRequest("", nil, "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="),
-			status: 400, body: "wsx: Sec-WebSocket-Key header sent 2 times; it must be sent once (RFC 6455 §4.2.1 item 5, §11.3.1)",
-		},
-		{
-			name: "4_2_1_Item5_Key15Bytes", req: upgradeRequest("", []string{"Sec-WebSocket-Key"}, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j"),
-			status: 400, body: `wsx: Sec-WebSocket-Key "dGhlIHNhbXBsZSBub25j" is not the base64 of 16 bytes (RFC 6455 §4.2.1 item 5)`,
-		},
-		{
-			name: "4_2_1_Item5_KeyNotBase64", req: upgradeRequest("", []string{"Sec-WebSocket-Key"}, "Sec-WebSocket-Key: the sample nonce!!!!!!!!"),
-			status: 400, body: `wsx: Sec-WebSocket-Key "the sample nonce!!!!!!!!" is not the base64 of 16 bytes (RFC 6455 §4.2.1 item 5)`,
-		},
-		{
-			name: "4_2_1_Item6_MissingVersion", req: upgradeRequest("", []string{"Sec-WebSocket-Version"}),
-			status: 400, body: "wsx: missing Sec-WebSocket-Version header (RFC 6455 §4.2.1 item 6)",
-		},
-		{
-			// §4.2.2 /version/ and §4.4: 426 and the version the server speaks.
-			name: "4_4_Version8", req: upgradeRequest("", []string{"Sec-WebSocket-Version"}, "Sec-WebSocket-Version: 8"),
-			status: 426, body: `wsx: unsupported Sec-WebSocket-Version "8"; this server speaks version 13 (RFC 6455 §4.2.1 item 6, §4.4)`,
-			extra: []string{"Sec-Websocket-Version", "13", "Upgrade", "websocket", "Connection", "Upgrade"},
-		},
-		{
-			name: "4_4_VersionList", req: upgradeRequest("", []string{"Sec-WebSocket-Version"}, "Sec-WebSocket-Version: 13, 8"),
-			status: 426, body: `wsx: unsupported Sec-WebSocket-Version "13, 8"; this server speaks version 13 (RFC 6455 §4.2.1 item 6, §4.4)`,
-			extra: []string{"Sec-Websocket-Version", "13", "Upgrade", "websocket", "Connection", "Upgrade"},
-		},
-		{
-			name: "4_4_VersionTwice", req: upgradeRequest("", nil, "Sec-WebSocket-Version: 13"),
-			status: 426, body: `wsx: unsupported Sec-WebSocket-Version "13, 13"; this server speaks version 13 (RFC 6455 §4.2.1 item 6, §4.4)`,
-			extra: []string{"Sec-Websocket-Version", "13", "Upgrade", "websocket", "Connection", "Upgrade"},
-		},
-		{
-			name: "4_1_Body", req: upgradeRequest("", nil, "Content-Length: 5") + "hello",
-			status: 400, body: "wsx: handshake request has a body; frames must follow the request directly (RFC 6455 §4.1)",
-		},
-		{
-			name: "4_1_Item10_MalformedProtocol", req: upgradeRequest("", nil, "Sec-WebSocket-Protocol: chat, super chat"),
-			status: 400, body: `wsx: malformed Sec-WebSocket-Protocol header: expected ',' after a token (found 'c') at offset 12 in "chat, super chat" (RFC 6455 §4.1 item 10)`,
-		},
-		{
-			name: "4_1_Item10_EmptyProtocol", req: upgradeRequest("", nil, "Sec-WebSocket-Protocol: "),
-			status: 400, body: `wsx: malformed Sec-WebSocket-Protocol header: empty list at offset 0 in "" (RFC 6455 §4.1 item 10)`,
-		},
-		{
-			name: "9_1_MalformedExtensions", req: upgradeRequest("", nil, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits="),
-			status: 400, body: `wsx: malformed Sec-WebSocket-Extensions header: expected a parameter value (a token or quoted-string) at offset 43 in "permessage-deflate; client_max_window_bits=" (RFC 6455 §9.1)`,
-		},
-		{
-			name: "9_1_QuotedValueNotToken", req: upgradeRequest("", nil, `Sec-WebSocket-Extensions: foo; a="1 2"`),
-			status: 400, body: `wsx: malformed Sec-WebSocket-Extensions header: byte not allowed in a token inside a quoted parameter value (found ' ') at offset 9 in "foo; a=\"1 2\"" (RFC 6455 §9.1)`,
-		},
-		{
-			name: "10_2_CrossOrigin", req: upgradeRequest("", nil, "Origin: https://evil.example"),
-			status: 403, body: `wsx: Origin "https://evil.example" is not allowed to connect to host "server.example.com": not same-origin and no OriginPatterns entry matches (RFC 6455 §10.2)`,
-		},
-		{
-			// A suffix of the host is not the host.
-			name: "10_2_OriginSuffix", req: upgradeRequest("", nil, "Origin: https://evilserver.example.com"),
-			opts:   &AcceptOptions{OriginPatterns: []string{"*.server.example.com"}},
-			status: 403, body: `wsx: Origin "https://evilserver.example.com" is not allowed to connect to host "server.example.com": not same-origin and no OriginPatterns entry matches (RFC 6455 §10.2)`,
-		},
-		{
-			// Same host, other port: another origin (RFC 6454 §5).
-			name: "10_2_OriginOtherPort", req: upgradeRequest("", nil, "Origin: http://server.example.com:8080"),
-			status: 403, body: `wsx: Origin "http://server.example.com:8080" is not allowed to connect to host "server.example.com": not same-origin and no OriginPatterns entry matches (RFC 6455 §10.2)`,
-		},
-		{
-			name: "10_2_OriginNull", req: upgradeRequest("", nil, "Origin: null"),
-			status: 403, body: `wsx: Origin "null" is not allowed; list "null" in OriginPatterns to allow it (RFC 6455 §10.2)`,
-		},
-		{
-			name: "10_2_OriginMalformed", req: upgradeRequest("", nil, "Origin: server.example.com"),
-			status: 403, body: `wsx: malformed Origin header "server.example.com"; want scheme://host[:port] (RFC 6454 §7, RFC 6455 §10.2)`,
-		},
-		{
-			name: "10_2_OriginWithPath", req: upgradeRequest("", nil, "Origin: http://server.example.com/app"),
-			status: 403, body: `wsx: malformed Origin header "http://server.example.com/app"; want scheme://host[:port] (RFC 6454 §7, RFC 6455 §10.2)`,
-		},
-		{
-			name: "10_2_OriginTwice", req: upgradeRequest("", nil, "Origin: http://server.example.com", "Origin: http://server.example.com"),
-			status: 403, body: "wsx: Origin header sent 2 times; a request has one origin (RFC 6454 §7, RFC 6455 §10.2)",
-		},
-		{
-			name: "ResponseHeaderOverridesHandshake", req: upgradeRequest("", nil),
-			opts:   &AcceptOptions{ResponseHeader: http.Header{"Sec-WebSocket-Protocol": {"chat"}}},
-			status: 500, body: "wsx: AcceptOptions.ResponseHeader must not set Sec-WebSocket-Protocol: the handshake sets it (use AcceptOptions.Subprotocols to choose a subprotocol)",
-		},
-		{
-			name: "ResponseHeaderConnection", req: upgradeRequest("", nil),
-			opts:   &AcceptOptions{ResponseHeader: http.Header{"Connection": {"close"}}},
-			status: 500, body: "wsx: AcceptOptions.ResponseHeader must not set Connection: the handshake sets it (use AcceptOptions.Subprotocols to choose a subprotocol)",
-		},
-		{
-			// A value that would end the field early (response splitting).
-			name: "ResponseHeaderCRLF", req: upgradeRequest("", nil),
-			opts:   &AcceptOptions{ResponseHeader: http.Header{"X-A": {"1\r\nX-B: 2"}}},
-			status: 500, body: `wsx: AcceptOptions.ResponseHeader field X-A has a value with a control character: "1\r\nX-B: 2"`,
-		},
-	}
+	tests := refusalTests
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, results := acceptServer(t, tt.opts, false)
@@ -323,7 +330,7 @@ func TestAccept_4_2_1_Refusals(t *testing.T) {
 				t.Errorf("body = %q\nwant   %q", body, want)
 			}
 			resp.Header.Del("Date")
-			if want := plain(tt.body, tt.extra...); !maps.EqualFunc(resp.Header, want, slices.Equal) {
+			if want := refusalHeader(tt.body, tt.extra...); !maps.EqualFunc(resp.Header, want, slices.Equal) {
 				t.Errorf("header = %q\nwant     %q", resp.Header, want)
 			}
 			res := acceptedOn(t, results)
@@ -354,77 +361,81 @@ func parseRequest(t testing.TB, s string) *http.Request {
 	return r
 }
 
-// TestAccept_4_2_2_Response checks the exact 101 response (§4.2.2 step 5) for
-// valid requests, including the forms browsers and other clients send.
+// responseTests are valid requests, including the forms browsers and other
+// clients send, with the exact 101 response (§4.2.2 step 5) that Accept and
+// AcceptConn give them.
+var responseTests = []struct {
+	name string
+	req  string
+	opts *AcceptOptions
+	want string // the response head
+	sub  string // Conn.Subprotocol
+}{
+	{name: "RFCExample", req: upgradeRequest("", nil), want: rfcResponse},
+	{
+		// Firefox: "Connection: keep-alive, Upgrade" (§4.2.1 item 4, "includes").
+		name: "4_2_1_Item4_Firefox",
+		req:  upgradeRequest("", []string{"Connection"}, "Connection: keep-alive, Upgrade"),
+		want: rfcResponse,
+	},
+	{
+		// Tokens compare case-insensitively; lists may span lines.
+		name: "4_2_1_Items3_4_CaseAndLines",
+		req:  upgradeRequest("", []string{"Connection", "Upgrade"}, "upgrade: WebSocket", "CONNECTION: keep-alive", "connection: UPGRADE"),
+		want: rfcResponse,
+	},
+	{
+		// A client that offers extensions gets none back (§9.1) until one is negotiated.
+		name: "9_1_ExtensionsDeclined",
+		req:  upgradeRequest("", nil, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"),
+		want: rfcResponse,
+	},
+	{
+		name: "4_2_1_Item1_AbsoluteURI",
+		req:  upgradeRequest("GET http://server.example.com/chat HTTP/1.1", nil),
+		want: rfcResponse,
+	},
+	{
+		// §4.2.2 /subprotocol/: the server's preference order wins.
+		name: "4_2_2_SubprotocolServerPreference",
+		req:  upgradeRequest("", nil, "Sec-WebSocket-Protocol: chat, superchat"),
+		opts: &AcceptOptions{Subprotocols: []string{"superchat", "chat"}},
+		want: strings.Replace(rfcResponse, "\r\n\r\n", "\r\nSec-WebSocket-Protocol: superchat\r\n\r\n", 1),
+		sub:  "superchat",
+	},
+	{
+		// Several Sec-WebSocket-Protocol lines form one list.
+		name: "4_2_2_SubprotocolSeveralLines",
+		req:  upgradeRequest("", nil, "Sec-WebSocket-Protocol: v1.a", "Sec-WebSocket-Protocol: v2.b, v3.c"),
+		opts: &AcceptOptions{Subprotocols: []string{"v3.c", "v2.b"}},
+		want: strings.Replace(rfcResponse, "\r\n\r\n", "\r\nSec-WebSocket-Protocol: v3.c\r\n\r\n", 1),
+		sub:  "v3.c",
+	},
+	{
+		// No common subprotocol: no header at all (§4.2.2: "MUST NOT send back").
+		name: "4_2_2_NoCommonSubprotocol",
+		req:  upgradeRequest("", nil, "Sec-WebSocket-Protocol: Chat"),
+		opts: &AcceptOptions{Subprotocols: []string{"chat"}},
+		want: rfcResponse,
+	},
+	{
+		name: "4_2_2_SubprotocolNotOffered",
+		req:  upgradeRequest("", nil),
+		opts: &AcceptOptions{Subprotocols: []string{"chat"}},
+		want: rfcResponse,
+	},
+	{
+		// Extra fields follow the handshake's, sorted by name.
+		name: "ResponseHeader",
+		req:  upgradeRequest("", nil),
+		opts: &AcceptOptions{ResponseHeader: http.Header{"Set-Cookie": {"a=1", "b=2"}, "X-Server": {"wsx"}}},
+		want: strings.Replace(rfcResponse, "\r\n\r\n", "\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Server: wsx\r\n\r\n", 1),
+	},
+}
+
+// TestAccept_4_2_2_Response checks the response to each of responseTests.
 func TestAccept_4_2_2_Response(t *testing.T) {
-	tests := []struct {
-		name string
-		req  string
-		opts *AcceptOptions
-		want string // the response head
-		sub  string // Conn.Subprotocol
-	}{
-		{name: "RFCExample", req: upgradeRequest("", nil), want: rfcResponse},
-		{
-			// Firefox: "Connection: keep-alive, Upgrade" (§4.2.1 item 4, "includes").
-			name: "4_2_1_Item4_Firefox",
-			req:  upgradeRequest("", []string{"Connection"}, "Connection: keep-alive, Upgrade"),
-			want: rfcResponse,
-		},
-		{
-			// Tokens compare case-insensitively; lists may span lines.
-			name: "4_2_1_Items3_4_CaseAndLines",
-			req:  upgradeRequest("", []string{"Connection", "Upgrade"}, "upgrade: WebSocket", "CONNECTION: keep-alive", "connection: UPGRADE"),
-			want: rfcResponse,
-		},
-		{
-			// A client that offers extensions gets none back (§9.1) until one is negotiated.
-			name: "9_1_ExtensionsDeclined",
-			req:  upgradeRequest("", nil, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"),
-			want: rfcResponse,
-		},
-		{
-			name: "4_2_1_Item1_AbsoluteURI",
-			req:  upgradeRequest("GET http://server.example.com/chat HTTP/1.1", nil),
-			want: rfcResponse,
-		},
-		{
-			// §4.2.2 /subprotocol/: the server's preference order wins.
-			name: "4_2_2_SubprotocolServerPreference",
-			req:  upgradeRequest("", nil, "Sec-WebSocket-Protocol: chat, superchat"),
-			opts: &AcceptOptions{Subprotocols: []string{"superchat", "chat"}},
-			want: strings.Replace(rfcResponse, "\r\n\r\n", "\r\nSec-WebSocket-Protocol: superchat\r\n\r\n", 1),
-			sub:  "superchat",
-		},
-		{
-			// Several Sec-WebSocket-Protocol lines form one list.
-			name: "4_2_2_SubprotocolSeveralLines",
-			req:  upgradeRequest("", nil, "Sec-WebSocket-Protocol: v1.a", "Sec-WebSocket-Protocol: v2.b, v3.c"),
-			opts: &AcceptOptions{Subprotocols: []string{"v3.c", "v2.b"}},
-			want: strings.Replace(rfcResponse, "\r\n\r\n", "\r\nSec-WebSocket-Protocol: v3.c\r\n\r\n", 1),
-			sub:  "v3.c",
-		},
-		{
-			// No common subprotocol: no header at all (§4.2.2: "MUST NOT send back").
-			name: "4_2_2_NoCommonSubprotocol",
-			req:  upgradeRequest("", nil, "Sec-WebSocket-Protocol: Chat"),
-			opts: &AcceptOptions{Subprotocols: []string{"chat"}},
-			want: rfcResponse,
-		},
-		{
-			name: "4_2_2_SubprotocolNotOffered",
-			req:  upgradeRequest("", nil),
-			opts: &AcceptOptions{Subprotocols: []string{"chat"}},
-			want: rfcResponse,
-		},
-		{
-			// Extra fields follow the handshake's, sorted by name.
-			name: "ResponseHeader",
-			req:  upgradeRequest("", nil),
-			opts: &AcceptOptions{ResponseHeader: http.Header{"Set-Cookie": {"a=1", "b=2"}, "X-Server": {"wsx"}}},
-			want: strings.Replace(rfcResponse, "\r\n\r\n", "\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Server: wsx\r\n\r\n", 1),
-		},
-	}
+	tests := responseTests
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			head, _, res := doHandshake(t, tt.opts, tt.req)
