@@ -2,6 +2,7 @@ package deflate
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 )
 
@@ -21,13 +22,7 @@ func (e *encState) flushBlock(raw []byte) {
 		extra += int(f) * int(distExtra[i])
 	}
 
-	fixedBits := 3 + extra
-	for i, f := range e.litFreq {
-		fixedBits += int(f) * int(fixedLitLen[i])
-	}
-	for i, f := range e.distFreq {
-		fixedBits += int(f) * int(fixedDistLen[i])
-	}
+	fixedBits := 3 + extra + codeBits(e.litFreq[:], fixedLitLen[:]) + codeBits(e.distFreq[:], fixedDistLen[:])
 	// Stored: a 3-bit header, padding, LEN and NLEN per 65535 bytes.
 	storedBits := (len(raw)/65535+1)*(3+7+32) + 8*len(raw)
 	if e.ntok < 128 {
@@ -42,7 +37,59 @@ func (e *encState) flushBlock(raw []byte) {
 		return
 	}
 
-	// Dynamic code.
+	// Dynamic code: the previous one (pooled state: from an earlier block,
+	// message or connection) when it codes every symbol used and comes
+	// close to the entropy, as a fresh code would; else a fresh one.
+	entropy := entropyBits(e.litFreq[:]) + entropyBits(e.distFreq[:])
+	dataBits := -1
+	if e.dyn.valid {
+		if l, d := codeBits(e.litFreq[:], e.litLens[:]), codeBits(e.distFreq[:], e.distLens[:]); l >= 0 && d >= 0 &&
+			(l+d)*1024 <= entropy*(e.dyn.rate+32) {
+			dataBits = l + d
+		}
+	}
+	if dataBits < 0 {
+		e.buildDynamic()
+		dataBits = codeBits(e.litFreq[:], e.litLens[:]) + codeBits(e.distFreq[:], e.distLens[:])
+		e.dyn.rate = dataBits * 1024 / max(entropy, 1)
+	}
+	dynBits := 3 + e.dyn.headerBits + dataBits + extra
+
+	switch {
+	case storedBits < dynBits && storedBits < fixedBits:
+		e.writeStored(raw)
+	case fixedBits <= dynBits:
+		e.writeFixed(raw)
+	default:
+		e.bw.write(2<<1, 3) // BFINAL=0, BTYPE=10
+		e.bw.write(uint64(e.dyn.nlit-257), 5)
+		e.bw.write(uint64(e.dyn.ndist-1), 5)
+		e.bw.write(uint64(e.dyn.ncl-4), 4)
+		for _, sym := range codeLenOrder[:e.dyn.ncl] {
+			e.bw.write(uint64(e.clLens[sym]), 3)
+		}
+		for _, v := range e.clSeq[:e.dyn.nseq] {
+			sym := v & 31
+			c := e.clCodes[sym]
+			e.bw.write(uint64(c.code), uint(c.len))
+			switch sym {
+			case 16:
+				e.bw.write(uint64(v>>5), 2)
+			case 17:
+				e.bw.write(uint64(v>>5), 3)
+			case 18:
+				e.bw.write(uint64(v>>5), 7)
+			}
+		}
+		e.writeTokens(raw, &e.litCodes, &e.distCodes)
+	}
+	e.resetBlock()
+}
+
+// buildDynamic builds a Huffman code for the current frequencies and the
+// code length sequence that describes it (RFC 1951 §3.2.7), in e.dyn and
+// the code tables.
+func (e *encState) buildDynamic() {
 	e.huff.buildLengths(e.litFreq[:], maxBits, e.litLens[:])
 	e.huff.buildLengths(e.distFreq[:], maxBits, e.distLens[:])
 	if allZero(e.distFreq[:]) {
@@ -63,50 +110,65 @@ func (e *encState) flushBlock(raw []byte) {
 	for ncl > 4 && e.clLens[codeLenOrder[ncl-1]] == 0 {
 		ncl--
 	}
-	dynBits := 3 + 5 + 5 + 4 + 3*ncl + extra
+	h := 5 + 5 + 4 + 3*ncl
 	for i, f := range e.clFreq {
-		dynBits += int(f) * int(e.clLens[i])
+		h += int(f) * int(e.clLens[i])
 	}
-	dynBits += 2*int(e.clFreq[16]) + 3*int(e.clFreq[17]) + 7*int(e.clFreq[18])
-	for i, f := range e.litFreq {
-		dynBits += int(f) * int(e.litLens[i])
-	}
-	for i, f := range e.distFreq {
-		dynBits += int(f) * int(e.distLens[i])
-	}
+	h += 2*int(e.clFreq[16]) + 3*int(e.clFreq[17]) + 7*int(e.clFreq[18])
+	assignCodes(e.clLens[:], e.clCodes[:])
+	assignCodes(e.litLens[:], e.litCodes[:numLitLen])
+	assignCodes(e.distLens[:], e.distCodes[:])
+	e.dyn = dynCode{valid: true, nlit: nlit, ndist: ndist, ncl: ncl, nseq: nseq, headerBits: h}
+}
 
-	switch {
-	case storedBits < dynBits && storedBits < fixedBits:
-		e.writeStored(raw)
-	case fixedBits <= dynBits:
-		e.writeFixed(raw)
-	default:
-		e.bw.write(2<<1, 3) // BFINAL=0, BTYPE=10
-		e.bw.write(uint64(nlit-257), 5)
-		e.bw.write(uint64(ndist-1), 5)
-		e.bw.write(uint64(ncl-4), 4)
-		for _, sym := range codeLenOrder[:ncl] {
-			e.bw.write(uint64(e.clLens[sym]), 3)
+// codeBits returns the bits that symbols with frequencies freq take with
+// code lengths lens, or -1 if a symbol used has no code.
+func codeBits(freq []uint32, lens []uint8) int {
+	n := 0
+	for i, f := range freq {
+		l := lens[i]
+		if l == 0 && f != 0 {
+			return -1
 		}
-		assignCodes(e.clLens[:], e.clCodes[:])
-		for _, v := range e.clSeq[:nseq] {
-			sym := v & 31
-			c := e.clCodes[sym]
-			e.bw.write(uint64(c.code), uint(c.len))
-			switch sym {
-			case 16:
-				e.bw.write(uint64(v>>5), 2)
-			case 17:
-				e.bw.write(uint64(v>>5), 3)
-			case 18:
-				e.bw.write(uint64(v>>5), 7)
-			}
-		}
-		assignCodes(e.litLens[:], e.litCodes[:numLitLen])
-		assignCodes(e.distLens[:], e.distCodes[:])
-		e.writeTokens(raw)
+		n += int(f) * int(l)
 	}
-	e.resetBlock()
+	return n
+}
+
+// log2Frac[i] is log2(1+i/256) in 1/256 bits.
+var log2Frac [256]uint16
+
+// entropyBits returns the Shannon bound of the bits that symbols with
+// frequencies freq need, to within about a percent: what a fresh Huffman
+// code would cost, minus its small redundancy.
+func entropyBits(freq []uint32) int {
+	total := uint32(0)
+	for _, f := range freq {
+		total += f
+	}
+	if total == 0 {
+		return 0
+	}
+	lt := log2Fixed(total)
+	n := 0
+	for _, f := range freq {
+		if f != 0 {
+			n += int(f) * int(lt-log2Fixed(f))
+		}
+	}
+	return n >> 8
+}
+
+// log2Fixed returns log2(x) in 1/256 bits, x >= 1.
+func log2Fixed(x uint32) uint32 {
+	l := uint32(bits.Len32(x) - 1)
+	var m uint32
+	if l >= 8 {
+		m = x >> (l - 8) & 255
+	} else {
+		m = x << (8 - l) & 255
+	}
+	return l<<8 + uint32(log2Frac[m])
 }
 
 func (e *encState) resetBlock() {
@@ -118,8 +180,7 @@ func (e *encState) resetBlock() {
 // writeFixed writes the tokens as a fixed Huffman block (RFC 1951 §3.2.6).
 func (e *encState) writeFixed(raw []byte) {
 	e.bw.write(1<<1, 3) // BFINAL=0, BTYPE=01
-	e.litCodes, e.distCodes = fixedLitCodes, fixedDistCodes
-	e.writeTokens(raw)
+	e.writeTokens(raw, &fixedLitCodes, &fixedDistCodes)
 }
 
 // codeLengthSequence run-length encodes the code lengths of the first nlit
@@ -172,11 +233,10 @@ func (e *encState) codeLengthSequence(nlit, ndist int) int {
 }
 
 // writeTokens writes the buffered tokens, which encode raw, and the
-// end-of-block code with e.litCodes and e.distCodes. The bits go out 8
+// end-of-block code with the codes lit and dist. The bits go out 8
 // bytes at a time into room reserved first: at most 15 bits per literal and
 // 48 per back-reference.
-func (e *encState) writeTokens(raw []byte) {
-	lit, dist := &e.litCodes, &e.distCodes
+func (e *encState) writeTokens(raw []byte, lit *[288]hcode, dist *[numDist]hcode) {
 	w := &e.bw
 	n := len(w.out)
 	out := slices.Grow(w.out, 2*len(raw)+6*e.ntok+16)

@@ -67,12 +67,25 @@ type encState struct {
 	clFreq    [numCodeLen]uint32
 	clLens    [numCodeLen]uint8
 	clCodes   [numCodeLen]hcode
+	dyn       dynCode // what the fields above describe
 
 	table [1 << maxHashBits]uint16 // hash table used without context takeover
 	// buf is the streaming work buffer: buf[:hlen] is history the next
 	// input may refer to, buf[hlen:] input not compressed yet.
 	buf  []byte
 	hlen int
+}
+
+// dynCode describes the last dynamic Huffman code built, kept with the
+// pooled state so that similar blocks can use it again without building
+// and assigning codes.
+type dynCode struct {
+	valid                  bool
+	nlit, ndist, ncl, nseq int
+	headerBits             int // after the 3-bit block header
+	// rate is the code's cost on the block it was built for, in 1/1024
+	// of that block's entropy.
+	rate int
 }
 
 const (
@@ -256,11 +269,13 @@ func hash4(x uint64, shift uint) uint32 { return (uint32(x) * 0x1e35a7bd) >> shi
 // candidate is used only after its bytes are compared, and never further
 // than the window, so stale entries cost matches, never correctness.
 //
-// The search is greedy, one candidate per position, as in snappy: every
-// position is looked up until 32 in a row fail, then the step grows by one
-// every 32 positions (every 256 above BestSpeed), so incompressible input
-// is crossed quickly. Matches are extended backwards over the literals
-// before them. BestCompression adds one step of lazy matching.
+// The search is greedy, one candidate per position: every position is
+// looked up until 32 in a row fail, then the step grows by one every 32
+// failures (every 256 above BestSpeed), so incompressible input is crossed
+// quickly; growing linearly rather than with the distance, the step is
+// still small when compressible data follows. Matches are extended
+// backwards over the literals before them. BestCompression adds one step
+// of lazy matching.
 func (e *encState) compress(c *Compressor, buf []byte, start, end int, base uint32, table []uint16) {
 	window := c.window
 	shift := 32 - c.hashBits
@@ -276,6 +291,7 @@ func (e *encState) compress(c *Compressor, buf []byte, start, end int, base uint
 	for limit := end - 8; s <= limit; {
 		// Look for a match at s, s+step, ...
 		var d int
+		misses := 0
 		for {
 			x := le64(buf[s:])
 			h := hash4(x, shift)
@@ -285,7 +301,8 @@ func (e *encState) compress(c *Compressor, buf []byte, start, end int, base uint
 			if d != 0 && d <= window && d <= s && le32(buf[s-d:]) == uint32(x) {
 				break
 			}
-			s += 1 + (s-emit)>>skipShift
+			misses++
+			s += 1 + misses>>skipShift
 			if s > limit {
 				goto tail
 			}

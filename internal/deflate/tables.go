@@ -1,5 +1,7 @@
 package deflate
 
+import "math"
+
 // DEFLATE code tables shared by the encoder and the decoder (RFC 1951 §3.2.5).
 
 const (
@@ -83,6 +85,9 @@ func init() {
 	}
 	assignCodes(fixedLitLen[:], fixedLitCodes[:]) // all 288: 286 and 287 shift the 9-bit codes
 	assignCodes(fixedDistLen[:], fixedDistCodes[:])
+	for i := range log2Frac {
+		log2Frac[i] = uint16(math.Round(256 * math.Log2(1+float64(i)/256)))
+	}
 	initDecoders()
 }
 
