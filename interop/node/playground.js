@@ -1,0 +1,172 @@
+'use strict';
+// playground.js drives the playground page of "wsx serve" in headless Chromium, Debian's
+// /usr/bin/chromium (never a browser downloaded by Playwright), through playwright-core, the
+// way a person would: typing, clicking, reading what the page shows.
+//
+//   node playground.js http://127.0.0.1:8080/
+//   node playground.js '{"url": "http://127.0.0.1:8080/", "keys": [...], ...}'
+//
+// It writes JSON lines to stdout: {ev: "ready", chromium, userDataDir} once the browser runs,
+// {ev: "result", result, console} when the session is over, and {ev: "done"} after the
+// browser has exited (or {ev: "error", message}). The result holds what the page showed; the
+// caller judges it. Closing stdin stops the script early.
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+const arg = process.argv[2] || '';
+const config = arg.startsWith('{') ? JSON.parse(arg) : { url: arg };
+const executablePath = config.executablePath || '/usr/bin/chromium';
+const timeout = config.timeoutMs || 15000;
+// keys: the Sec-WebSocket-Keys to type, each with the Accept value the page should show for
+// it, so that the script knows when the page has finished computing.
+const keys = config.keys || [{ key: 'dGhlIHNhbXBsZSBub25jZQ==', accept: 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=' }];
+const protocols = config.protocols || '';
+const text = config.text || 'Hello, WebSocket!';
+const binary = config.binary || 'binary \u2713';
+const closeCode = String(config.closeCode || 4001);
+const closeReason = config.closeReason || 'bye';
+
+function emit(ev) {
+  process.stdout.write(JSON.stringify(ev) + '\n');
+}
+
+let context = null;
+let userDataDir = null;
+
+async function shutdown(code) {
+  if (context) {
+    const c = context;
+    context = null;
+    await c.close().catch(() => {});
+  }
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  process.exit(code);
+}
+
+process.stdin.on('end', () => shutdown(0));
+process.stdin.resume();
+process.on('SIGTERM', () => shutdown(1));
+
+// The launch is the one of chromium.js: a fresh profile and flags that keep Chromium from
+// reaching anything but the page under test.
+async function launch() {
+  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsx-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  emit({ ev: 'ready', chromium: context.browser()?.version() || '', userDataDir });
+}
+
+// logEntries returns the lines of the page's message log.
+function logEntries(page) {
+  return page.$$eval('#log li', (lis) => lis.map((li) => ({ class: li.className, type: li.dataset.type || '', text: li.textContent })));
+}
+
+// waitForLog waits until the log has n entries of class cls (and type, if given).
+function waitForLog(page, n, cls, type) {
+  return page.waitForFunction(
+    ([n, cls, type]) => document.querySelectorAll(`#log li.${cls}` + (type ? `[data-type=${type}]` : '')).length >= n,
+    [n, cls, type],
+    { timeout },
+  );
+}
+
+async function session(page, result) {
+  await page.goto(config.url, { timeout });
+  await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout });
+  result.title = await page.title();
+  result.defaultURL = await page.inputValue('#url');
+
+  // The key calculator: typed key by key, as a person would; the page recomputes on every
+  // keystroke and shows the latest.
+  result.keys = [];
+  for (const k of keys) {
+    await page.fill('#key', '');
+    await page.locator('#key').pressSequentially(k.key);
+    let waited = true;
+    await page
+      .waitForFunction((want) => document.getElementById('accept').textContent === want, k.accept, { timeout })
+      .catch(() => (waited = false));
+    result.keys.push({
+      key: await page.inputValue('#key'),
+      accept: await page.textContent('#accept'),
+      note: await page.textContent('#key-note'),
+      waited,
+    });
+  }
+
+  // Connect to the default URL, this server's echo.
+  await page.fill('#protocols', protocols);
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('state').dataset.state !== 'connecting', null, { timeout });
+  result.state = await page.textContent('#state');
+  result.agreed = await page.textContent('#subprotocol');
+  if (result.state !== 'open') {
+    result.log = await logEntries(page);
+    return;
+  }
+
+  // A text message, then the UTF-8 bytes of another as a binary message.
+  await page.fill('#message', text);
+  await page.click('#send');
+  await waitForLog(page, 1, 'received', 'text');
+  await page.check('#binary');
+  await page.fill('#message', binary);
+  await page.click('#send');
+  await waitForLog(page, 1, 'received', 'binary');
+
+  // The handshake request as the server received it.
+  await page.waitForFunction(() => document.getElementById('handshake').textContent !== '', null, { timeout });
+  result.handshake = await page.textContent('#handshake');
+  result.handshakeNote = await page.textContent('#handshake-note');
+
+  // The closing handshake with a code and reason of our choosing.
+  await page.fill('#close-code', closeCode);
+  await page.fill('#close-reason', closeReason);
+  await page.click('#disconnect');
+  await page.waitForFunction(() => document.getElementById('state').dataset.state === 'closed', null, { timeout });
+  result.closedState = await page.textContent('#state');
+  result.log = await logEntries(page);
+}
+
+async function main() {
+  await launch();
+  const page = context.pages()[0] || (await context.newPage());
+  const consoleLog = [];
+  page.on('console', (m) => consoleLog.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => consoleLog.push(`pageerror: ${e.message}`));
+  const result = {};
+  try {
+    await session(page, result);
+  } catch (err) {
+    result.error = `driving the page: ${err.message}`;
+    result.log = await logEntries(page).catch(() => []);
+  }
+  emit({ ev: 'result', result, console: consoleLog });
+  const c = context;
+  context = null;
+  await c.close();
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+  userDataDir = null;
+  emit({ ev: 'done' });
+  process.exit(0);
+}
+
+main().catch((err) => {
+  emit({ ev: 'error', message: err.message });
+  shutdown(1);
+});
