@@ -115,3 +115,40 @@ func FuzzInflate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompress compresses two arbitrary messages in a row, whole or in
+// pieces, at any window, level and context takeover setting, and checks
+// with the strict decoder that each inflates back exactly and refers no
+// further than 2^bits bytes (RFC 7692 §7.1.2), across messages only with
+// context takeover (§7.1.1).
+func FuzzCompress(f *testing.F) {
+	f.Add(jsonText(1, 3000), jsonText(2, 500), uint8(14), uint8(1), true, uint16(0))
+	f.Add(randomBytes(3, 700), bytes.Repeat([]byte("ab"), 900), uint8(8), uint8(9), false, uint16(100))
+	f.Fuzz(func(t *testing.T, m1, m2 []byte, bits, level uint8, takeover bool, piece uint16) {
+		window := 1 << clampBits(int(bits))
+		c := NewCompressor(int(bits), takeover, int(level))
+		var hist []byte
+		for i, m := range [][]byte{m1, m2} {
+			var payload []byte
+			if piece == 0 {
+				payload = c.AppendMessage(nil, m)
+			} else {
+				for p := m; len(p) > 0; p = p[min(len(p), int(piece)):] {
+					payload = c.Write(payload, p[:min(len(p), int(piece))])
+				}
+				payload = c.Finish(payload)
+			}
+			if !takeover {
+				hist = nil
+			}
+			got, _, err := strictInflate(append(payload, messageTrailer[:]...), hist, window)
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			if !bytes.Equal(got, m) {
+				t.Fatalf("message %d: round trip differs", i)
+			}
+			hist = append(hist, m...)
+		}
+	})
+}
