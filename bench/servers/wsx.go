@@ -10,32 +10,69 @@ import (
 
 func init() {
 	register(&Lib{Name: "wsx", Serve: serveWsx, Deflate: true})
+	register(&Lib{Name: "wsx-http", Serve: serveWsxHTTP, Deflate: true})
 }
 
-// serveWsx uses wsx as its documentation recommends for speed: ReadMessage appending into one
-// reused buffer, and Write. permessage-deflate uses the zero CompressionOptions (level 5).
-func serveWsx(ln net.Listener, o Options) (Server, error) {
+// wsxOptions are the options of both wsx servers: permessage-deflate uses the zero
+// CompressionOptions.
+func wsxOptions(o Options) *wsx.AcceptOptions {
 	opts := &wsx.AcceptOptions{ConnOptions: wsx.ConnOptions{ReadLimit: ReadLimit}}
 	if o.Deflate {
 		opts.Compression = &wsx.CompressionOptions{}
 	}
+	return opts
+}
+
+// serveWsx uses wsx as its documentation recommends for speed on a port that serves only
+// WebSockets (ExampleAcceptConn): AcceptConn on the raw accepted connection (no net/http), and
+// the read loop in a goroutine of its own, which starts with a small stack instead of keeping
+// the one the handshake grew. Like the gobwas server, it gives the handshake no deadline.
+func serveWsx(ln net.Listener, o Options) (Server, error) {
+	opts := wsxOptions(o)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c, err := wsx.AcceptConn(context.Background(), nc, opts)
+				if err != nil {
+					return
+				}
+				go wsxEcho(c)
+			}()
+		}
+	}()
+	return ln, nil
+}
+
+// serveWsxHTTP is wsx behind net/http, for a port that serves HTTP too: Accept in a handler,
+// whose goroutine runs the read loop (and keeps net/http's per-connection state alive).
+func serveWsxHTTP(ln net.Listener, o Options) (Server, error) {
+	opts := wsxOptions(o)
 	return serveHTTP(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := wsx.Accept(w, r, opts)
 		if err != nil {
 			return
 		}
-		defer c.CloseNow()
-		ctx := context.Background()
-		var buf []byte
-		for {
-			typ, p, err := c.ReadMessage(ctx, buf[:0])
-			if err != nil {
-				return
-			}
-			buf = p
-			if err := c.Write(ctx, typ, buf); err != nil {
-				return
-			}
-		}
+		wsxEcho(c)
 	})), nil
+}
+
+// wsxEcho echoes with ReadMessage appending into one reused buffer, and Write.
+func wsxEcho(c *wsx.Conn) {
+	defer c.CloseNow()
+	ctx := context.Background()
+	var buf []byte
+	for {
+		typ, p, err := c.ReadMessage(ctx, buf[:0])
+		if err != nil {
+			return
+		}
+		buf = p
+		if err := c.Write(ctx, typ, buf); err != nil {
+			return
+		}
+	}
 }
