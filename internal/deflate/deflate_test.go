@@ -292,6 +292,26 @@ func TestInflateWindowViolation(t *testing.T) {
 	}
 }
 
+// zlib compresses with a 512-byte window when told 256 (window bits 8); such streams inflate.
+func TestInflateWindow8AsZlib(t *testing.T) {
+	m := append(randomBytes(4, 400), randomBytes(4, 400)...) // repeats at distance 400
+	got, err := inflateAll(NewDecompressor(8, false), mustDeflate(t, m), 1<<20, 1<<20)
+	if err != nil || !bytes.Equal(got, m) {
+		t.Fatalf("window 8 (as 9): %d bytes, %v", len(got), err)
+	}
+	if _, err := inflateAll(NewDecompressor(8, false), mustDeflate(t, append(randomBytes(5, 600), randomBytes(5, 600)...)), 1<<20, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("distance 600 with window 8: %v, want a distance error", err)
+	}
+}
+
+func mustDeflate(t *testing.T, m []byte) []byte {
+	var buf bytes.Buffer
+	fw, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	fw.Write(m)
+	fw.Flush()
+	return bytes.TrimSuffix(buf.Bytes(), messageTrailer[:])
+}
+
 // bombPayload returns a compressed message that inflates to size zero
 // bytes: dynamic blocks in which a 258-byte back-reference costs 2 bits.
 func bombPayload(size int) []byte {

@@ -108,8 +108,12 @@ var (
 // stay within 2^windowBits bytes (8..15, clamped otherwise); a reference
 // beyond that window is an error. With contextTakeover, messages may refer
 // to earlier messages.
+//
+// A window of 8 bits is inflated as 9: zlib, behind Node's ws, browsers and
+// Python's Autobahn, cannot compress with 256 bytes and silently uses 512
+// when told 8, so refusing its references would refuse every such peer.
 func NewDecompressor(windowBits int, contextTakeover bool) *Decompressor {
-	return &Decompressor{window: 1 << clampBits(windowBits), takeover: contextTakeover}
+	return &Decompressor{window: 1 << max(clampBits(windowBits), 9), takeover: contextTakeover}
 }
 
 // SetLimit sets the largest inflated size of a message; 0 means no limit.
