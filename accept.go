@@ -492,11 +492,11 @@ func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, e
 	if d, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(d)
 	}
-	br := headReaders.Get().(*bufio.Reader)
-	br.Reset(nc)
-	c, err := acceptConn(nc, br, opts)
-	br.Reset(nil)
-	headReaders.Put(br)
+	st := acceptStates.Get().(*acceptState)
+	st.br.Reset(nc)
+	c, err := st.accept(nc, opts)
+	st.release()
+	acceptStates.Put(st)
 	if err != nil {
 		stop()
 		if _, refused := err.(*rejection); !refused {
@@ -522,17 +522,41 @@ const (
 	maxHeaderFields = 100
 )
 
-// headReaders holds the readers that AcceptConn reads request heads with.
-// Only the handshake uses one: whatever it holds past the head goes to the
+// acceptState is what AcceptConn reads and parses a request with. It is
+// pooled, so that a handshake allocates none of it and its goroutine's
+// stack stays small: whatever the reader holds past the request goes to the
 // Conn's own (pooled) read buffer.
-var headReaders = sync.Pool{New: func() any {
-	return bufio.NewReaderSize(nil, maxRequestHead)
+type acceptState struct {
+	br     *bufio.Reader // maxRequestHead long
+	r      http.Request  // only what parseHead fills in
+	header http.Header   // r.Header
+	fields []field       // the fields of requestFields, in the order sent
+	vals   []string      // the values in header
+}
+
+var acceptStates = sync.Pool{New: func() any {
+	return &acceptState{
+		br:     bufio.NewReaderSize(nil, maxRequestHead),
+		header: make(http.Header, len(requestFields)),
+		fields: make([]field, 0, 16),
+		vals:   make([]string, 0, 16),
+	}
 }}
 
-// acceptConn is AcceptConn after the deadline is set: it reads and checks
-// the request, and answers it.
-func acceptConn(nc net.Conn, br *bufio.Reader, opts *AcceptOptions) (*Conn, error) {
-	head, err := readRequestHead(br)
+// release drops what st refers to, before it goes back to the pool.
+func (st *acceptState) release() {
+	st.br.Reset(nil)
+	st.r = http.Request{}
+	clear(st.header)
+	clear(st.fields[:cap(st.fields)])
+	clear(st.vals[:cap(st.vals)])
+	st.fields, st.vals = st.fields[:0], st.vals[:0]
+}
+
+// accept is AcceptConn after the deadline is set: it reads and checks the
+// request from st.br, which reads nc, and answers it.
+func (st *acceptState) accept(nc net.Conn, opts *AcceptOptions) (*Conn, error) {
+	head, err := readRequestHead(st.br)
 	if err != nil {
 		if rej, ok := err.(*rejection); ok {
 			return nil, refuse(nc, rej, true) // the rest of the head is unread
@@ -540,20 +564,20 @@ func acceptConn(nc net.Conn, br *bufio.Reader, opts *AcceptOptions) (*Conn, erro
 		nc.Close()
 		return nil, fmt.Errorf("wsx: reading the opening handshake request: %w", err)
 	}
-	r := http.Request{Header: make(http.Header, len(requestFields))}
-	rej := parseHead(head, &r)
+	st.r.Header = st.header
+	rej := st.parseHead(head)
 	var hs handshake
 	resp := responseBuffers.Get().(*[]byte)
 	defer responseBuffers.Put(resp)
 	b := (*resp)[:0]
 	if rej == nil {
-		hs, b, rej = prepareHandshake(&r, opts, b)
+		hs, b, rej = prepareHandshake(&st.r, opts, b)
 	}
 	if rej != nil {
-		unread := br.Buffered() > 0 || r.ContentLength != 0 || len(r.TransferEncoding) > 0
+		unread := st.br.Buffered() > 0 || st.r.ContentLength != 0 || len(st.r.TransferEncoding) > 0
 		return nil, refuse(nc, rej, unread)
 	}
-	return startConn(nc, b, br, &hs, opts)
+	return startConn(nc, b, st.br, &hs, opts)
 }
 
 // refuse writes the refusal rej on nc, closes nc and returns rej.
@@ -633,14 +657,14 @@ func readRequestHead(br *bufio.Reader) (string, error) {
 // Transfer-Encoding go to their fields of http.Request.
 var requestFields = [...]string{hdrUpgrade, hdrConnection, hdrOrigin, hdrKey, hdrVersion, hdrProtocol, hdrExtensions}
 
-// parseHead parses a request head, as readRequestHead returns it, into r: the
-// method, target and version of the request line (RFC 9112 §3) and the
-// header fields (RFC 9112 §5) that the opening handshake reads. r.Header
-// must be empty. Any syntax error is
+// parseHead parses a request head, as readRequestHead returns it, into
+// st.r: the method, target and version of the request line (RFC 9112 §3)
+// and the header fields (RFC 9112 §5) that the opening handshake reads. Any syntax error is
 // refused with 400 Bad Request (too many fields with 431): parseHead is
 // strict where RFC 9112 lets a server choose, so that a request means the
 // same to every part of the server.
-func parseHead(head string, r *http.Request) *rejection {
+func (st *acceptState) parseHead(head string) *rejection {
+	r := &st.r
 	if rej := checkLineEnds(head); rej != nil {
 		return rej
 	}
@@ -652,8 +676,7 @@ func parseHead(head string, r *http.Request) *rejection {
 	var (
 		hosts   int
 		lengths int
-		known   [16]field // the fields of requestFields, in the order sent
-		fields  = known[:0]
+		fields  = st.fields
 		nfields int
 	)
 	for head != "" {
@@ -707,7 +730,8 @@ func parseHead(head string, r *http.Request) *rejection {
 	}
 	// One slice of vals per field, with its values in the order sent (a
 	// field sent on several lines is one list, RFC 9110 §5.3).
-	vals := make([]string, 0, len(fields))
+	st.fields = fields // kept, grown or not, for next time
+	vals := st.vals
 	for i, name := range requestFields {
 		start := len(vals)
 		for _, f := range fields {
@@ -719,6 +743,7 @@ func parseHead(head string, r *http.Request) *rejection {
 			r.Header[name] = vals[start:len(vals):len(vals)]
 		}
 	}
+	st.vals = vals
 	return nil
 }
 
