@@ -55,6 +55,13 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 	if m, ok := c.popQueued(); ok {
 		return m.typ, append(dst, m.data...), nil
 	}
+	if !c.msgOpen && c.rpos == c.rend && c.raw != nil {
+		// Idle between messages: wait for the next one here, where the stack is shallow,
+		// rather than deep in readMessage (see readwait_unix.go).
+		if err := c.fill(); err != nil {
+			return 0, dst, c.readError(ctx, err)
+		}
+	}
 	return c.readMessage(ctx, dst)
 }
 

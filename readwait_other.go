@@ -8,3 +8,5 @@ type rawReader struct{}
 func (c *Conn) initIdleRead() {}
 
 func (c *Conn) fillIdle() error { panic("unreachable: no raw reader") }
+
+func (c *Conn) write(p []byte) (int, error) { return c.nc.Write(p) }

@@ -184,7 +184,7 @@ func (c *Conn) writeFrame(h frame.Header, p []byte) (int64, error) {
 		if h.Masked {
 			frame.Mask(h.Key, 0, p)
 		}
-		n, err := c.nc.Write(buf[start : frame.MaxHeaderSize+len(p)])
+		n, err := c.write(buf[start : frame.MaxHeaderSize+len(p)])
 		if err != nil && n == 0 && h.Masked {
 			frame.Mask(h.Key, 0, p) // unmask: the caller may try again
 		}
@@ -206,7 +206,7 @@ func (c *Conn) writeFrame(h frame.Header, p []byte) (int64, error) {
 		if h.Masked {
 			pos = frame.Mask(h.Key, pos, buf[n:n+k])
 		}
-		m, err := c.nc.Write(buf[:n+k])
+		m, err := c.write(buf[:n+k])
 		written += int64(m)
 		if err != nil {
 			return written, err
@@ -278,7 +278,7 @@ func (c *Conn) writeControl(op frame.Opcode, p []byte, deadline time.Time, done 
 		frame.Mask(h.Key, 0, c.ctlBuf[n:n+m])
 	}
 	c.wdl.setAt(deadline)
-	if w, err := c.nc.Write(c.ctlBuf[:n+m]); err != nil {
+	if w, err := c.write(c.ctlBuf[:n+m]); err != nil {
 		if w == 0 && isTimeout(err) {
 			return err // nothing went out: the connection is intact
 		}
