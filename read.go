@@ -135,7 +135,10 @@ func (c *Conn) messageRead() bool {
 // make the connection reserve memory before the bytes arrive.
 func (c *Conn) grow(dst []byte) []byte {
 	more := c.dec.Remaining()
-	more = min(max(more, 512), max(int64(cap(dst)), 64<<10))
+	if more == 0 || !c.dec.FinalFrame() || c.dec.Compressed() {
+		more = max(more, 512) // more frames, or inflated bytes, of unknown size to come
+	}
+	more = min(more, max(int64(cap(dst)), 64<<10))
 	return slices.Grow(dst, int(more))
 }
 
