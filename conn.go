@@ -20,9 +20,9 @@ type MessageType int
 const (
 	// MessageText is a UTF-8 text message. wsx validates text it receives and fails the
 	// connection with StatusInvalidFramePayloadData (1007) on invalid UTF-8 (§8.1).
-	MessageText MessageType = MessageType(frame.OpText)
+	MessageText MessageType = 1 // the text frame opcode, 0x1 (§5.2)
 	// MessageBinary is a binary message.
-	MessageBinary MessageType = MessageType(frame.OpBinary)
+	MessageBinary MessageType = 2 // the binary frame opcode, 0x2 (§5.2)
 )
 
 // String returns "text" or "binary".
