@@ -9,54 +9,12 @@
 // page's window.wsxResult, and {ev: "done"} after the browser has exited. Closing stdin
 // stops it early.
 
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { chromium } = require('playwright-core');
+const { emit, run } = require('./browser');
 
 const config = JSON.parse(process.argv[2] || '{}');
-const executablePath = config.executablePath || '/usr/bin/chromium';
 const timeout = config.timeoutMs || 30000;
 
-function emit(ev) {
-  process.stdout.write(JSON.stringify(ev) + '\n');
-}
-
-let context = null;
-let userDataDir = null;
-
-async function shutdown(code) {
-  if (context) {
-    const c = context;
-    context = null;
-    await c.close().catch(() => {});
-  }
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-  process.exit(code);
-}
-
-process.stdin.on('end', () => shutdown(0));
-process.stdin.resume();
-process.on('SIGTERM', () => shutdown(1));
-
-async function main() {
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsx-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  emit({ ev: 'ready', chromium: context.browser()?.version() || '', userDataDir });
-  const page = context.pages()[0] || (await context.newPage());
+run(config.executablePath, async (page) => {
   let log = [];
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
@@ -72,16 +30,4 @@ async function main() {
     }
     emit({ ev: 'page', url, result, console: log });
   }
-  const c = context;
-  context = null;
-  await c.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-  userDataDir = null;
-  emit({ ev: 'done' });
-  process.exit(0);
-}
-
-main().catch((err) => {
-  emit({ ev: 'error', message: err.message });
-  shutdown(1);
 });

@@ -11,14 +11,10 @@
 // browser has exited (or {ev: "error", message}). The result holds what the page showed; the
 // caller judges it. Closing stdin stops the script early.
 
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { chromium } = require('playwright-core');
+const { emit, run } = require('./browser');
 
 const arg = process.argv[2] || '';
 const config = arg.startsWith('{') ? JSON.parse(arg) : { url: arg };
-const executablePath = config.executablePath || '/usr/bin/chromium';
 const timeout = config.timeoutMs || 15000;
 // keys: the Sec-WebSocket-Keys to type, each with the Accept value the page should show for
 // it, so that the script knows when the page has finished computing.
@@ -28,48 +24,6 @@ const text = config.text || 'Hello, WebSocket!';
 const binary = config.binary || 'binary \u2713';
 const closeCode = String(config.closeCode || 4001);
 const closeReason = config.closeReason || 'bye';
-
-function emit(ev) {
-  process.stdout.write(JSON.stringify(ev) + '\n');
-}
-
-let context = null;
-let userDataDir = null;
-
-async function shutdown(code) {
-  if (context) {
-    const c = context;
-    context = null;
-    await c.close().catch(() => {});
-  }
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-  process.exit(code);
-}
-
-process.stdin.on('end', () => shutdown(0));
-process.stdin.resume();
-process.on('SIGTERM', () => shutdown(1));
-
-// The launch is the one of chromium.js: a fresh profile and flags that keep Chromium from
-// reaching anything but the page under test.
-async function launch() {
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsx-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  emit({ ev: 'ready', chromium: context.browser()?.version() || '', userDataDir });
-}
 
 // logEntries returns the lines of the page's message log.
 function logEntries(page) {
@@ -143,9 +97,7 @@ async function session(page, result) {
   result.log = await logEntries(page);
 }
 
-async function main() {
-  await launch();
-  const page = context.pages()[0] || (await context.newPage());
+run(config.executablePath, async (page) => {
   const consoleLog = [];
   page.on('console', (m) => consoleLog.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => consoleLog.push(`pageerror: ${e.message}`));
@@ -157,16 +109,4 @@ async function main() {
     result.log = await logEntries(page).catch(() => []);
   }
   emit({ ev: 'result', result, console: consoleLog });
-  const c = context;
-  context = null;
-  await c.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-  userDataDir = null;
-  emit({ ev: 'done' });
-  process.exit(0);
-}
-
-main().catch((err) => {
-  emit({ ev: 'error', message: err.message });
-  shutdown(1);
 });
