@@ -466,11 +466,11 @@ func quote(values []string) string {
 // "Connection: close" added: AcceptConn closes nc after a refusal, and
 // whenever it returns an error.
 //
-// ctx bounds the handshake: its deadline is set on nc while AcceptConn reads
-// the request and writes the response, and cancelling it closes nc. A
-// client that never completes its request holds the call until then, so
-// give ctx a deadline. AcceptConn clears nc's deadlines before it returns
-// the Conn, which receives any bytes the client sent after the request.
+// ctx bounds the handshake: its deadline (DefaultHandshakeTimeout when it has
+// none) is set on nc while AcceptConn reads the request and writes the
+// response, and cancelling it closes nc. AcceptConn clears nc's deadlines
+// before it returns the Conn, which receives any bytes the client sent after
+// the request.
 //
 // nc may also be a *tls.Conn from a tls.NewListener: its TLS handshake then
 // runs on the first read, under ctx too.
@@ -478,6 +478,8 @@ func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, e
 	if opts == nil {
 		opts = &zeroAcceptOptions
 	}
+	ctx, cancel := withHandshakeTimeout(ctx)
+	defer cancel()
 	stop := func() bool { return true }
 	if done := ctx.Done(); done != nil {
 		select {

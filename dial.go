@@ -88,10 +88,9 @@ const (
 // Dial opens a WebSocket connection to urlStr, a ws:// or wss:// URL (http:// and https://
 // are accepted as aliases), and performs the client's opening handshake (§4.1).
 //
-// ctx bounds all of it: name resolution, TCP, the proxy, TLS and the handshake. Without a
-// deadline on ctx, Dial waits as long as an unresponsive server or proxy lets it, so give
-// it one. Once Dial returns, ctx no longer matters; the connection's reads and writes take
-// their own contexts.
+// ctx bounds all of it: name resolution, TCP, the proxy, TLS and the handshake; without a
+// deadline on ctx, DefaultHandshakeTimeout does. Once Dial returns, ctx no longer matters;
+// the connection's reads and writes take their own contexts.
 //
 // Dial validates the server's response as §4.1 requires: status 101, Upgrade "websocket",
 // Connection "Upgrade", the Sec-WebSocket-Accept matching the key it sent, and no
@@ -112,6 +111,8 @@ func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, fmt.Errorf("wsx: dial: %w", err)
 	}
+	ctx, cancel := withHandshakeTimeout(ctx)
+	defer cancel()
 	c, resp, err := dial(ctx, u, opts)
 	if err != nil {
 		// The URL's path and query may carry secrets; its scheme and host say enough.

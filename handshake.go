@@ -1,15 +1,32 @@
 package wsx
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
 	"strings"
+	"time"
 )
 
 // keyGUID is the string a server appends to the client's key before hashing
 // it into Sec-WebSocket-Accept (§1.3, §4.2.2 step 5.4).
 const keyGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// DefaultHandshakeTimeout bounds Dial and AcceptConn when their context has no deadline, so
+// that a silent peer cannot hold a handshake forever.
+const DefaultHandshakeTimeout = 30 * time.Second
+
+// handshakeTimeout is DefaultHandshakeTimeout, shortened by tests.
+var handshakeTimeout = DefaultHandshakeTimeout
+
+// withHandshakeTimeout gives ctx the default handshake deadline if it has none.
+func withHandshakeTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, handshakeTimeout)
+}
 
 // version is the only WebSocket protocol version wsx speaks (§4.1 item 9,
 // §11.6).

@@ -1,9 +1,13 @@
 package wsx
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"net"
 	"testing"
+	"time"
 )
 
 // TestAcceptKey_4_2_2 checks the worked example of §4.2.2 step 5.4 and
@@ -102,5 +106,35 @@ func TestIsHandshakeField(t *testing.T) {
 		if isHandshakeField(name) {
 			t.Errorf("isHandshakeField(%q) = true, want false", name)
 		}
+	}
+}
+
+// Without a deadline on ctx, a silent peer holds a handshake for DefaultHandshakeTimeout only.
+func TestDefaultHandshakeTimeout(t *testing.T) {
+	defer func(d time.Duration) { handshakeTimeout = d }(handshakeTimeout)
+	handshakeTimeout = 100 * time.Millisecond
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, _ := ln.Accept() // a server that never answers
+		accepted <- nc
+	}()
+	start := time.Now()
+	_, _, err = Dial(context.Background(), "ws://"+ln.Addr().String(), nil)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Dial to a silent server = %v after %v", err, time.Since(start))
+	}
+	if nc := <-accepted; nc != nil {
+		nc.Close()
+	}
+
+	a, _ := tcpPair(t) // a client that never sends its request
+	if _, err := AcceptConn(context.Background(), a, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("AcceptConn from a silent client = %v", err)
 	}
 }
