@@ -550,27 +550,33 @@ func TestAccept_5_PipelinedFrame(t *testing.T) {
 			if res.err != nil {
 				t.Fatal(res.err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			for _, want := range []struct {
-				typ MessageType
-				p   string
-			}{{MessageText, "early"}, {MessageBinary, "\x01\x02\x03"}} {
-				typ, p, err := res.conn.Read(ctx)
-				if err != nil || typ != want.typ || string(p) != want.p {
-					t.Fatalf("Read = %v, %q, %v; want %v, %q", typ, p, err, want.typ, want.p)
-				}
-			}
-			// And the other way: the server's frame reaches the client unmasked (§5.1).
-			if err := res.conn.Write(ctx, MessageText, []byte("hi")); err != nil {
-				t.Fatal(err)
-			}
-			peer := &rawPeer{t: t, nc: nc, client: true}
-			h, p := peer.readFrame()
-			if h.Opcode != frame.OpText || !h.Fin || h.Masked || string(p) != "hi" {
-				t.Fatalf("server frame %+v %q", h, p)
-			}
+			checkPipelinedExchange(t, res.conn, nc)
 		})
+	}
+}
+
+// checkPipelinedExchange checks that the two frames a client sent right behind its request
+// ("early" as text, 01 02 03 as binary) reach the accepted Conn, and that the Conn's reply
+// reaches the client unmasked (§5.1).
+func checkPipelinedExchange(t *testing.T, c *Conn, client net.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, want := range []struct {
+		typ MessageType
+		p   string
+	}{{MessageText, "early"}, {MessageBinary, "\x01\x02\x03"}} {
+		typ, p, err := c.Read(ctx)
+		if err != nil || typ != want.typ || string(p) != want.p {
+			t.Fatalf("Read = %v, %q, %v; want %v, %q", typ, p, err, want.typ, want.p)
+		}
+	}
+	if err := c.Write(ctx, MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	peer := &rawPeer{t: t, nc: client, client: true}
+	if h, p := peer.readFrame(); h.Opcode != frame.OpText || !h.Fin || h.Masked || string(p) != "hi" {
+		t.Fatalf("server frame %+v %q", h, p)
 	}
 }
 

@@ -325,24 +325,7 @@ func TestAcceptConn_5_PipelinedFrames(t *testing.T) {
 				t.Fatal(res.err)
 			}
 			defer res.conn.CloseNow()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			for _, want := range []struct {
-				typ MessageType
-				p   string
-			}{{MessageText, "early"}, {MessageBinary, "\x01\x02\x03"}} {
-				typ, p, err := res.conn.Read(ctx)
-				if err != nil || typ != want.typ || string(p) != want.p {
-					t.Fatalf("Read = %v, %q, %v; want %v, %q", typ, p, err, want.typ, want.p)
-				}
-			}
-			if err := res.conn.Write(ctx, MessageText, []byte("hi")); err != nil {
-				t.Fatal(err)
-			}
-			peer := &rawPeer{t: t, nc: client, client: true}
-			if h, p := peer.readFrame(); h.Opcode != frame.OpText || !h.Fin || h.Masked || string(p) != "hi" {
-				t.Fatalf("server frame %+v %q", h, p)
-			}
+			checkPipelinedExchange(t, res.conn, client)
 		})
 	}
 }
