@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -296,7 +297,7 @@ func refusalHeader(body string, extra ...string) http.Header {
 	h := http.Header{
 		"Content-Type":           {"text/plain; charset=utf-8"},
 		"X-Content-Type-Options": {"nosniff"},
-		"Content-Length":         {itoa(len(body) + 1)},
+		"Content-Length":         {strconv.Itoa(len(body) + 1)},
 	}
 	for i := 0; i < len(extra); i += 2 {
 		h.Add(extra[i], extra[i+1])
@@ -537,29 +538,31 @@ func TestAccept_5_PipelinedFrame(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv, results := acceptServer(t, nil, tlsServer)
 			nc := dialAcceptServer(t, srv)
-			req := []byte(upgradeRequest("", nil))
-			req = append(req, frameBytes(true, 0, frame.OpText, true, []byte("early"))...)
-			req = append(req, frameBytes(true, 0, frame.OpBinary, true, []byte{1, 2, 3})...)
-			if _, err := nc.Write(req); err != nil {
-				t.Fatal(err)
-			}
-			if head := readRawHead(t, nc); head != rfcResponse {
-				t.Fatalf("response %q", head)
-			}
-			res := acceptedOn(t, results)
-			if res.err != nil {
-				t.Fatal(res.err)
-			}
-			checkPipelinedExchange(t, res.conn, nc)
+			checkPipelinedExchange(t, nc, results)
 		})
 	}
 }
 
-// checkPipelinedExchange checks that the two frames a client sent right behind its request
-// ("early" as text, 01 02 03 as binary) reach the accepted Conn, and that the Conn's reply
-// reaches the client unmasked (§5.1).
-func checkPipelinedExchange(t *testing.T, c *Conn, client net.Conn) {
+// checkPipelinedExchange sends a handshake request with two frames right behind it ("early"
+// as text, 01 02 03 as binary) and checks that the 101 comes back, that the frames reach the
+// accepted Conn, and that the Conn's reply reaches the client unmasked (§5.1).
+func checkPipelinedExchange(t *testing.T, client net.Conn, results <-chan acceptResult) {
 	t.Helper()
+	req := []byte(upgradeRequest("", nil))
+	req = append(req, frameBytes(true, 0, frame.OpText, true, []byte("early"))...)
+	req = append(req, frameBytes(true, 0, frame.OpBinary, true, []byte{1, 2, 3})...)
+	if _, err := client.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	if head := readRawHead(t, client); head != rfcResponse {
+		t.Fatalf("response %q", head)
+	}
+	res := acceptedOn(t, results)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	c := res.conn
+	defer c.CloseNow()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, want := range []struct {

@@ -311,21 +311,7 @@ func TestAcceptConn_5_PipelinedFrames(t *testing.T) {
 				c, err := AcceptConn(context.Background(), server, nil)
 				results <- acceptResult{c, err}
 			}()
-			req := []byte(upgradeRequest("", nil))
-			req = append(req, frameBytes(true, 0, frame.OpText, true, []byte("early"))...)
-			req = append(req, frameBytes(true, 0, frame.OpBinary, true, []byte{1, 2, 3})...)
-			if _, err := client.Write(req); err != nil {
-				t.Fatal(err)
-			}
-			if head := readRawHead(t, client); head != rfcResponse {
-				t.Fatalf("response %q", head)
-			}
-			res := acceptedOn(t, results)
-			if res.err != nil {
-				t.Fatal(res.err)
-			}
-			defer res.conn.CloseNow()
-			checkPipelinedExchange(t, res.conn, client)
+			checkPipelinedExchange(t, client, results)
 		})
 	}
 }

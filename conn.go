@@ -37,7 +37,7 @@ func (t MessageType) String() string {
 	case MessageBinary | Uncompressed:
 		return "binary|uncompressed"
 	}
-	return "MessageType(" + itoa(int(t)) + ")"
+	return "MessageType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Defaults for ConnOptions. They bound what a misbehaving peer can make a connection hold.
@@ -268,5 +268,3 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
