@@ -22,7 +22,9 @@ if ! staticcheck -version 2>/dev/null | grep -q "${staticcheck_version#v}"; then
 	go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
 fi
 
-modules=(. interop bench)
+modules=(. cmd/wsx interop bench)
+# The library and the command: the core module and the command's own module (go.work joins them).
+lib=(./... ./cmd/wsx/...)
 
 step "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -34,14 +36,14 @@ for m in "${modules[@]}"; do
 done
 
 step "the library and the command (go test -race)"
-go test -race -count=1 ./...
+go test -race -count=1 "${lib[@]}"
 
 step "allocation tests without the race detector (it randomises sync.Pool)"
-go test -count=1 -run 'ZeroAllocs' ./...
+go test -count=1 -run 'ZeroAllocs' "${lib[@]}"
 
 step "fuzzing each target for $fuzztime (the seed corpora always run above)"
 if [ "$fuzztime" != 0 ]; then
-	for pkg in $(go list ./...); do
+	for pkg in $(go list "${lib[@]}"); do
 		dir=$(go list -f '{{.Dir}}' "$pkg")
 		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
 			echo "fuzz $pkg $target"
@@ -55,7 +57,7 @@ step "interop with real peers: Node ws, Chromium, gorilla/websocket"
 (cd interop && go test -race -count=1 ./...)
 
 step "benchmarks, once each, so they keep compiling and stay correct"
-go test -run='^$' -bench=. -benchtime=1x ./...
+go test -run='^$' -bench=. -benchtime=1x "${lib[@]}"
 (cd bench && go test -count=1 ./...)
 
 step "all tests passed"
