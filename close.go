@@ -4,135 +4,70 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/wsx-go/wsx/internal/engine"
 	"github.com/wsx-go/wsx/internal/frame"
 	"github.com/wsx-go/wsx/internal/utf8"
 )
 
-// StatusCode is a WebSocket close status code (§7.4).
-type StatusCode int
+// closing is the state of a Conn's ending.
+type closing struct {
+	mu      sync.Mutex
+	started bool          // Close was called
+	done    chan struct{} // closed when the first Close has finished
+	err     error         // what the first Close returned
 
-// Status codes defined by RFC 6455 §7.4.1 and the IANA registry.
-const (
-	StatusNormalClosure   StatusCode = 1000
-	StatusGoingAway       StatusCode = 1001
-	StatusProtocolError   StatusCode = 1002
-	StatusUnsupportedData StatusCode = 1003
-	// StatusNoStatusReceived (1005) is never sent: it reports a Close frame without a code.
-	StatusNoStatusReceived StatusCode = 1005
-	// StatusAbnormalClosure (1006) is never sent: it reports a connection that ended without
-	// a Close frame.
-	StatusAbnormalClosure         StatusCode = 1006
-	StatusInvalidFramePayloadData StatusCode = 1007
-	StatusPolicyViolation         StatusCode = 1008
-	StatusMessageTooBig           StatusCode = 1009
-	StatusMandatoryExtension      StatusCode = 1010
-	StatusInternalError           StatusCode = 1011
-	StatusServiceRestart          StatusCode = 1012
-	StatusTryAgainLater           StatusCode = 1013
-	StatusBadGateway              StatusCode = 1014
-	// StatusTLSHandshake (1015) is never sent: it reports a failed TLS handshake.
-	StatusTLSHandshake StatusCode = 1015
-)
-
-var statusNames = map[StatusCode]string{
-	StatusNormalClosure:           "normal closure",
-	StatusGoingAway:               "going away",
-	StatusProtocolError:           "protocol error",
-	StatusUnsupportedData:         "unsupported data",
-	StatusNoStatusReceived:        "no status received",
-	StatusAbnormalClosure:         "abnormal closure",
-	StatusInvalidFramePayloadData: "invalid frame payload data",
-	StatusPolicyViolation:         "policy violation",
-	StatusMessageTooBig:           "message too big",
-	StatusMandatoryExtension:      "mandatory extension",
-	StatusInternalError:           "internal error",
-	StatusServiceRestart:          "service restart",
-	StatusTryAgainLater:           "try again later",
-	StatusBadGateway:              "bad gateway",
-	StatusTLSHandshake:            "TLS handshake failure",
+	local      atomic.Bool // our Close went out before the peer's
+	closed     atomic.Bool // the transport is closed
+	finishOnce sync.Once
 }
-
-// String returns the code and its registered name, such as "1000 (normal closure)".
-func (s StatusCode) String() string {
-	if name, ok := statusNames[s]; ok {
-		return fmt.Sprintf("%d (%s)", int(s), name)
-	}
-	return fmt.Sprintf("%d", int(s))
-}
-
-// CloseError reports how the peer ended the connection: the code and reason of its Close
-// frame (§7.1.5, §7.1.6), StatusNoStatusReceived for a Close frame without a code, or
-// StatusAbnormalClosure when the connection ended without a Close frame.
-type CloseError struct {
-	Code   StatusCode
-	Reason string
-
-	err error // for StatusAbnormalClosure, what ended the connection
-}
-
-func (e *CloseError) Error() string {
-	if e.err != nil {
-		return fmt.Sprintf("wsx: connection closed without a close frame, status %v: %v", e.Code, e.err)
-	}
-	if e.Reason == "" {
-		return fmt.Sprintf("wsx: peer closed the connection with status %v", e.Code)
-	}
-	return fmt.Sprintf("wsx: peer closed the connection with status %v: %q", e.Code, e.Reason)
-}
-
-// Unwrap returns the error that ended a connection closed without a Close frame.
-func (e *CloseError) Unwrap() error { return e.err }
-
-// CloseStatus returns the code of the *CloseError in err's chain, or -1 when there is none.
-//
-//	if wsx.CloseStatus(err) == wsx.StatusNormalClosure { /* the peer said goodbye */ }
-func CloseStatus(err error) StatusCode {
-	var ce *CloseError
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return -1
-}
-
-// failError reports that this endpoint failed the connection (§7.1.7) with code.
-type failError struct {
-	code StatusCode
-	err  error
-}
-
-func (e *failError) Error() string {
-	return fmt.Sprintf("%v; connection failed with status %v", e.err, e.code)
-}
-
-func (e *failError) Unwrap() error { return e.err }
-
-// errClosed is returned for operations on a connection this endpoint has closed.
-var errClosed = fmt.Errorf("wsx: use of closed connection: %w", net.ErrClosed)
 
 // Close performs the closing handshake (§7.1.2): it sends a Close frame with code and reason,
 // waits up to CloseTimeout for the peer's Close, and then closes the TCP connection (a server
 // at once, a client after waiting for the server to close first, §7.1.1). Messages the peer
 // sends before its Close are not lost: a read in progress gets them, and those that Close
-// reads itself are kept for the next reads, which then report the peer's Close.
+// reads itself are kept for the next reads (up to the read limit in all), which then report
+// the peer's Close.
 //
 // code must be one that may be sent (1000-1003, 1007-1014 or 3000-4999, §7.4) and reason at most
-// 123 bytes of UTF-8 (§5.5). Close returns nil when the handshake completed; calling it again, or
-// after the peer closed, returns an error wrapping net.ErrClosed.
+// 123 bytes of UTF-8 (§5.5). Close returns nil when the handshake completed. Calls made while a
+// Close is in progress wait for it and return its outcome; a call after it finished, or after
+// the peer closed, returns an error wrapping net.ErrClosed.
 func (c *Conn) Close(code StatusCode, reason string) error {
-	if code < 0 || code > 0xffff || !frame.ValidCloseCode(uint16(code)) {
-		return fmt.Errorf("wsx: status %v may not be sent in a close frame (§7.4)", code)
+	if code < 0 || code > 0xffff || code == StatusNoStatusReceived {
+		return fmt.Errorf("wsx: %w", engine.ErrCloseCode)
 	}
-	if len(reason) > frame.MaxControlPayload-2 {
-		return errors.New("wsx: close reason longer than 123 bytes (§5.5)")
+	if err := engine.CheckClose(uint16(code), []byte(reason)); err != nil {
+		return fmt.Errorf("wsx: %w", err)
 	}
-	if !utf8.Valid([]byte(reason)) {
-		return errors.New("wsx: close reason is not valid UTF-8 (§5.5.1)")
+	c.closing.mu.Lock()
+	first := !c.closing.started
+	c.closing.started = true
+	c.closing.mu.Unlock()
+	if !first {
+		select {
+		case <-c.closing.done:
+			return errClosed
+		default:
+		}
+		<-c.closing.done // the first Close is bounded by its timeouts
+		return c.closing.err
 	}
-	if err := c.sendClose(code, reason); err != nil {
-		c.closeTCP()
+	err := c.closeHandshake(code, reason)
+	c.closing.err = err
+	close(c.closing.done)
+	return err
+}
+
+func (c *Conn) closeHandshake(code StatusCode, reason string) error {
+	c.closing.local.Store(true)
+	if err := c.writeControl(ctlClose, code, []byte(reason), time.Now().Add(c.opts.closeTimeout()), nil); err != nil {
+		c.closing.local.Store(false)
+		c.closeTransport()
 		return err
 	}
 	err := c.awaitPeerClose()
@@ -142,25 +77,103 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 
 // CloseNow closes the TCP connection without a closing handshake; the peer sees status 1006.
 func (c *Conn) CloseNow() error {
-	if !c.closeTCP() {
+	if !c.closeTransport() {
 		return errClosed
 	}
 	return nil
 }
 
-// sendClose sends our Close frame once. It fails with errClosed when a Close was already
-// sent or the connection is gone. StatusNoStatusReceived sends an empty Close payload.
-func (c *Conn) sendClose(code StatusCode, reason string) error {
-	if !c.closeSent.CompareAndSwap(false, true) {
-		return errClosed
+// awaitPeerClose waits for the peer's Close frame after ours, reading (and keeping data
+// messages for the application) itself unless another goroutine is reading already.
+func (c *Conn) awaitPeerClose() error {
+	deadline := time.Now().Add(c.opts.closeTimeout())
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-c.r.done:
+	case <-timer.C:
+		return errors.New("wsx: timed out waiting for the peer's close frame")
+	case c.r.lock <- struct{}{}:
+		c.r.owner.Store(uint32(ownerWSX))
+		c.r.dl.setAt(deadline)
+		err := c.queueUntilClose()
+		if err != nil {
+			err = c.setReadErr(fmt.Errorf("wsx: closing handshake incomplete: %w", err))
+		}
+		c.unlockRead()
+		if err != nil {
+			return err
+		}
 	}
-	var payload [frame.MaxControlPayload]byte
-	p := payload[:0]
-	if code != StatusNoStatusReceived {
-		p = frame.AppendClose(p, uint16(code), truncateReason(reason))
+	var ce *CloseError
+	if !errors.As(c.r.err, &ce) || ce.Code == StatusAbnormalClosure {
+		return fmt.Errorf("wsx: closing handshake incomplete: %w", c.r.err)
 	}
-	return c.writeControl(frame.OpClose, p, time.Now().Add(c.opts.closeTimeout()), nil)
+	return nil
 }
+
+// queueUntilClose reads until the read side ends, normally with the peer's Close frame.
+// Messages that arrive first are kept for the application's next reads, up to the read limit
+// in all; past that they are dropped. The caller holds the read lock.
+func (c *Conn) queueUntilClose() error {
+	kept := int64(0)
+	for c.r.err == nil {
+		typ, msg, err := c.readMessage(context.Background(), nil)
+		if err != nil {
+			if isTimeout(err) {
+				return err
+			}
+			continue // the read side has ended
+		}
+		if limit := c.r.limit.Load(); limit < 0 || kept+int64(len(msg)) <= limit {
+			kept += int64(len(msg))
+			c.r.queued = append(c.r.queued, queuedMessage{typ: typ, data: msg})
+		}
+	}
+	return nil
+}
+
+// peerClosed completes the closing handshake the peer started, answering with its code and
+// reason (§5.5.1), or the one we started (§7.1.2), and closes the connection.
+func (c *Conn) peerClosed(code StatusCode, reason []byte) error {
+	ce := &CloseError{Code: code, Reason: string(reason), Local: c.closing.local.Load()}
+	c.setReadErr(ce)
+	c.writeControl(ctlCloseReply, code, reason, time.Now().Add(c.opts.closeTimeout()), nil)
+	c.finishClose(true)
+	return ce
+}
+
+// fail fails the connection (§7.1.7) after the peer broke a rule the engine enforces.
+func (c *Conn) fail(e *engine.Error) error {
+	return c.failWith(&ProtocolError{Code: StatusCode(e.Code), Rule: e.Rule})
+}
+
+// failWith fails the connection with pe: it sends a Close frame with pe's code and the rule as
+// reason, and closes the transport. The caller holds the read lock.
+//
+// The peer may still be sending (the rest of a message over the limit, say), and closing a
+// socket with unread input makes the kernel reset the connection, which can destroy the Close
+// frame before the peer reads it. So after the Close, the sending half is shut and what the
+// peer still sends is read and dropped, until it closes its end, for a moment and a number of
+// bytes at most, as the handshake's refusals do.
+func (c *Conn) failWith(pe *ProtocolError) error {
+	c.setReadErr(pe)
+	reason := []byte(truncateReason(pe.Rule))
+	if c.writeControl(ctlClose, pe.Code, reason, time.Now().Add(c.opts.closeTimeout()), nil) == nil {
+		c.closeWrite()
+		c.r.dl.setAt(time.Now().Add(failLinger))
+		c.r.pos, c.r.end = 0, 0
+		io.Copy(io.Discard, io.LimitReader(c.nc, failLingerBytes))
+	}
+	c.closeTransport()
+	return pe
+}
+
+// How long, and for how many bytes, a failed connection waits for the peer to read its Close.
+const (
+	failLinger      = time.Second
+	failLingerBytes = 64 << 20
+)
 
 // truncateReason shortens a close reason to the 123 bytes a Close frame has room for (§5.5),
 // on a UTF-8 boundary.
@@ -176,80 +189,27 @@ func truncateReason(s string) string {
 	return s
 }
 
-// awaitPeerClose waits for the peer's Close frame after ours, reading (and discarding data
-// messages) itself unless another goroutine is reading already.
-func (c *Conn) awaitPeerClose() error {
-	deadline := time.Now().Add(c.opts.closeTimeout())
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	select {
-	case <-c.readDone:
-	case <-timer.C:
-		return errors.New("wsx: timed out waiting for the peer's close frame")
-	case c.readLock <- struct{}{}:
-		c.rdl.setAt(deadline)
-		err := c.queueUntilClose()
-		if err != nil {
-			err = c.setReadErr(fmt.Errorf("wsx: closing handshake incomplete: %w", err))
-		}
-		<-c.readLock
-		if err != nil {
-			return err
-		}
-	}
-	if CloseStatus(c.readErr) < 0 || CloseStatus(c.readErr) == StatusAbnormalClosure {
-		return fmt.Errorf("wsx: closing handshake incomplete: %w", c.readErr)
-	}
-	return nil
-}
-
-// queueUntilClose reads until the read side ends, normally with the peer's Close frame.
-// Messages that arrive first are kept for the application's next reads, up to the read limit
-// in all; past that they are dropped. The caller holds readLock.
-func (c *Conn) queueUntilClose() error {
-	kept := int64(0)
-	for c.readErr == nil {
-		typ, msg, err := c.readMessage(context.Background(), nil)
-		if err != nil {
-			if isTimeout(err) {
-				return err
-			}
-			continue // the read side has ended
-		}
-		if limit := c.opts.readLimit(); limit < 0 || kept+int64(len(msg)) <= limit {
-			kept += int64(len(msg))
-			c.queued = append(c.queued, queuedMessage{typ: typ, data: msg})
-		}
-	}
-	return nil
-}
-
 // finishClose ends the TCP connection once the closing handshake is done. The server closes
 // first; the client waits for it to do so, so that the server holds TIME_WAIT (§7.1.1). Only
-// a caller holding readLock may wait.
+// a caller holding the read lock may wait.
 func (c *Conn) finishClose(haveReadLock bool) {
-	c.finishOnce.Do(func() {
-		if c.client && haveReadLock && !c.closed.Load() {
-			c.rdl.setAt(time.Now().Add(c.opts.closeTimeout()))
-			var discard [512]byte
-			for {
-				if _, err := c.nc.Read(discard[:]); err != nil {
-					break
-				}
-			}
+	c.closing.finishOnce.Do(func() {
+		if c.client && haveReadLock && !c.closing.closed.Load() {
+			c.r.dl.setAt(time.Now().Add(c.opts.closeTimeout()))
+			io.Copy(io.Discard, io.LimitReader(c.nc, failLingerBytes))
 		}
-		c.closeTCP()
+		c.closeTransport()
 	})
 }
 
-// closeTCP closes the transport once; it reports whether this call closed it.
-func (c *Conn) closeTCP() bool {
-	if !c.closed.CompareAndSwap(false, true) {
+// closeTransport closes the transport once; it reports whether this call closed it.
+func (c *Conn) closeTransport() bool {
+	if !c.closing.closed.CompareAndSwap(false, true) {
 		return false
 	}
 	c.nc.Close()
-	if c.group != nil {
-		c.group.remove(c)
+	if c.watcher != nil {
+		c.watcher.connClosed(c)
 	}
 	return true
 }

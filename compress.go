@@ -2,7 +2,6 @@ package wsx
 
 import (
 	"cmp"
-	"sync"
 
 	"github.com/wsx-go/wsx/internal/deflate"
 )
@@ -51,31 +50,3 @@ func (o *CompressionOptions) config() deflate.Config {
 		PeerNoContextTakeover: o.PeerNoContextTakeover,
 	}
 }
-
-// Uncompressed, or'ed into the type given to Write or Writer, sends that message without
-// compression even when permessage-deflate is on, for data that would not shrink:
-//
-//	c.Write(ctx, wsx.MessageBinary|wsx.Uncompressed, jpeg)
-const Uncompressed MessageType = 1 << 8
-
-// compression is a connection's permessage-deflate state.
-type compression struct {
-	cfg    deflate.Config
-	comp   *deflate.Compressor   // under msgLock
-	decomp *deflate.Decompressor // under readLock
-
-	pending int    // compressed payload bytes at rbuf[rpos:], unmasked, not yet inflated
-	ended   bool   // the open compressed message has been inflated whole
-	discard []byte // inflate target when a message is being skipped
-}
-
-func newCompression(p *deflate.Params, cfg deflate.Config, server bool) *compression {
-	return &compression{
-		cfg:    cfg,
-		comp:   p.NewCompressor(server, cfg.Level),
-		decomp: p.NewDecompressor(server),
-	}
-}
-
-// compressBuffers hold compressed messages while they are written.
-var compressBuffers = sync.Pool{New: func() any { return new([]byte) }}

@@ -69,11 +69,11 @@ func TestCompressedFrames_RFC7692_6(t *testing.T) {
 	if h, p := peer.readFrame(); h.Rsv != 0 || string(p) != "tiny" {
 		t.Fatalf("small message: %+v %q", h, p)
 	}
-	c.Write(ctx, MessageBinary|Uncompressed, text)
+	c.Write(ctx, MessageBinary, text, Uncompressed)
 	if h, p := peer.readFrame(); h.Rsv != 0 || !bytes.Equal(p, text) || h.Opcode != frame.OpBinary {
 		t.Fatalf("Uncompressed message: %+v", h)
 	}
-	c.writeControl(frame.OpPing, text[:100], time.Time{}, nil)
+	c.writeControl(ctlPing, 0, text[:100], time.Time{}, nil)
 	if h, _ := peer.readFrame(); h.Rsv != 0 || h.Opcode != frame.OpPing {
 		t.Fatalf("ping: %+v", h)
 	}
@@ -270,7 +270,7 @@ func TestCompressionOffByDefault(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Extensions() != "" || c.deflate != nil {
+		if c.Extensions() != "" || c.w.eng.Compressing() {
 			t.Fatalf("Extensions() = %q", c.Extensions())
 		}
 		c.CloseNow()

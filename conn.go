@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/wsx-go/wsx/internal/deflate"
+	"github.com/wsx-go/wsx/internal/engine"
 	"github.com/wsx-go/wsx/internal/frame"
-	"github.com/wsx-go/wsx/internal/proto"
 )
 
 // MessageType is the type of a WebSocket data message (§5.6).
@@ -19,7 +19,8 @@ type MessageType int
 
 const (
 	// MessageText is a UTF-8 text message. wsx validates text it receives and fails the
-	// connection with StatusInvalidFramePayloadData (1007) on invalid UTF-8 (§8.1).
+	// connection with StatusInvalidFramePayloadData (1007) on invalid UTF-8 (§8.1), and refuses
+	// to send text that is not UTF-8.
 	MessageText MessageType = 1 // the text frame opcode, 0x1 (§5.2)
 	// MessageBinary is a binary message.
 	MessageBinary MessageType = 2 // the binary frame opcode, 0x2 (§5.2)
@@ -32,10 +33,6 @@ func (t MessageType) String() string {
 		return "text"
 	case MessageBinary:
 		return "binary"
-	case MessageText | Uncompressed:
-		return "text|uncompressed"
-	case MessageBinary | Uncompressed:
-		return "binary|uncompressed"
 	}
 	return "MessageType(" + strconv.Itoa(int(t)) + ")"
 }
@@ -45,6 +42,7 @@ const (
 	DefaultReadLimit       = 32 << 20 // bytes in one message, after decompression
 	DefaultMaxFragments    = 1 << 17  // frames in one message
 	DefaultCloseTimeout    = 5 * time.Second
+	DefaultStallTimeout    = 30 * time.Second // a message in progress, or a write, without progress
 	DefaultReadBufferSize  = 4096
 	DefaultWriteBufferSize = 4096
 )
@@ -54,7 +52,8 @@ const (
 type ConnOptions struct {
 	// ReadLimit is the largest message, in bytes after decompression, that the connection
 	// accepts. A larger message fails the connection with StatusMessageTooBig (1009, §10.4).
-	// Zero means DefaultReadLimit; a negative value means no limit.
+	// Zero means DefaultReadLimit; a negative value means no limit. SetReadLimit changes it
+	// later.
 	ReadLimit int64
 
 	// MaxFragments is the largest number of frames one message may span (§10.4). A message
@@ -67,11 +66,25 @@ type ConnOptions struct {
 	// DefaultCloseTimeout.
 	CloseTimeout time.Duration
 
+	// StallTimeout bounds how long the peer may stall: a message it has started that gets no
+	// new bytes for this long fails the connection with StatusPolicyViolation (1008), so that a
+	// peer cannot hold a half-sent message's memory forever; a write that the peer does not let
+	// progress (it does not read) for this long closes the connection. Waiting between messages
+	// is not bounded: that is KeepAlive's business. Zero means DefaultStallTimeout; a negative
+	// value means no bound.
+	StallTimeout time.Duration
+
 	// ReadBufferSize and WriteBufferSize size the connection's I/O buffers. Zero means
 	// DefaultReadBufferSize or DefaultWriteBufferSize. The read buffer is never smaller than
 	// a whole control frame.
 	ReadBufferSize  int
 	WriteBufferSize int
+
+	// OnPing and OnPong, when set, are called by the reading goroutine with the payload of
+	// each Ping and Pong the peer sends (after wsx answered the Ping, §5.5.2): for liveness and
+	// round-trip measurement. The payload is valid only during the call. They must not block.
+	OnPing func(payload []byte)
+	OnPong func(payload []byte)
 }
 
 func (o *ConnOptions) readLimit() int64 {
@@ -101,14 +114,24 @@ func (o *ConnOptions) closeTimeout() time.Duration {
 	return o.CloseTimeout
 }
 
+func (o *ConnOptions) stallTimeout() time.Duration {
+	switch {
+	case o.StallTimeout == 0:
+		return DefaultStallTimeout
+	case o.StallTimeout < 0:
+		return 0
+	}
+	return o.StallTimeout
+}
+
 // Conn is a WebSocket connection, from Accept or Dial.
 //
 // Reads must come from one goroutine at a time (a read that starts while another is in
 // progress returns an error). Writes, Ping and Close are safe from any number of goroutines
 // and never interleave frames. Control frames from the peer are handled while reading: pings
-// are answered and the peer's Close completes the closing handshake, so an application that
-// wants pongs or the peer's Close must keep a read going; Close reads by itself when nobody
-// else is reading. wsx starts no goroutine of its own for a connection.
+// are answered and the peer's Close completes the closing handshake. Ping and Close read by
+// themselves when nobody else is reading; a connection the application only writes to can hand
+// its reading to CloseRead. wsx starts no goroutine of its own for a connection.
 type Conn struct {
 	nc          net.Conn
 	client      bool
@@ -116,55 +139,73 @@ type Conn struct {
 	extensions  string
 	opts        ConnOptions
 
-	// Read side: fields below are used by the goroutine holding readLock.
-	readLock  chan struct{} // one-slot lock
-	rdl       deadline
-	dec       proto.Decoder
-	rbuf      []byte  // buffered input is rbuf[rpos:rend]; nil while idle (readwait_unix.go)
-	rbufp     *[]byte // rbuf's pool entry, when pooled
-	rsize     int     // the read buffer's size
-	raw       *rawReader
-	rpos      int
-	rend      int
-	frameOp   frame.Opcode // opcode of the message in progress
-	msgOpen   bool         // a message was handed to the reader and its end not yet reached
-	msgType   MessageType
-	resume    bool   // a read of the open message was cut short by its context
-	partial   []byte // what an interrupted ReadMessage had received of the open message
-	msgReader messageReader
-	queued    []queuedMessage // what Close read before the peer's Close frame
-	readErr   error           // sticky: the read side has ended
+	r reading
+	w writing
 
-	// Write side. msgLock serialises data messages, frameLock single frames, so that control
-	// frames can go between the fragments of a message (§5.4).
+	closing closing
+	pings   pingWaiters
+	watcher closeWatcher // told when the transport closes (a Group)
+
+	raw rawConn // reads and writes through syscall.RawConn on sockets (rawconn_unix.go)
+}
+
+// reading is the receiving side of a Conn. Its fields belong to the goroutine that holds lock.
+type reading struct {
+	lock     chan struct{} // one-slot lock
+	owner    atomic.Uint32 // who holds lock: a readOwner
+	dl       deadline
+	eng      engine.Receiver
+	engLimit int64 // the read limit the engine has
+	limit    atomic.Int64
+	stalling bool // a raw read armed the stall bound and has not made progress since
+
+	buf  []byte  // input read and not yet consumed is buf[pos:end]; nil while idle
+	bufp *[]byte // buf's pool entry, when pooled
+	size int     // the read buffer's size
+	pos  int
+	end  int
+
+	typ     MessageType     // the message the engine is in
+	handed  bool            // that message was handed to the application (a read began it)
+	resume  bool            // a read of the message was cut short by its context: the next goes on with it
+	held    heldMessage     // what wsx holds of the message for an interrupted or growing ReadMessage
+	queued  []queuedMessage // what Close read before the peer's Close frame
+	msgRead messageReader
+
+	err      error         // sticky: the read side has ended
+	done     chan struct{} // closed when the read side ends: the peer's Close, or an error
+	doneOnce sync.Once
+}
+
+// readOwner says who holds the read lock: the application waits for wsx's own readers (Close,
+// Ping) instead of being refused as a concurrent reader.
+type readOwner uint8
+
+const (
+	ownerNone readOwner = iota
+	ownerApp
+	ownerWSX
+)
+
+// writing is the sending side of a Conn. msgLock serialises data messages, frameLock single
+// frames, so that control frames can go between the fragments of a message (§5.4).
+type writing struct {
 	msgLock   chan struct{}
 	frameLock chan struct{}
-	wdl       deadline
-	enc       proto.Encoder
-	wbuf      []byte  // under msgLock
-	wbufp     *[]byte // wbuf's pool entry, when pooled
+	dl        deadline
+	eng       engine.Sender // under frameLock (its compressor under msgLock)
+
+	buf       []byte  // under msgLock
+	bufp      *[]byte // buf's pool entry, when pooled
 	msgWriter messageWriter
-	ctlBuf    [frame.MaxHeaderSize + frame.MaxControlPayload]byte // under frameLock
+	ctl       [frame.MaxHeaderSize + frame.MaxControlPayload]byte // under frameLock
 	iov       [2][]byte
 	bufs      net.Buffers
-	writeErr  error // under frameLock; sticky
-
-	// Closing.
-	closeSent    atomic.Bool   // our Close frame went out (or is going out)
-	closed       atomic.Bool   // the TCP connection is closed
-	readDone     chan struct{} // closed when the read side ends: the peer's Close, or an error
-	readDoneOnce sync.Once
-	finishOnce   sync.Once
-
-	deflate *compression // nil unless permessage-deflate was negotiated
-
-	// rawState is what raw points to on sockets: part of the Conn's allocation, not one of
-	// its own.
-	rawState rawReader
-
-	pings pingWaiters
-	group *Group // set by Group.add before the Conn is shared
+	err       error // under frameLock; sticky
 }
+
+// closeWatcher is told when a connection's transport has been closed.
+type closeWatcher interface{ connClosed(*Conn) }
 
 // connConfig is what accept and dial hand to newConn after a successful handshake.
 type connConfig struct {
@@ -188,61 +229,72 @@ func newConn(nc net.Conn, cfg connConfig) *Conn {
 		subprotocol: cfg.subprotocol,
 		extensions:  cfg.extensions,
 		opts:        cfg.opts,
-		readLock:    make(chan struct{}, 1),
-		msgLock:     make(chan struct{}, 1),
-		frameLock:   make(chan struct{}, 1),
-		readDone:    make(chan struct{}),
 	}
-	c.rdl.nc = nc
-	c.wdl.nc, c.wdl.write = nc, true
-	c.dec = proto.Decoder{Client: cfg.client, MaxMessage: c.opts.readLimit(), MaxFragments: c.opts.maxFragments()}
-	c.enc = proto.Encoder{Client: cfg.client}
+	c.r.lock = make(chan struct{}, 1)
+	c.r.done = make(chan struct{})
+	c.w.msgLock = make(chan struct{}, 1)
+	c.w.frameLock = make(chan struct{}, 1)
+	c.closing.done = make(chan struct{})
+	c.r.dl.nc = nc
+	c.w.dl.nc, c.w.dl.write = nc, true
+
+	limit := c.opts.readLimit()
+	c.r.limit.Store(limit)
+	c.r.engLimit = limit
+	rcfg := engine.Config{Client: cfg.client, ReadLimit: limit, MaxFragments: c.opts.maxFragments()}
+	scfg := engine.SenderConfig{Client: cfg.client}
 	if cfg.deflate != nil {
-		c.dec.Rsv = frame.Rsv1 // RFC 7692 §6: RSV1 marks a compressed message
-		c.deflate = newCompression(cfg.deflate, cfg.compression, !cfg.client)
-		if limit := c.opts.readLimit(); limit > 0 {
-			c.deflate.decomp.SetLimit(limit) // inflate no further than the limit (§10.4)
-		}
+		server := !cfg.client
+		rcfg.Inflater = cfg.deflate.NewDecompressor(server)
+		scfg.Compressor = cfg.deflate.NewCompressor(server, cfg.compression.Level)
+		scfg.Compression = cfg.compression
 	}
-	c.rsize = c.opts.ReadBufferSize
-	if c.rsize <= 0 {
-		c.rsize = DefaultReadBufferSize
-	}
-	c.rsize = max(c.rsize, minReadBuffer)
+	c.r.eng.Init(rcfg)
+	c.w.eng.Init(scfg)
+
+	c.r.size = max(cmpOr(c.opts.ReadBufferSize, DefaultReadBufferSize), minReadBuffer)
 	if cfg.br != nil && cfg.br.Buffered() > 0 {
 		// Frames the peer sent right behind the handshake.
 		b, _ := cfg.br.Peek(cfg.br.Buffered())
-		if len(b) > c.rsize {
-			c.rbuf = make([]byte, len(b))
+		if len(b) > c.r.size {
+			c.r.buf = make([]byte, len(b))
 		} else {
 			c.readBuffer()
 		}
-		c.rend = copy(c.rbuf, b)
+		c.r.end = copy(c.r.buf, b)
 	}
-	c.initIdleRead()
+	c.initRaw()
 	return c
 }
 
+// cmpOr returns v, or def when v is not positive.
+func cmpOr(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
 // readBuffer makes sure the read buffer exists. One of the default size comes from a pool and
-// goes back while the connection waits for data (see readwait_unix.go).
+// goes back while the connection waits for data (rawconn_unix.go).
 func (c *Conn) readBuffer() {
-	if c.rbuf != nil {
+	if c.r.buf != nil {
 		return
 	}
-	if c.rsize == DefaultReadBufferSize {
-		c.rbufp = readBuffers.Get().(*[]byte)
-		c.rbuf = *c.rbufp
+	if c.r.size == DefaultReadBufferSize {
+		c.r.bufp = readBuffers.Get().(*[]byte)
+		c.r.buf = *c.r.bufp
 		return
 	}
-	c.rbuf = make([]byte, c.rsize)
+	c.r.buf = make([]byte, c.r.size)
 }
 
 // releaseReadBuffer gives a pooled, empty read buffer back.
 func (c *Conn) releaseReadBuffer() {
-	if c.rbufp != nil && c.rpos == c.rend {
-		readBuffers.Put(c.rbufp)
-		c.rbufp, c.rbuf = nil, nil
-		c.rpos, c.rend = 0, 0
+	if c.r.bufp != nil && c.r.pos == c.r.end {
+		readBuffers.Put(c.r.bufp)
+		c.r.bufp, c.r.buf = nil, nil
+		c.r.pos, c.r.end = 0, 0
 	}
 }
 
@@ -262,6 +314,14 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetReadLimit changes the largest message the connection accepts, as a server does once a
+// client has authenticated; n means what ConnOptions.ReadLimit means (0 the default, negative no
+// limit). It is safe to call at any time and applies from the next read call on.
+func (c *Conn) SetReadLimit(n int64) {
+	o := ConnOptions{ReadLimit: n}
+	c.r.limit.Store(o.readLimit())
+}
 
 // isTimeout reports whether err is a network timeout.
 func isTimeout(err error) bool {

@@ -175,8 +175,8 @@ func readErr(c *Conn) <-chan error {
 
 func failedWith(t testing.TB, err error, code StatusCode) {
 	t.Helper()
-	var fe *failError
-	if !errors.As(err, &fe) || fe.code != code {
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || pe.Code != code {
 		t.Fatalf("error = %v, want a failure with status %v", err, code)
 	}
 }

@@ -13,6 +13,10 @@ import (
 // read or write deadline. A context's deadline becomes the conn's; its cancellation is watched
 // with context.AfterFunc, registered once per distinct cancellation channel, so a loop that
 // reuses one context (a request's, say) costs no allocation per call.
+//
+// It also keeps the stall bound (ConnOptions.StallTimeout): while the peer owes us bytes (a
+// message in progress) or room (a write in progress), I/O that waits is given a deadline that
+// many seconds away, unless the context's comes first; stalled tells the two apart.
 type deadline struct {
 	// The conn and the direction, rather than a method value such as nc.SetReadDeadline,
 	// which would cost newConn an allocation.
@@ -23,6 +27,8 @@ type deadline struct {
 	done    <-chan struct{} // cancellation channel being watched
 	stop    func() bool     // stops the watch of done
 	active  bool            // a call with done is in progress
+	ctxAt   time.Time       // the deadline of the call's context, zero for none
+	stallAt time.Time       // the stall bound in force, zero for none
 	current time.Time       // the deadline set on the conn
 }
 
@@ -51,6 +57,7 @@ func (d *deadline) begin(ctx context.Context) error {
 		}
 	}
 	d.active = true
+	d.ctxAt, d.stallAt = t, time.Time{}
 	d.setLocked(t)
 	d.mu.Unlock()
 	return nil
@@ -75,8 +82,47 @@ func (d *deadline) expire(done <-chan struct{}) {
 // setAt sets an absolute deadline for work done outside begin/end (the closing handshake).
 func (d *deadline) setAt(t time.Time) {
 	d.mu.Lock()
+	d.ctxAt, d.stallAt = t, time.Time{}
 	d.setLocked(t)
 	d.mu.Unlock()
+}
+
+// armStall bounds the wait that is about to happen by the stall timeout: a wait of more than
+// timeout without progress ends with a timeout for which stalled reports true.
+func (d *deadline) armStall(timeout time.Duration) {
+	d.mu.Lock()
+	d.stallAt = time.Now().Add(timeout)
+	if d.current != aLongTimeAgo && (d.ctxAt.IsZero() || d.stallAt.Before(d.ctxAt)) {
+		d.setLocked(d.stallAt)
+	}
+	d.mu.Unlock()
+}
+
+// disarmStall lifts the stall bound after progress.
+func (d *deadline) disarmStall() {
+	d.mu.Lock()
+	if !d.stallAt.IsZero() {
+		d.stallAt = time.Time{}
+		if d.current != aLongTimeAgo {
+			d.setLocked(d.ctxAt)
+		}
+	}
+	d.mu.Unlock()
+}
+
+// stallArmed reports whether a stall bound is in force.
+func (d *deadline) stallArmed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.stallAt.IsZero()
+}
+
+// stalled reports whether a timeout that just happened was the stall bound's rather than the
+// context's.
+func (d *deadline) stalled() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.stallAt.IsZero() && d.current.Equal(d.stallAt) && !time.Now().Before(d.stallAt)
 }
 
 func (d *deadline) setLocked(t time.Time) {
@@ -90,17 +136,16 @@ func (d *deadline) setLocked(t time.Time) {
 	}
 }
 
-// ctxError turns an I/O error caused by ctx's deadline or cancellation into ctx's error, and
-// reports whether it did.
-func ctxError(ctx context.Context, err error) (error, bool) {
+// ctxError turns an I/O error caused by ctx's deadline or cancellation into ctx's error.
+func ctxError(ctx context.Context, err error) error {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		return err, false
+		return err
 	}
 	if cerr := ctx.Err(); cerr != nil {
-		return cerr, true
+		return cerr
 	}
 	if _, ok := ctx.Deadline(); ok {
-		return context.DeadlineExceeded, true
+		return context.DeadlineExceeded
 	}
-	return err, true
+	return err
 }

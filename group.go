@@ -35,7 +35,7 @@ func (g *Group) add(c *Conn) bool {
 		g.conns = make(map[*Conn]struct{})
 	}
 	g.conns[c] = struct{}{}
-	c.group = g
+	c.watcher = g
 	return true
 }
 
@@ -46,7 +46,8 @@ func (g *Group) closing() bool {
 	return g.shutdown
 }
 
-func (g *Group) remove(c *Conn) {
+// connClosed takes c out of the group when its transport closes.
+func (g *Group) connClosed(c *Conn) {
 	g.mu.Lock()
 	delete(g.conns, c)
 	if len(g.conns) == 0 && g.empty != nil {

@@ -14,8 +14,8 @@ var errNoPong = errors.New("wsx: no pong in time")
 // returns when ctx is done (nil), when the connection ends (nil), or after closing a
 // connection whose peer stopped answering (an error saying so).
 //
-// Pongs are seen by reads, so KeepAlive needs another goroutine reading, as a server's read
-// loop does. It is meant to run in a goroutine of its own:
+// Pongs are seen by reads: when no other goroutine is reading, each Ping reads by itself until
+// its pong (see Ping). It is meant to run in a goroutine of its own:
 //
 //	go c.KeepAlive(ctx, 30*time.Second, 10*time.Second)
 //
@@ -28,7 +28,7 @@ func (c *Conn) KeepAlive(ctx context.Context, interval, timeout time.Duration) e
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-c.readDone:
+		case <-c.r.done:
 			return nil
 		case <-ticker.C:
 		}

@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"sync"
 
-	"github.com/wsx-go/wsx/internal/frame"
+	"github.com/wsx-go/wsx/internal/engine"
 )
 
 // pingWaiters matches pongs to the pings that Ping sent. Each ping carries a counter as its
@@ -16,8 +16,10 @@ type pingWaiters struct {
 	waiting map[uint64]chan struct{}
 }
 
-// Ping sends a ping and waits for the peer's pong (§5.5.2). Pongs are seen by reads, so Ping
-// returns only while another goroutine is reading from the connection (or ctx ends).
+// Ping sends a ping and waits for the peer's pong (§5.5.2). Pongs are seen by reads: while
+// another goroutine reads from the connection, that read sees the pong; when none does, Ping
+// reads by itself until the pong arrives, stopping at a data message, which it leaves for the
+// application's next read (a read that starts meanwhile waits for Ping's).
 func (c *Conn) Ping(ctx context.Context) error {
 	ch := make(chan struct{})
 	c.pings.mu.Lock()
@@ -37,19 +39,58 @@ func (c *Conn) Ping(ctx context.Context) error {
 	var payload [8]byte
 	binary.BigEndian.PutUint64(payload[:], id)
 	deadline, _ := ctx.Deadline()
-	if err := c.writeControl(frame.OpPing, payload[:], deadline, ctx.Done()); err != nil {
+	if err := c.writeControl(ctlPing, 0, payload[:], deadline, ctx.Done()); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return err
 	}
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.readDone:
-		return c.readErr
+	lockRead := c.r.lock
+	for {
+		select {
+		case <-ch:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.r.done:
+			return c.r.err
+		case lockRead <- struct{}{}:
+			c.r.owner.Store(uint32(ownerWSX))
+			err := c.readUntilPong(ctx, ch)
+			c.unlockRead()
+			if err != nil {
+				return err
+			}
+			lockRead = nil // stopped at a data message: the application's read will see the pong
+		}
+	}
+}
+
+// readUntilPong reads control frames until the pong Ping waits for (done is closed) or the
+// start of a data message, which it leaves for the application. The caller holds the read lock.
+func (c *Conn) readUntilPong(ctx context.Context, done <-chan struct{}) error {
+	if err := c.r.dl.begin(ctx); err != nil {
+		return err
+	}
+	defer c.r.dl.end()
+	for {
+		select {
+		case <-done:
+			return nil
+		default:
+		}
+		if c.r.eng.InMessage() {
+			return nil
+		}
+		ev, nin, _ := c.r.eng.Next(c.r.buf[c.r.pos:c.r.end], nil)
+		c.r.pos += nin
+		if ev.Kind == engine.MessageStart {
+			c.r.typ = MessageType(ev.Opcode)
+			return nil
+		}
+		if err := c.step(ev); err != nil {
+			return c.readError(ctx, err)
+		}
 	}
 }
 
@@ -65,4 +106,26 @@ func (c *Conn) pongReceived(p []byte) {
 		delete(c.pings.waiting, id)
 	}
 	c.pings.mu.Unlock()
+}
+
+// CloseRead hands the connection's reading to wsx, for an application that only writes to it
+// (a server pushing events, say): a goroutine reads, answering pings and completing the
+// closing handshake, so that Ping, KeepAlive and Close work. A data message from the peer
+// fails the connection with StatusPolicyViolation (1008). The context returned is done when
+// the connection ends, or when ctx is. Reads by the application are refused from then on.
+func (c *Conn) CloseRead(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		if err := c.beginRead(context.Background()); err != nil {
+			return
+		}
+		defer c.endRead()
+		for c.r.err == nil {
+			if _, err := c.nextMessage(); err == nil {
+				c.failWith(&ProtocolError{Code: StatusPolicyViolation, Rule: "data message sent to an endpoint that does not read (CloseRead)"})
+			}
+		}
+	}()
+	return ctx
 }

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"io"
 	"slices"
-	"strings"
+	"time"
 
-	"github.com/wsx-go/wsx/internal/deflate"
-	"github.com/wsx-go/wsx/internal/frame"
-	"github.com/wsx-go/wsx/internal/proto"
+	"github.com/wsx-go/wsx/internal/engine"
 )
 
 // errConcurrentRead is returned when a read starts while another is in progress.
@@ -21,7 +19,8 @@ var errConcurrentRead = errors.New("wsx: concurrent read on a connection: reads 
 //
 // ctx bounds the call. If it expires, Read returns ctx's error and the connection stays
 // usable: the next read carries on where this one stopped, within the same message.
-// When the peer closes the connection, Read returns a *CloseError (see CloseStatus).
+// When the peer closes the connection, Read returns a *CloseError; when wsx fails it because
+// the peer broke a rule, a *ProtocolError (see CloseStatus).
 func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	typ, p, err := c.ReadMessage(ctx, nil)
 	if err != nil {
@@ -45,8 +44,11 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 //		handle(typ, msg)
 //	}
 //
-// Timeouts and errors are as for Read. A message interrupted by ctx is kept by the connection
-// and delivered whole by the next ReadMessage.
+// A message larger than dst's room is held in pieces while it arrives and copied into one
+// buffer of its exact size at its end (so it costs twice its size at that moment; Reader
+// streams a message without holding it). What wsx holds counts against the process's message
+// memory limit (SetMessageMemoryLimit). Timeouts and errors are as for Read. A message
+// interrupted by ctx is kept by the connection and delivered whole by the next ReadMessage.
 func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte, error) {
 	if err := c.beginRead(ctx); err != nil {
 		return 0, dst, err
@@ -55,9 +57,9 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 	if m, ok := c.popQueued(); ok {
 		return m.typ, append(dst, m.data...), nil
 	}
-	if !c.msgOpen && c.rpos == c.rend && c.raw != nil {
+	if c.r.pos == c.r.end && c.r.eng.Idle() && c.raw.ok() {
 		// Idle between messages: wait for the next one here, where the stack is shallow,
-		// rather than deep in readMessage (see readwait_unix.go).
+		// rather than deep in readMessage (see rawconn_unix.go).
 		if err := c.fill(); err != nil {
 			return 0, dst, c.readError(ctx, err)
 		}
@@ -65,40 +67,182 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 	return c.readMessage(ctx, dst)
 }
 
-// readMessage is ReadMessage for a caller holding readLock.
+// readMessage is ReadMessage for a caller holding the read lock.
 func (c *Conn) readMessage(ctx context.Context, dst []byte) (MessageType, []byte, error) {
 	typ, err := c.nextMessage()
 	if err != nil {
 		return 0, dst, c.readError(ctx, err)
 	}
 	start := len(dst)
-	if c.partial != nil {
-		dst = append(dst, c.partial...)
-		c.partial = c.partial[:0]
-	}
+	h := &c.r.held
+	var grown int64 // what growing dst took of the message memory budget
 	for {
-		if len(dst) == cap(dst) {
-			if c.messageRead() {
-				c.msgOpen = false // the message fit exactly
-				return typ, dst, nil
-			}
-			dst = c.grow(dst)
+		// The payload goes to dst's room, or once wsx holds pieces of the message, to the last
+		// piece's.
+		out := dst[len(dst):cap(dst)]
+		if h.holding() {
+			out = h.room()
 		}
-		n, err := c.readPayload(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if err == io.EOF {
-			return typ, dst, nil
+		ev, nin, nout := c.r.eng.Next(c.r.buf[c.r.pos:c.r.end], out)
+		c.r.pos += nin
+		switch ev.Kind {
+		case engine.NeedInput:
+			var n int
+			n, err = c.input(out[nout:])
+			nout += n
+		case engine.OutputFull:
+		case engine.MessageEnd:
+		default:
+			err = c.control(ev)
+		}
+		if h.holding() {
+			h.wrote(nout)
+		} else {
+			dst = dst[:len(dst)+nout]
 		}
 		if err != nil {
-			if err, timeout := c.timeout(ctx, err); timeout {
+			if isTimeout(err) {
 				// Keep what arrived so that the next call can deliver the message whole.
-				c.partial = append(c.partial, dst[start:]...)
-				c.resume = true
-				return typ, dst[:start], err
+				h.prepend(dst[start:])
+				c.r.resume = true
+			} else {
+				h.release()
 			}
-			return typ, dst[:start], err
+			messageMemory.release(grown)
+			return typ, dst[:start], c.readError(ctx, err)
+		}
+		switch ev.Kind {
+		case engine.MessageEnd:
+			c.r.handed = false
+			if h.holding() {
+				dst = h.appendTo(dst)
+			}
+			messageMemory.release(grown)
+			return typ, dst, nil
+		case engine.OutputFull:
+			var ok bool
+			if dst, ok = c.makeRoom(dst, start, &grown); !ok {
+				messageMemory.release(grown)
+				h.release()
+				return typ, dst[:start], c.failWith(errMessageMemory)
+			}
 		}
 	}
+}
+
+// Message buffers: up to maxContiguous bytes of a message grow the caller's buffer; beyond, the
+// message is held in pieces of pieceMin to pieceMax bytes, so that memory held follows what
+// arrived (never what a frame header announces) and a message too large fails having held no
+// more than the read limit, without chains of growing copies.
+const (
+	maxContiguous = 64 << 10
+	pieceMin      = 64 << 10
+	pieceMax      = 1 << 20
+)
+
+var errMessageMemory = &ProtocolError{Code: StatusTryAgainLater, Rule: "the process's message memory limit is reached (SetMessageMemoryLimit)"}
+
+// makeRoom makes room for more of the message that started at dst[start:]: it grows dst while
+// the message is small, and adds a piece to the held message beyond. It reports false when the
+// message memory budget has no room.
+func (c *Conn) makeRoom(dst []byte, start int, grown *int64) ([]byte, bool) {
+	h := &c.r.held
+	size := len(dst) - start
+	if !h.holding() && size < maxContiguous {
+		more := max(size, 512)
+		if d := c.r.eng.Direct(); d > 0 && d < int64(more) {
+			more = int(d) // the current frame's rest fits: that much and no more
+		}
+		more = min(more, maxContiguous-size)
+		old := cap(dst)
+		grow := slices.Grow(dst, more)
+		if !messageMemory.reserve(int64(cap(grow) - old)) {
+			return dst, false
+		}
+		*grown += int64(cap(grow) - old)
+		return grow, true
+	}
+	return dst, h.add(min(max(size+h.n, pieceMin), pieceMax))
+}
+
+// heldMessage is what wsx holds of a message being read by ReadMessage: the pieces it spilled
+// into beyond the caller's buffer, or the bytes an interrupted call had received.
+type heldMessage struct {
+	pieces  [][]byte // in order; the last may have room left
+	n       int      // bytes held
+	charged int64    // bytes taken from the message memory budget
+}
+
+func (h *heldMessage) holding() bool { return len(h.pieces) > 0 }
+
+// room returns the free space of the last piece.
+func (h *heldMessage) room() []byte {
+	last := h.pieces[len(h.pieces)-1]
+	return last[len(last):cap(last)]
+}
+
+func (h *heldMessage) wrote(n int) {
+	last := &h.pieces[len(h.pieces)-1]
+	*last = (*last)[:len(*last)+n]
+	h.n += n
+}
+
+// add adds an empty piece of size bytes, if the budget has them.
+func (h *heldMessage) add(size int) bool {
+	if !messageMemory.reserve(int64(size)) {
+		return false
+	}
+	h.charged += int64(size)
+	h.pieces = append(h.pieces, make([]byte, 0, size))
+	return true
+}
+
+// prepend puts p, the start of the message, before what is held.
+func (h *heldMessage) prepend(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	if messageMemory.reserve(int64(len(p))) {
+		h.charged += int64(len(p))
+	}
+	h.pieces = slices.Insert(h.pieces, 0, bytes.Clone(p))
+	h.n += len(p)
+}
+
+// appendTo appends the held bytes to dst, growing it by exactly that much, and lets them go.
+func (h *heldMessage) appendTo(dst []byte) []byte {
+	dst = slices.Grow(dst, h.n)
+	for _, p := range h.pieces {
+		dst = append(dst, p...)
+	}
+	h.release()
+	return dst
+}
+
+// drain copies held bytes into p and forgets them; it returns how many it copied.
+func (h *heldMessage) drain(p []byte) int {
+	n := 0
+	for n < len(p) && len(h.pieces) > 0 {
+		k := copy(p[n:], h.pieces[0])
+		h.pieces[0] = h.pieces[0][k:]
+		n += k
+		h.n -= k
+		if len(h.pieces[0]) == 0 {
+			h.pieces = h.pieces[1:]
+		}
+	}
+	if len(h.pieces) == 0 {
+		h.release()
+	}
+	return n
+}
+
+func (h *heldMessage) release() {
+	if h.charged > 0 {
+		messageMemory.release(h.charged)
+	}
+	clear(h.pieces)
+	*h = heldMessage{pieces: h.pieces[:0]}
 }
 
 // Reader returns the next data message as a stream: its Read calls return the payload as it
@@ -117,29 +261,8 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err != nil {
 		return 0, nil, c.readError(ctx, err)
 	}
-	c.msgReader = messageReader{c: c, ctx: ctx}
-	return typ, &c.msgReader, nil
-}
-
-// messageRead reports whether the open message has been read whole.
-func (c *Conn) messageRead() bool {
-	done := c.dec.Remaining() == 0 && !c.dec.InMessage()
-	if c.dec.Compressed() {
-		return done && c.deflate.ended && c.deflate.pending == 0
-	}
-	return done
-}
-
-// grow makes room in dst for more of the message. It grows by what the current frame
-// announces, but never by more than dst's size again: a header announcing a huge frame does not
-// make the connection reserve memory before the bytes arrive.
-func (c *Conn) grow(dst []byte) []byte {
-	more := c.dec.Remaining()
-	if more == 0 || !c.dec.FinalFrame() || c.dec.Compressed() {
-		more = max(more, 512) // more frames, or inflated bytes, of unknown size to come
-	}
-	more = min(more, max(int64(cap(dst)), 64<<10))
-	return slices.Grow(dst, int(more))
+	c.r.msgRead = messageReader{c: c, ctx: ctx}
+	return typ, &c.r.msgRead, nil
 }
 
 // messageReader is the io.Reader that Reader returns. The connection keeps one, so it is
@@ -150,238 +273,248 @@ type messageReader struct {
 }
 
 func (r *messageReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // io.Reader: nothing read, nothing consumed
+	}
 	c := r.c
 	if err := c.beginRead(r.ctx); err != nil {
 		return 0, err
 	}
 	defer c.endRead()
-	if len(c.partial) > 0 {
+	if c.r.held.holding() {
 		// What an interrupted ReadMessage had received of this message.
-		n := copy(p, c.partial)
-		c.partial = c.partial[n:]
-		return n, nil
+		return c.r.held.drain(p), nil
 	}
-	if !c.msgOpen {
+	if !c.r.handed {
 		return 0, io.EOF
 	}
-	n, err := c.readPayload(p)
-	if err != nil && err != io.EOF {
-		var timeout bool
-		if err, timeout = c.timeout(r.ctx, err); timeout {
-			c.resume = true
+	for {
+		ev, nin, n := c.r.eng.Next(c.r.buf[c.r.pos:c.r.end], p)
+		c.r.pos += nin
+		var err error
+		switch ev.Kind {
+		case engine.MessageEnd:
+			c.r.handed = false
+			if n == 0 {
+				return 0, io.EOF
+			}
+			return n, nil
+		case engine.OutputFull:
+			return n, nil
+		case engine.NeedInput:
+			if n > 0 {
+				return n, nil // what there is, rather than waiting for more
+			}
+			n, err = c.input(p)
+		default:
+			err = c.control(ev)
+		}
+		if err != nil {
+			if isTimeout(err) {
+				c.r.resume = true
+			}
+			return n, c.readError(r.ctx, err)
+		}
+		if n > 0 {
+			return n, nil
 		}
 	}
-	return n, err
 }
 
-// beginRead takes the read side for one call and applies ctx's deadline to it.
+// beginRead takes the read side for one call and applies ctx's deadline to it. A read that
+// finds wsx reading by itself (Close waiting for the peer's Close, Ping for its Pong) waits for
+// it; one that finds the application reading is refused.
 func (c *Conn) beginRead(ctx context.Context) error {
 	select {
-	case c.readLock <- struct{}{}:
+	case c.r.lock <- struct{}{}:
 	default:
-		if !c.closeSent.Load() {
+		if readOwner(c.r.owner.Load()) == ownerApp {
 			return errConcurrentRead
 		}
-		// Close is reading until the peer's Close frame, keeping the messages that come
-		// first for us: wait for it.
 		select {
-		case c.readLock <- struct{}{}:
+		case c.r.lock <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	if c.readErr != nil && len(c.queued) == 0 {
-		<-c.readLock
-		return c.readErr
+	c.r.owner.Store(uint32(ownerApp))
+	if c.r.err != nil && len(c.r.queued) == 0 {
+		c.unlockRead()
+		return c.r.err
 	}
-	if err := c.rdl.begin(ctx); err != nil {
-		<-c.readLock
+	if limit := c.r.limit.Load(); limit != c.r.engLimit {
+		c.r.engLimit = limit
+		c.r.eng.SetReadLimit(limit)
+	}
+	if err := c.r.dl.begin(ctx); err != nil {
+		c.unlockRead()
 		return err
 	}
 	return nil
 }
 
 func (c *Conn) endRead() {
-	c.rdl.end()
-	<-c.readLock
+	c.r.dl.end()
+	c.unlockRead()
 }
 
-// nextMessage moves to the next data message, discarding what is left of the open one, unless
-// a read of it was cut short by its context: then the open message goes on.
+// lockReadWSX takes the read lock for wsx's own reading, if nobody holds it.
+func (c *Conn) tryLockReadWSX() bool {
+	select {
+	case c.r.lock <- struct{}{}:
+		c.r.owner.Store(uint32(ownerWSX))
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Conn) unlockRead() {
+	c.r.owner.Store(uint32(ownerNone))
+	<-c.r.lock
+}
+
+// nextMessage moves to the next data message: what is left of the one handed to the
+// application before is skipped, unless a read of it was cut short by its context (then it goes
+// on); a message that wsx's own reading stopped at (Ping) is taken up.
 func (c *Conn) nextMessage() (MessageType, error) {
-	if c.msgOpen {
-		if c.resume {
-			c.resume = false
-			return c.msgType, nil
+	if c.r.handed {
+		if c.r.resume {
+			c.r.resume = false
+			return c.r.typ, nil
 		}
-		c.partial = c.partial[:0]
-		for {
-			if _, err := c.readPayload(nil); err == io.EOF {
-				break
-			} else if err != nil {
-				return 0, err
-			}
-		}
-	}
-	if err := c.nextFrame(); err != nil {
-		return 0, err
-	}
-	if c.dec.Compressed() {
-		c.deflate.pending, c.deflate.ended = 0, false
-	}
-	c.msgOpen = true
-	c.msgType = MessageType(c.frameOp)
-	return c.msgType, nil
-}
-
-// readPayload reads payload bytes of the current message into p (discarding them when p is
-// nil) and returns io.EOF once the message has been read whole. It handles the frames that
-// continue the message, and control frames between them.
-func (c *Conn) readPayload(p []byte) (int, error) {
-	if c.dec.Compressed() {
-		return c.readInflated(p)
-	}
-	for c.dec.Remaining() == 0 {
-		if !c.dec.InMessage() {
-			c.msgOpen = false
-			return 0, io.EOF
-		}
-		if err := c.nextFrame(); err != nil {
+		c.r.held.release()
+		if err := c.skipMessage(); err != nil {
 			return 0, err
 		}
 	}
-	want := c.dec.Remaining()
-	if p != nil && int64(len(p)) < want {
-		want = int64(len(p))
-	}
-	if c.rpos == c.rend {
-		// Nothing buffered: a large read goes straight into the caller's buffer.
-		if p != nil && want >= int64(c.rsize) {
-			n, err := c.nc.Read(p[:want])
-			if n > 0 {
-				if err := c.dec.Payload(p[:n]); err != nil {
-					return n, c.fail(err)
-				}
-				return n, nil
-			}
-			return 0, c.ioError(err)
+	c.r.resume = false
+	for !c.r.eng.InMessage() {
+		ev, nin, _ := c.r.eng.Next(c.r.buf[c.r.pos:c.r.end], nil)
+		c.r.pos += nin
+		if ev.Kind == engine.MessageStart {
+			c.r.typ = MessageType(ev.Opcode)
+			break
 		}
-		if err := c.fill(); err != nil {
+		if err := c.step(ev); err != nil {
 			return 0, err
 		}
 	}
-	n := min(int(want), c.rend-c.rpos)
-	b := c.rbuf[c.rpos : c.rpos+n]
-	c.rpos += n
-	if err := c.dec.Payload(b); err != nil {
-		return 0, c.fail(err)
-	}
-	if p == nil {
-		return n, nil
-	}
-	return copy(p, b), nil
+	c.r.handed = true
+	return c.r.typ, nil
 }
 
-// nextFrame reads frame headers until one of a data frame, answering the control frames on
-// the way (§5.5); it leaves that data frame current in the decoder.
-func (c *Conn) nextFrame() error {
+// skipMessage reads what is left of the message in progress and throws it away.
+func (c *Conn) skipMessage() error {
 	for {
-		h, n, err := proto.ParseHeader(c.rbuf[c.rpos:c.rend])
-		if err == nil && h.Opcode.IsControl() && h.Length <= frame.MaxControlPayload &&
-			c.rend-c.rpos < n+int(h.Length) {
-			err = frame.ErrShortHeader // wait for the whole control frame
-		}
-		if err == frame.ErrShortHeader {
-			if err := c.fill(); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return c.fail(err)
-		}
-		if err := c.dec.Frame(h); err != nil {
-			return c.fail(err)
-		}
-		c.rpos += n
-		if !h.Opcode.IsControl() {
-			if h.Opcode != frame.OpContinuation {
-				c.frameOp = h.Opcode
-			}
+		ev, nin := c.r.eng.Skip(c.r.buf[c.r.pos:c.r.end])
+		c.r.pos += nin
+		if ev.Kind == engine.MessageEnd {
+			c.r.handed = false
 			return nil
 		}
-		payload := c.rbuf[c.rpos : c.rpos+int(h.Length)]
-		c.rpos += int(h.Length)
-		if err := c.handleControl(h.Opcode, payload); err != nil {
+		if err := c.step(ev); err != nil {
 			return err
 		}
 	}
 }
 
-// handleControl acts on a control frame from the peer (§5.5).
-func (c *Conn) handleControl(op frame.Opcode, p []byte) error {
-	code, reason, err := c.dec.Control(op, p)
-	if err != nil {
-		return c.fail(err)
+// step acts on an event that carries no message data: it reads more input for NeedInput, and
+// handles control frames.
+func (c *Conn) step(ev engine.Event) error {
+	if ev.Kind == engine.NeedInput {
+		return c.fill()
 	}
-	switch op {
-	case frame.OpPing:
-		// §5.5.2: answer with a Pong carrying the same payload, unless we already sent Close.
-		if c.closeSent.Load() {
-			return nil
-		}
-		if err := c.writeControl(frame.OpPong, p, c.controlDeadline(), nil); err != nil && !c.closeSent.Load() {
+	return c.control(ev)
+}
+
+// input reads more of the message for the engine: straight into out when the current frame's
+// payload is large and out has room for it (the engine then unmasks and checks it), else into
+// the read buffer. It returns how many bytes went to out.
+func (c *Conn) input(out []byte) (int, error) {
+	d := c.r.eng.Direct()
+	if d < int64(c.r.size) || len(out) < c.r.size || c.r.pos != c.r.end {
+		return 0, c.fill()
+	}
+	c.armReadStall()
+	n, err := c.nc.Read(out[:min(d, int64(len(out)))])
+	if n == 0 {
+		return 0, c.ioError(err)
+	}
+	if e := c.r.eng.Payload(out[:n]); e != nil {
+		return n, c.fail(e)
+	}
+	return n, nil
+}
+
+// control acts on an event of the engine other than message data: the peer's Ping (answered
+// with a Pong), Pong and Close, or a rule it broke.
+func (c *Conn) control(ev engine.Event) error {
+	switch ev.Kind {
+	case engine.Ping:
+		if err := c.writeControl(ctlPong, 0, ev.Payload, time.Now().Add(c.opts.closeTimeout()), nil); err != nil && !isTimeout(err) {
 			return c.setReadErr(err)
 		}
-	case frame.OpPong:
-		c.pongReceived(p)
-	case frame.OpClose:
-		return c.peerClosed(StatusCode(code), string(reason))
+		if c.opts.OnPing != nil {
+			c.opts.OnPing(ev.Payload)
+		}
+	case engine.Pong:
+		c.pongReceived(ev.Payload)
+		if c.opts.OnPong != nil {
+			c.opts.OnPong(ev.Payload)
+		}
+	case engine.Close:
+		return c.peerClosed(StatusCode(ev.Code), ev.Payload)
+	case engine.Failed:
+		return c.fail(ev.Err)
 	}
 	return nil
 }
 
-// peerClosed completes the closing handshake the peer started, or the one we started (§7.1.2):
-// it echoes the peer's status code (§5.5.1), and closes the connection.
-func (c *Conn) peerClosed(code StatusCode, reason string) error {
-	ce := &CloseError{Code: code, Reason: reason}
-	c.readErr = ce
-	c.sendClose(code, "") // no-op when we sent ours first
-	c.readDoneOnce.Do(func() { close(c.readDone) })
-	c.finishClose(true)
-	return ce
-}
-
 // fill reads more bytes from the connection into the read buffer.
 func (c *Conn) fill() error {
-	if c.rpos == c.rend {
-		c.rpos, c.rend = 0, 0
-		if c.raw != nil {
-			return c.fillIdle()
+	if c.r.pos == c.r.end {
+		c.r.pos, c.r.end = 0, 0
+		if c.raw.ok() {
+			return c.fillRaw()
 		}
 		c.readBuffer()
-	} else if c.rend == len(c.rbuf) {
-		c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
-		c.rpos = 0
+	} else if c.r.end == len(c.r.buf) {
+		c.r.end = copy(c.r.buf, c.r.buf[c.r.pos:c.r.end])
+		c.r.pos = 0
 	}
-	n, err := c.nc.Read(c.rbuf[c.rend:])
-	c.rend += n
+	c.armReadStall()
+	n, err := c.nc.Read(c.r.buf[c.r.end:])
+	c.r.end += n
 	if n > 0 {
 		return nil
 	}
 	return c.ioError(err)
 }
 
-// ioError classifies a failed read: a timeout leaves the connection usable; anything else ends
-// it (§7.1.5: a connection that ends without a Close frame has status 1006).
+// armReadStall bounds the next read by the stall timeout while the peer owes us the rest of a
+// frame or message.
+func (c *Conn) armReadStall() {
+	if d := c.opts.stallTimeout(); d > 0 && !c.r.eng.Idle() {
+		c.r.dl.armStall(d)
+	}
+}
+
+// ioError classifies a failed read: a timeout leaves the connection usable, unless it was the
+// stall bound's; anything else ends it (§7.1.5: a connection that ends without a Close frame
+// has status 1006).
 func (c *Conn) ioError(err error) error {
 	if err == nil {
 		err = io.ErrNoProgress
 	}
 	if isTimeout(err) {
+		if c.r.dl.stalled() {
+			return c.failWith(&ProtocolError{Code: StatusPolicyViolation,
+				Rule: "the peer stalled: no data for " + c.opts.stallTimeout().String() + " within a message (StallTimeout)"})
+		}
 		return err
 	}
-	if c.closed.Load() {
+	if c.closing.closed.Load() {
 		return c.setReadErr(errClosed)
 	}
 	if err == io.EOF {
@@ -390,113 +523,23 @@ func (c *Conn) ioError(err error) error {
 	return c.setReadErr(&CloseError{Code: StatusAbnormalClosure, err: err})
 }
 
-// fail fails the connection (§7.1.7) after a protocol violation by the peer: it sends a Close
-// frame with the violation's status code and closes the TCP connection.
-func (c *Conn) fail(err error) error {
-	var pe *proto.Error
-	if errors.As(err, &pe) {
-		code := StatusCode(pe.Code)
-		c.sendClose(code, pe.Msg)
-		err = &failError{code: code, err: err}
-	}
-	c.setReadErr(err)
-	c.closeTCP()
-	return err
-}
-
 // setReadErr makes err the answer to every later read, and wakes a Close waiting for the
 // peer's Close frame.
 func (c *Conn) setReadErr(err error) error {
-	c.readErr = err
-	c.readDoneOnce.Do(func() { close(c.readDone) })
+	if c.r.err == nil {
+		c.r.err = err
+	}
+	c.r.doneOnce.Do(func() { close(c.r.done) })
 	return err
 }
 
-// readError turns an error of the read side into what the caller sees.
+// readError turns an error of the read side into what the caller sees: a timeout caused by
+// ctx becomes ctx's error.
 func (c *Conn) readError(ctx context.Context, err error) error {
-	err, _ = c.timeout(ctx, err)
+	if isTimeout(err) {
+		return ctxError(ctx, err)
+	}
 	return err
-}
-
-// timeout reports whether err is a timeout, the only read error after which the connection
-// stays usable, and turns one caused by ctx into ctx's error.
-func (c *Conn) timeout(ctx context.Context, err error) (error, bool) {
-	if !isTimeout(err) {
-		return err, false
-	}
-	return ctxError(ctx, err)
-}
-
-// readInflated is readPayload for a compressed message (RFC 7692 §6.2): payload bytes are
-// unmasked in the read buffer and inflated into p, which the decoder then checks against the
-// read limit and, for text, UTF-8.
-func (c *Conn) readInflated(p []byte) (int, error) {
-	z := c.deflate
-	out := p
-	if p == nil {
-		if z.discard == nil {
-			z.discard = make([]byte, 4096)
-		}
-		out = z.discard
-	}
-	for {
-		if z.ended {
-			// The deflate data ended; what is left of the message's frames is skipped.
-			if z.pending == 0 && c.dec.Remaining() == 0 && !c.dec.InMessage() {
-				c.msgOpen = false
-				return 0, io.EOF
-			}
-			c.rpos += z.pending
-			z.pending = 0
-		}
-		if z.pending == 0 {
-			if c.dec.Remaining() > 0 {
-				if c.rpos == c.rend {
-					if err := c.fill(); err != nil {
-						return 0, err
-					}
-				}
-				k := int(min(c.dec.Remaining(), int64(c.rend-c.rpos)))
-				if err := c.dec.Payload(c.rbuf[c.rpos : c.rpos+k]); err != nil {
-					return 0, c.fail(err)
-				}
-				z.pending = k
-			} else if c.dec.InMessage() {
-				if err := c.nextFrame(); err != nil {
-					return 0, err
-				}
-				continue
-			}
-		}
-		if z.ended {
-			continue
-		}
-		final := c.dec.Remaining() == 0 && !c.dec.InMessage()
-		n, used, err := z.decomp.Inflate(out, c.rbuf[c.rpos:c.rpos+z.pending], final)
-		c.rpos += used
-		z.pending -= used
-		if n > 0 {
-			if verr := c.dec.Inflated(out[:n]); verr != nil {
-				return 0, c.fail(verr)
-			}
-		}
-		switch {
-		case err == io.EOF:
-			if verr := c.dec.InflatedEnd(); verr != nil {
-				return 0, c.fail(verr)
-			}
-			z.ended = true
-		case errors.Is(err, deflate.ErrTooLarge):
-			return 0, c.fail(&proto.Error{Code: proto.CodeTooBig, Msg: "message inflates past the read limit (§10.4, RFC 7692 §8.1)"})
-		case err != nil:
-			return 0, c.fail(&proto.Error{Code: proto.CodeInvalidData, Msg: "invalid compressed data: " + strings.TrimPrefix(err.Error(), "wsx: ")})
-		case n == 0 && used == 0 && final && z.pending == 0:
-			return 0, c.fail(&proto.Error{Code: proto.CodeInvalidData, Msg: "compressed message ends mid-stream (RFC 7692 §7.2.2)"})
-		}
-		if n > 0 && p != nil {
-			return n, nil
-		}
-	}
 }
 
 // queuedMessage is a message that Close read while waiting for the peer's Close frame, kept
@@ -507,10 +550,10 @@ type queuedMessage struct {
 }
 
 func (c *Conn) popQueued() (queuedMessage, bool) {
-	if len(c.queued) == 0 {
+	if len(c.r.queued) == 0 {
 		return queuedMessage{}, false
 	}
-	m := c.queued[0]
-	c.queued = c.queued[1:]
+	m := c.r.queued[0]
+	c.r.queued = c.r.queued[1:]
 	return m, true
 }

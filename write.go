@@ -8,28 +8,53 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsx-go/wsx/internal/engine"
 	"github.com/wsx-go/wsx/internal/frame"
 )
 
+// WriteOption changes how one message goes out.
+type WriteOption uint8
+
+// Uncompressed sends a message without compression even when permessage-deflate is on, for data
+// that would not shrink:
+//
+//	c.Write(ctx, wsx.MessageBinary, jpeg, wsx.Uncompressed)
+const Uncompressed WriteOption = 1
+
+func uncompressed(opts []WriteOption) bool {
+	for _, o := range opts {
+		if o == Uncompressed {
+			return true
+		}
+	}
+	return false
+}
+
 // Write sends p as one message of type typ. It is safe to call from several goroutines at once;
-// messages go out whole, one after another.
+// messages go out whole, one after another. Text must be UTF-8 (§8.1): Write refuses text that
+// is not, before anything goes out.
 //
 // ctx bounds the call, including the wait for other writers. A write that expires part-way
 // through a frame leaves the peer with a broken frame, so the connection is closed; one that
 // expires before anything went out changes nothing. A write that fails because the peer went
 // away ends the sending side; reads go on, to report the peer's Close if it sent one.
-func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
-	op, compress, err := c.messageOpcode(typ)
+func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte, opts ...WriteOption) error {
+	op, err := messageOpcode(typ)
 	if err != nil {
 		return err
 	}
-	if err := lock(ctx, c.msgLock); err != nil {
+	if typ == MessageText {
+		if err := engine.CheckText(p); err != nil {
+			return fmt.Errorf("wsx: %w", err)
+		}
+	}
+	if err := lock(ctx, c.w.msgLock); err != nil {
 		return err
 	}
 	defer c.endMessage()
-	if compress && c.deflate.cfg.Compress(len(p)) {
+	if c.w.eng.Compresses(len(p)) && !uncompressed(opts) {
 		bp := compressBuffers.Get().(*[]byte)
-		*bp = c.deflate.comp.AppendMessage((*bp)[:0], p)
+		*bp = c.w.eng.Compressor().AppendMessage((*bp)[:0], p)
 		err := c.writeData(ctx, op, frame.Rsv1, true, *bp)
 		compressBuffers.Put(bp)
 		return err
@@ -37,41 +62,50 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	return c.writeData(ctx, op, 0, true, p)
 }
 
+// compressBuffers hold compressed messages while they are written.
+var compressBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // Writer returns a writer for one message of type typ, sent in fragments (§5.4) as its buffer
 // fills; Close sends the final fragment. Until then other data messages wait (control frames
 // may still go between the fragments). ctx bounds every call on the writer. With compression
-// on, a streamed message is compressed whatever its size, unless typ includes Uncompressed.
-func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
-	op, compress, err := c.messageOpcode(typ)
+// on, a streamed message is compressed whatever its size, unless Uncompressed is given.
+//
+// Text is checked as it is written: Write refuses bytes that are not UTF-8, and a code point
+// split between two Writes goes out whole with the second. Close reports a message that ends
+// inside a code point, whose last bytes are then not sent.
+func (c *Conn) Writer(ctx context.Context, typ MessageType, opts ...WriteOption) (io.WriteCloser, error) {
+	op, err := messageOpcode(typ)
 	if err != nil {
 		return nil, err
 	}
-	if err := lock(ctx, c.msgLock); err != nil {
+	if err := lock(ctx, c.w.msgLock); err != nil {
 		return nil, err
 	}
-	c.msgWriter = messageWriter{c: c, ctx: ctx, op: op, compress: compress}
-	return &c.msgWriter, nil
+	c.w.msgWriter = messageWriter{c: c, ctx: ctx, op: op, compress: c.w.eng.Compressing() && !uncompressed(opts)}
+	return &c.w.msgWriter, nil
 }
 
-// messageOpcode returns the opcode for a message type and whether to compress the message.
-func (c *Conn) messageOpcode(typ MessageType) (frame.Opcode, bool, error) {
-	compress := c.deflate != nil && typ&Uncompressed == 0
-	typ &^= Uncompressed
+// messageOpcode returns the opcode for a message type.
+func messageOpcode(typ MessageType) (frame.Opcode, error) {
 	if typ != MessageText && typ != MessageBinary {
-		return 0, false, fmt.Errorf("wsx: cannot write a message of type %v", typ)
+		return 0, fmt.Errorf("wsx: cannot write a message of type %v", typ)
 	}
-	return frame.Opcode(typ), compress, nil
+	return frame.Opcode(typ), nil
 }
 
 // messageWriter buffers a message's bytes in the connection's write buffer, after room for
 // the frame header, so that each fragment goes out in one write. A compressed message goes
-// through the compressor instead, and out as the compressor produces it.
+// through the compressor instead, and out as the compressor produces it. Text keeps the bytes
+// of an incomplete code point (tail) back until the bytes that complete it arrive.
 type messageWriter struct {
 	c        *Conn
 	ctx      context.Context
 	op       frame.Opcode
 	compress bool
-	n        int // payload bytes buffered in c.wbuf[frame.MaxHeaderSize:]
+	n        int // payload bytes buffered in c.w.buf[frame.MaxHeaderSize:]
+	tail     [3]byte
+	ntail    int
+	err      error // the first error: the message cannot go on
 	closed   bool
 }
 
@@ -79,9 +113,43 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, errors.New("wsx: write to a closed message writer")
 	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.op != frame.OpText {
+		return w.write(p)
+	}
+	pending, err := w.c.w.eng.StreamText(p)
+	if err != nil {
+		w.err = fmt.Errorf("wsx: %w", err)
+		return 0, w.err
+	}
+	if pending > len(p) {
+		// p continues a code point and does not finish it.
+		w.ntail += copy(w.tail[w.ntail:], p)
+		return len(p), nil
+	}
+	if w.ntail > 0 {
+		if _, err := w.write(w.tail[:w.ntail]); err != nil {
+			return 0, err
+		}
+	}
+	w.ntail = copy(w.tail[:], p[len(p)-pending:])
+	n, err := w.write(p[:len(p)-pending])
+	if err != nil {
+		return n, err
+	}
+	return len(p), nil
+}
+
+// write sends p as the next part of the message.
+func (w *messageWriter) write(p []byte) (int, error) {
 	c := w.c
 	if w.compress {
-		return len(p), w.writeCompressed(p, false)
+		if err := w.writeCompressed(p, false); err != nil {
+			return 0, w.fail(err)
+		}
+		return len(p), nil
 	}
 	buf := c.writeBuffer()[frame.MaxHeaderSize:]
 	written := 0
@@ -89,7 +157,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		if w.n == 0 && len(p) >= len(buf) {
 			// A large write goes out as a fragment of its own, without a copy.
 			if err := c.writeData(w.ctx, w.op, 0, false, p); err != nil {
-				return written, err
+				return written, w.fail(err)
 			}
 			return written + len(p), nil
 		}
@@ -99,11 +167,18 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		written += k
 		if w.n == len(buf) {
 			if err := w.flush(false); err != nil {
-				return written, err
+				return written, w.fail(err)
 			}
 		}
 	}
 	return written, nil
+}
+
+func (w *messageWriter) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	return err
 }
 
 // Close sends the final fragment and lets the next message go.
@@ -113,10 +188,19 @@ func (w *messageWriter) Close() error {
 	}
 	w.closed = true
 	defer w.c.endMessage()
-	if w.compress {
-		return w.writeCompressed(nil, true)
+	var textErr error
+	if w.op == frame.OpText {
+		if err := w.c.w.eng.EndText(); err != nil && w.err == nil {
+			textErr = fmt.Errorf("wsx: %w", err)
+		}
 	}
-	return w.flush(true)
+	var err error
+	if w.compress {
+		err = w.writeCompressed(nil, true)
+	} else {
+		err = w.flush(true)
+	}
+	return errors.Join(w.err, textErr, err)
 }
 
 func (w *messageWriter) flush(fin bool) error {
@@ -131,41 +215,46 @@ func (w *messageWriter) flush(fin bool) error {
 // sends what the compressor has ready as the next fragment (RSV1 on the first frame only,
 // RFC 7692 §6.1).
 func (w *messageWriter) writeCompressed(p []byte, fin bool) error {
+	comp := w.c.w.eng.Compressor()
 	bp := compressBuffers.Get().(*[]byte)
 	defer compressBuffers.Put(bp)
 	if fin {
-		*bp = w.c.deflate.comp.Finish((*bp)[:0])
-	} else if *bp = w.c.deflate.comp.Write((*bp)[:0], p); len(*bp) == 0 {
+		*bp = comp.Finish((*bp)[:0])
+	} else if *bp = comp.Write((*bp)[:0], p); len(*bp) == 0 {
 		return nil // the compressor is still collecting input
 	}
 	return w.c.writeData(w.ctx, w.op, frame.Rsv1, fin, *bp)
 }
 
-// writeData sends one data frame. The caller holds msgLock. When p lies in c.wbuf right after
+// writeData sends one data frame. The caller holds msgLock. When p lies in c.w.buf right after
 // frame.MaxHeaderSize bytes of room, the header is put in front of it and the frame goes out
 // in one write.
 func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin bool, p []byte) error {
-	if err := lock(ctx, c.frameLock); err != nil {
+	if err := lock(ctx, c.w.frameLock); err != nil {
 		return err
 	}
-	defer unlock(c.frameLock)
-	if c.closeSent.Load() || c.closed.Load() {
+	defer unlock(c.w.frameLock)
+	if c.closing.closed.Load() {
+		return errClosed
+	}
+	if c.w.err != nil {
+		return c.w.err
+	}
+	h, err := c.w.eng.Data(op, rsv, fin, int64(len(p)))
+	if err != nil {
 		return errClosed // §5.5.1: no data frames after a Close frame
 	}
-	if c.writeErr != nil {
-		return c.writeErr
-	}
-	if err := c.wdl.begin(ctx); err != nil {
+	if err := c.w.dl.begin(ctx); err != nil {
+		c.w.eng.Undo(h)
 		return err
 	}
-	defer c.wdl.end()
-	h := c.enc.Data(op, rsv, fin, int64(len(p)))
+	defer c.w.dl.end()
 	if n, err := c.writeFrame(h, p); err != nil {
-		err, _ = ctxError(ctx, err)
+		err = ctxError(ctx, err)
 		// A compressor has taken the unsent message into its history: the peer's would
 		// differ, so the connection cannot go on.
-		if n == 0 && isTimeout(err) && c.deflate == nil {
-			c.enc.Undo(h)
+		if n == 0 && isTimeout(err) && !c.w.eng.Compressing() {
+			c.w.eng.Undo(h)
 			return err // nothing went out: the connection is intact
 		}
 		return c.setWriteErr(err)
@@ -193,10 +282,10 @@ func (c *Conn) writeFrame(h frame.Header, p []byte) (int64, error) {
 	n := frame.Put(buf, h)
 	if !h.Masked && len(p) > len(buf)-n {
 		// A large server frame: header and payload in one writev, payload uncopied.
-		c.iov[0], c.iov[1] = buf[:n], p
-		c.bufs = c.iov[:]
-		written, err := c.bufs.WriteTo(c.nc)
-		c.iov[1] = nil
+		c.w.iov[0], c.w.iov[1] = buf[:n], p
+		c.w.bufs = c.w.iov[:]
+		written, err := c.writev(&c.w.bufs)
+		c.w.iov[1] = nil
 		return written, err
 	}
 	var written int64
@@ -228,16 +317,16 @@ func inBuffer(buf, p []byte) bool {
 // the default size comes from a pool and goes back after the message (endMessage), so an
 // idle connection holds none.
 func (c *Conn) writeBuffer() []byte {
-	if c.wbuf == nil {
+	if c.w.buf == nil {
 		size := c.opts.WriteBufferSize
 		if size <= 0 || size == DefaultWriteBufferSize {
-			c.wbufp = writeBuffers.Get().(*[]byte)
-			c.wbuf = *c.wbufp
+			c.w.bufp = writeBuffers.Get().(*[]byte)
+			c.w.buf = *c.w.bufp
 		} else {
-			c.wbuf = make([]byte, max(size, 2*frame.MaxHeaderSize))
+			c.w.buf = make([]byte, max(size, 2*frame.MaxHeaderSize))
 		}
 	}
-	return c.wbuf
+	return c.w.buf
 }
 
 var writeBuffers = sync.Pool{New: func() any {
@@ -247,38 +336,64 @@ var writeBuffers = sync.Pool{New: func() any {
 
 // endMessage gives back a pooled write buffer and lets the next message go.
 func (c *Conn) endMessage() {
-	if c.wbufp != nil {
-		writeBuffers.Put(c.wbufp)
-		c.wbufp, c.wbuf = nil, nil
+	if c.w.bufp != nil {
+		writeBuffers.Put(c.w.bufp)
+		c.w.bufp, c.w.buf = nil, nil
 	}
-	unlock(c.msgLock)
+	unlock(c.w.msgLock)
 }
 
-// writeControl sends a control frame (§5.5), waiting for the frame being written to finish
-// but not for the rest of a fragmented message (§5.4). deadline bounds the wait and the write;
-// done, when not nil, cancels the wait.
-func (c *Conn) writeControl(op frame.Opcode, p []byte, deadline time.Time, done <-chan struct{}) error {
-	if err := lockUntil(c.frameLock, deadline, done); err != nil {
+// controlKind names the control frames a Conn sends.
+type controlKind uint8
+
+const (
+	ctlPing       controlKind = iota
+	ctlPong                   // the answer to a Ping
+	ctlClose                  // our Close, starting the closing handshake
+	ctlCloseReply             // the answer to the peer's Close
+)
+
+// writeControl sends a control frame (§5.5) with code (Close frames) and payload p (the Ping's
+// payload, or the close reason), waiting for the frame being written to finish but not for the
+// rest of a fragmented message (§5.4). deadline bounds the wait and the write; done, when not
+// nil, cancels the wait. A frame the protocol does not call for (a Pong or a Close answer after
+// our Close) is not sent.
+func (c *Conn) writeControl(kind controlKind, code StatusCode, p []byte, deadline time.Time, done <-chan struct{}) error {
+	if err := lockUntil(c.w.frameLock, deadline, done); err != nil {
 		return err
 	}
-	defer unlock(c.frameLock)
-	if c.closed.Load() {
+	defer unlock(c.w.frameLock)
+	if c.closing.closed.Load() {
 		return errClosed
 	}
-	if c.writeErr != nil {
-		return c.writeErr
+	if c.w.err != nil {
+		return c.w.err
 	}
-	h, err := c.enc.Control(op, len(p))
-	if err != nil {
-		return err
+	var (
+		b   []byte
+		err error
+		ok  = true
+	)
+	switch kind {
+	case ctlPing:
+		b, err = c.w.eng.AppendPing(c.w.ctl[:0], p)
+	case ctlPong:
+		b, ok = c.w.eng.AppendPong(c.w.ctl[:0], p)
+	case ctlClose:
+		b, err = c.w.eng.AppendClose(c.w.ctl[:0], uint16(code), p)
+	case ctlCloseReply:
+		b, ok = c.w.eng.AppendCloseReply(c.w.ctl[:0], uint16(code), p)
 	}
-	n := frame.Put(c.ctlBuf[:], h)
-	m := copy(c.ctlBuf[n:], p)
-	if h.Masked {
-		frame.Mask(h.Key, 0, c.ctlBuf[n:n+m])
+	switch {
+	case err == engine.ErrCloseSent:
+		return errClosed
+	case err != nil:
+		return fmt.Errorf("wsx: %w", err)
+	case !ok:
+		return nil
 	}
-	c.wdl.setAt(deadline)
-	if w, err := c.write(c.ctlBuf[:n+m]); err != nil {
+	c.w.dl.setAt(deadline)
+	if w, err := c.write(b); err != nil {
 		if w == 0 && isTimeout(err) {
 			return err // nothing went out: the connection is intact
 		}
@@ -287,24 +402,25 @@ func (c *Conn) writeControl(op frame.Opcode, p []byte, deadline time.Time, done 
 	return nil
 }
 
-// controlDeadline bounds the control frames the read side sends on its own (pongs, the
-// answer to a Close).
-func (c *Conn) controlDeadline() time.Time {
-	return time.Now().Add(c.opts.closeTimeout())
+// armWriteStall bounds a write that may wait by the stall timeout.
+func (c *Conn) armWriteStall() {
+	if d := c.opts.stallTimeout(); d > 0 {
+		c.w.dl.armStall(d)
+	}
 }
 
 // setWriteErr records a failed write. A frame may have been cut short, so nothing more can be
 // sent on the connection: it is closed.
 func (c *Conn) setWriteErr(err error) error {
-	if c.writeErr == nil {
-		c.writeErr = fmt.Errorf("wsx: write failed, connection closed: %w", err)
+	if c.w.err == nil {
+		c.w.err = fmt.Errorf("wsx: write failed, connection closed: %w", err)
 	}
 	if isTimeout(err) {
-		c.closeTCP()
+		c.closeTransport()
 	} else {
 		c.closeWrite()
 	}
-	return c.writeErr
+	return c.w.err
 }
 
 // closeWrite shuts down the sending half of the connection, if it can, and leaves the read

@@ -90,7 +90,7 @@ func TestWriterFragments_5_4(t *testing.T) {
 		t.Fatal(err)
 	}
 	pingDone := make(chan error, 1)
-	go func() { pingDone <- c.writeControl(frame.OpPing, []byte("between"), time.Time{}, nil) }()
+	go func() { pingDone <- c.writeControl(ctlPing, 0, []byte("between"), time.Time{}, nil) }()
 	if err := <-pingDone; err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestConcurrentWrites(t *testing.T) {
 	}
 	go func() {
 		for range 20 {
-			client.writeControl(frame.OpPing, []byte("p"), time.Time{}, nil)
+			client.writeControl(ctlPing, 0, []byte("p"), time.Time{}, nil)
 		}
 	}()
 	for range writers * each {

@@ -10,15 +10,15 @@ import (
 var (
 	// ErrCloseLength means that a close payload is 1 byte long: if there is
 	// a body, its first two bytes are a status code (§5.5.1).
-	ErrCloseLength = errors.New("wsx: close frame payload of 1 byte has no room for a status code (§5.5.1)")
+	ErrCloseLength = errors.New("close frame payload of 1 byte has no room for a status code (§5.5.1)")
 
 	// ErrCloseCode means that a close payload carries a status code that
 	// may not be sent on the wire (§7.4.1, §7.4.2).
-	ErrCloseCode = errors.New("wsx: close frame status code is not allowed on the wire (§7.4)")
+	ErrCloseCode = errors.New("close frame status code is not allowed on the wire (§7.4)")
 
 	// ErrCloseReason means that a close reason is not valid UTF-8
 	// (§5.5.1, §8.1).
-	ErrCloseReason = errors.New("wsx: close frame reason is not valid UTF-8 (§5.5.1)")
+	ErrCloseReason = errors.New("close frame reason is not valid UTF-8 (§5.5.1)")
 )
 
 // closeNoStatus is the code reported for a close frame without a body

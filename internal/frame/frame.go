@@ -90,16 +90,16 @@ const (
 var (
 	// ErrShortHeader means that b holds only part of a header: the caller
 	// should read more bytes and call Parse again.
-	ErrShortHeader = errors.New("wsx: incomplete frame header")
+	ErrShortHeader = errors.New("incomplete frame header")
 
 	// ErrNonMinimalLength means that the payload length is encoded in more
 	// bytes than needed (§5.2: "the minimal number of bytes MUST be used to
 	// encode the length").
-	ErrNonMinimalLength = errors.New("wsx: frame length uses a non-minimal encoding (§5.2)")
+	ErrNonMinimalLength = errors.New("frame length uses a non-minimal encoding (§5.2)")
 
 	// ErrLengthMSB means that a 64-bit payload length has its most
 	// significant bit set (§5.2).
-	ErrLengthMSB = errors.New("wsx: 64-bit frame length has its most significant bit set (§5.2)")
+	ErrLengthMSB = errors.New("64-bit frame length has its most significant bit set (§5.2)")
 )
 
 // Parse decodes the header at the start of b and returns it with its size in

@@ -56,6 +56,7 @@ func init() {
 // Write. The zero value is ready to use.
 type Validator struct {
 	need   uint8 // continuation bytes still expected for the current code point
+	have   uint8 // bytes of the current code point seen when need > 0
 	lo, hi uint8 // allowed range of the next continuation byte when need > 0
 	bad    bool  // the stream is invalid; sticky until Reset
 }
@@ -98,6 +99,15 @@ func (v *Validator) Complete() bool {
 	return !v.bad && v.need == 0
 }
 
+// Pending returns how many bytes at the end of the stream so far belong to a code point that
+// is not complete yet (0 to 3).
+func (v *Validator) Pending() int {
+	if v.need == 0 {
+		return 0
+	}
+	return int(v.have)
+}
+
 // Reset makes v ready for a new stream.
 func (v *Validator) Reset() {
 	*v = Validator{}
@@ -115,7 +125,7 @@ func (v *Validator) step(c byte) bool {
 		}
 		if size > 1 {
 			r := accept[x>>4]
-			v.need, v.lo, v.hi = size-1, r.lo, r.hi
+			v.need, v.have, v.lo, v.hi = size-1, 1, r.lo, r.hi
 		}
 		return true
 	}
@@ -124,6 +134,7 @@ func (v *Validator) step(c byte) bool {
 		return false
 	}
 	v.need--
+	v.have++
 	v.lo, v.hi = 0x80, 0xBF
 	return true
 }

@@ -4,6 +4,7 @@ package wsx
 
 import (
 	"io"
+	"net"
 	"syscall"
 )
 
@@ -19,23 +20,32 @@ import (
 // never shrinks from 4 KiB back to 2 KiB: it must not grow at all. Waiting for data at the top
 // of ReadMessage (read.go) and writing frames through RawConn.Write keeps an echo loop started
 // in a goroutine of its own within that, which halves the stack of an idle connection.
+//
+// The callbacks are also where the stall bound (ConnOptions.StallTimeout) is armed: only when
+// the socket has nothing to read, or no room to write, and only until the next progress, so
+// that I/O that does not wait costs no deadline.
 
-// rawReader is the state of reads and writes through syscall.RawConn.
-type rawReader struct {
-	rc  syscall.RawConn
-	fn  func(fd uintptr) bool // c.rawRead, bound once so that reads do not allocate
-	n   int
-	err error
+// rawConn is the state of reads and writes through syscall.RawConn.
+type rawConn struct {
+	rc syscall.RawConn // nil when the transport is not a socket
+
+	// Reads, under the read lock.
+	rfn  func(fd uintptr) bool // c.rawRead, bound once so that reads do not allocate
+	rn   int
+	rerr error
 
 	// Writes, under frameLock.
-	wfn  func(fd uintptr) bool // c.rawWrite, bound once
-	wbuf []byte
-	wn   int
-	werr error
+	wfn      func(fd uintptr) bool // c.rawWrite, bound once
+	wbuf     []byte
+	wn       int
+	werr     error
+	wstalled bool // the stall bound is armed for the write in progress
 }
 
-// initIdleRead sets up buffer-free waiting when nc is a socket and the read buffer is pooled.
-func (c *Conn) initIdleRead() {
+func (r *rawConn) ok() bool { return r.rc != nil }
+
+// initRaw sets up raw I/O when nc is a socket.
+func (c *Conn) initRaw() {
 	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return
@@ -44,32 +54,42 @@ func (c *Conn) initIdleRead() {
 	if err != nil {
 		return
 	}
-	c.raw = &c.rawState
 	c.raw.rc = rc
-	c.raw.fn = c.rawRead
+	c.raw.rfn = c.rawRead
 	c.raw.wfn = c.rawWrite
 }
 
 // write writes p to the connection, through RawConn.Write on a socket. The caller holds
 // frameLock.
 func (c *Conn) write(p []byte) (int, error) {
-	r := c.raw
-	if r == nil {
+	r := &c.raw
+	if r.rc == nil {
+		c.armWriteStall()
 		return c.nc.Write(p)
 	}
 	r.wbuf, r.wn, r.werr = p, 0, nil
 	err := r.rc.Write(r.wfn)
 	r.wbuf = nil
+	if r.wstalled {
+		r.wstalled = false
+		c.w.dl.disarmStall()
+	}
 	if err == nil {
 		err = r.werr
 	}
 	return r.wn, err
 }
 
+// writev writes the buffers with one system call where it can. The caller holds frameLock.
+func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
+	c.armWriteStall()
+	return bufs.WriteTo(c.nc)
+}
+
 // rawWrite is called by RawConn.Write: it writes what the socket takes, and asks to wait for
-// room when it takes nothing more (EAGAIN).
+// room when it takes nothing more (EAGAIN), bounding the wait by the stall timeout.
 func (c *Conn) rawWrite(fd uintptr) bool {
-	r := c.raw
+	r := &c.raw
 	for r.wn < len(r.wbuf) {
 		n, err := syscall.Write(int(fd), r.wbuf[r.wn:])
 		switch err {
@@ -77,6 +97,10 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 			r.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
+			if d := c.opts.stallTimeout(); d > 0 {
+				c.w.dl.armStall(d)
+				r.wstalled = true
+			}
 			return false
 		default:
 			r.werr = err
@@ -86,17 +110,21 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 	return true
 }
 
-// fillIdle reads into an empty read buffer, taking the buffer from the pool only once the
+// fillRaw reads into an empty read buffer, taking the buffer from the pool only once the
 // socket has data.
-func (c *Conn) fillIdle() error {
-	r := c.raw
-	r.n, r.err = 0, nil
-	err := r.rc.Read(r.fn)
-	if err == nil {
-		err = r.err
+func (c *Conn) fillRaw() error {
+	r := &c.raw
+	r.rn, r.rerr = 0, nil
+	err := r.rc.Read(r.rfn)
+	if c.r.stalling {
+		c.r.stalling = false
+		c.r.dl.disarmStall()
 	}
-	if r.n > 0 {
-		c.rend = r.n
+	if err == nil {
+		err = r.rerr
+	}
+	if r.rn > 0 {
+		c.r.end = r.rn
 		return nil
 	}
 	if err == nil {
@@ -106,22 +134,29 @@ func (c *Conn) fillIdle() error {
 }
 
 // rawRead is called by RawConn.Read: it reads what the socket has, or returns the buffer to
-// the pool and asks to wait when it has nothing (EAGAIN).
+// the pool and asks to wait when it has nothing (EAGAIN), bounding the wait by the stall
+// timeout when the peer owes us the rest of a frame.
 func (c *Conn) rawRead(fd uintptr) bool {
 	c.readBuffer()
 	for {
-		n, err := syscall.Read(int(fd), c.rbuf)
+		n, err := syscall.Read(int(fd), c.r.buf)
 		switch err {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			c.releaseReadBuffer()
+			if !c.r.stalling {
+				if d := c.opts.stallTimeout(); d > 0 && !c.r.eng.Idle() {
+					c.r.dl.armStall(d)
+					c.r.stalling = true
+				}
+			}
 			return false
 		}
 		if err != nil {
 			n = 0
 		}
-		c.raw.n, c.raw.err = n, err
+		c.raw.rn, c.raw.rerr = n, err
 		return true
 	}
 }

@@ -1,0 +1,24 @@
+//go:build !unix
+
+package wsx
+
+import "net"
+
+// rawConn is used on Unix only; elsewhere an idle connection keeps its read buffer.
+type rawConn struct{}
+
+func (rawConn) ok() bool { return false }
+
+func (c *Conn) initRaw() {}
+
+func (c *Conn) fillRaw() error { panic("unreachable: no raw connection") }
+
+func (c *Conn) write(p []byte) (int, error) {
+	c.armWriteStall()
+	return c.nc.Write(p)
+}
+
+func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
+	c.armWriteStall()
+	return bufs.WriteTo(c.nc)
+}
