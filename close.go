@@ -161,7 +161,7 @@ func (c *Conn) failWith(pe *ProtocolError) error {
 	reason := []byte(truncateReason(pe.Rule))
 	if c.writeControl(ctlClose, pe.Code, reason, time.Now().Add(c.opts.closeTimeout()), nil) == nil {
 		c.closeWrite()
-		c.r.dl.setAt(time.Now().Add(failLinger))
+		c.r.dl.setAt(time.Now().Add(min(failLinger, c.opts.closeTimeout())))
 		c.r.pos, c.r.end = 0, 0
 		io.Copy(io.Discard, io.LimitReader(c.nc, failLingerBytes))
 	}
@@ -169,7 +169,8 @@ func (c *Conn) failWith(pe *ProtocolError) error {
 	return pe
 }
 
-// How long, and for how many bytes, a failed connection waits for the peer to read its Close.
+// How long (unless CloseTimeout is shorter), and for how many bytes, a failed connection waits
+// for the peer to read its Close.
 const (
 	failLinger      = time.Second
 	failLingerBytes = 64 << 20

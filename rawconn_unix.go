@@ -116,21 +116,28 @@ func (c *Conn) fillRaw() error {
 	r := &c.raw
 	r.rn, r.rerr = 0, nil
 	err := r.rc.Read(r.rfn)
-	if c.r.stalling {
-		c.r.stalling = false
-		c.r.dl.disarmStall()
+	if r.rn > 0 {
+		c.r.end = r.rn
+		c.progressed()
+		return nil
 	}
 	if err == nil {
 		err = r.rerr
 	}
-	if r.rn > 0 {
-		c.r.end = r.rn
-		return nil
-	}
 	if err == nil {
 		err = io.EOF
 	}
-	return c.ioError(err)
+	err = c.ioError(err) // while the stall bound is armed, so that it is recognised
+	c.progressed()
+	return err
+}
+
+// progressed lifts the stall bound a raw read armed.
+func (c *Conn) progressed() {
+	if c.r.stalling {
+		c.r.stalling = false
+		c.r.dl.disarmStall()
+	}
 }
 
 // rawRead is called by RawConn.Read: it reads what the socket has, or returns the buffer to

@@ -147,12 +147,17 @@ var errMessageMemory = &ProtocolError{Code: StatusTryAgainLater, Rule: "the proc
 // message memory budget has no room.
 func (c *Conn) makeRoom(dst []byte, start int, grown *int64) ([]byte, bool) {
 	h := &c.r.held
-	size := len(dst) - start
+	size := len(dst) - start + h.n // the message so far
+	more := max(size, 512)
+	if d := c.r.eng.Direct(); d > 0 && d < int64(more) {
+		more = int(d) // the current frame's rest fits: that much and no more
+	}
+	if limit := c.r.engLimit; limit > 0 {
+		// Never room past the limit: a message that would need more fails there. One byte
+		// more lets a compressed message that ends right at the limit finish.
+		more = int(min(int64(more), max(limit-int64(size), 0)+1))
+	}
 	if !h.holding() && size < maxContiguous {
-		more := max(size, 512)
-		if d := c.r.eng.Direct(); d > 0 && d < int64(more) {
-			more = int(d) // the current frame's rest fits: that much and no more
-		}
 		more = min(more, maxContiguous-size)
 		old := cap(dst)
 		grow := slices.Grow(dst, more)
@@ -162,7 +167,7 @@ func (c *Conn) makeRoom(dst []byte, start int, grown *int64) ([]byte, bool) {
 		*grown += int64(cap(grow) - old)
 		return grow, true
 	}
-	return dst, h.add(min(max(size+h.n, pieceMin), pieceMax))
+	return dst, h.add(min(max(more, pieceMin), pieceMax, more))
 }
 
 // heldMessage is what wsx holds of a message being read by ReadMessage: the pieces it spilled

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wsx-go/wsx/internal/engine"
 	"github.com/wsx-go/wsx/internal/frame"
+	"github.com/wsx-go/wsx/internal/utf8"
 )
 
 // WriteOption changes how one message goes out.
@@ -95,8 +96,9 @@ func messageOpcode(typ MessageType) (frame.Opcode, error) {
 
 // messageWriter buffers a message's bytes in the connection's write buffer, after room for
 // the frame header, so that each fragment goes out in one write. A compressed message goes
-// through the compressor instead, and out as the compressor produces it. Text keeps the bytes
-// of an incomplete code point (tail) back until the bytes that complete it arrive.
+// through the compressor instead, and out as the compressor produces it. Of text, the bytes of a
+// code point not complete yet stay back until the bytes that complete it come: in the buffer, or
+// in tail before the compressor.
 type messageWriter struct {
 	c        *Conn
 	ctx      context.Context
@@ -116,49 +118,29 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	if w.op != frame.OpText {
-		return w.write(p)
-	}
-	pending, err := w.c.w.eng.StreamText(p)
-	if err != nil {
-		w.err = fmt.Errorf("wsx: %w", err)
-		return 0, w.err
-	}
-	if pending > len(p) {
-		// p continues a code point and does not finish it.
-		w.ntail += copy(w.tail[w.ntail:], p)
-		return len(p), nil
-	}
-	if w.ntail > 0 {
-		if _, err := w.write(w.tail[:w.ntail]); err != nil {
-			return 0, err
+	if w.op == frame.OpText {
+		if err := w.c.w.eng.StreamText(p); err != nil {
+			w.err = fmt.Errorf("wsx: %w", err)
+			return 0, w.err
 		}
 	}
-	w.ntail = copy(w.tail[:], p[len(p)-pending:])
-	n, err := w.write(p[:len(p)-pending])
-	if err != nil {
-		return n, err
-	}
-	return len(p), nil
-}
-
-// write sends p as the next part of the message.
-func (w *messageWriter) write(p []byte) (int, error) {
-	c := w.c
 	if w.compress {
 		if err := w.writeCompressed(p, false); err != nil {
 			return 0, w.fail(err)
 		}
 		return len(p), nil
 	}
+	c := w.c
 	buf := c.writeBuffer()[frame.MaxHeaderSize:]
 	written := 0
 	for len(p) > 0 {
 		if w.n == 0 && len(p) >= len(buf) {
 			// A large write goes out as a fragment of its own, without a copy.
-			if err := c.writeData(w.ctx, w.op, 0, false, p); err != nil {
+			k := w.keep(p)
+			if err := c.writeData(w.ctx, w.op, 0, false, p[:len(p)-k]); err != nil {
 				return written, w.fail(err)
 			}
+			w.n = copy(buf, p[len(p)-k:])
 			return written + len(p), nil
 		}
 		k := copy(buf[w.n:], p)
@@ -172,6 +154,15 @@ func (w *messageWriter) write(p []byte) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// keep returns how many bytes at the end of p must stay back: those of a text code point not
+// complete yet.
+func (w *messageWriter) keep(p []byte) int {
+	if w.op != frame.OpText {
+		return 0
+	}
+	return utf8.IncompleteSuffix(p)
 }
 
 func (w *messageWriter) fail(err error) error {
@@ -191,7 +182,10 @@ func (w *messageWriter) Close() error {
 	var textErr error
 	if w.op == frame.OpText {
 		if err := w.c.w.eng.EndText(); err != nil && w.err == nil {
+			// The incomplete code point stays back: what goes out is valid.
 			textErr = fmt.Errorf("wsx: %w", err)
+			w.ntail = 0
+			w.n -= w.keep(w.c.writeBuffer()[frame.MaxHeaderSize : frame.MaxHeaderSize+w.n])
 		}
 	}
 	var err error
@@ -203,12 +197,18 @@ func (w *messageWriter) Close() error {
 	return errors.Join(w.err, textErr, err)
 }
 
+// flush sends the buffered bytes as the next fragment, all of them when it is the final one.
 func (w *messageWriter) flush(fin bool) error {
-	c := w.c
-	n := w.n
-	w.n = 0
-	payload := c.writeBuffer()[frame.MaxHeaderSize : frame.MaxHeaderSize+n]
-	return c.writeData(w.ctx, w.op, 0, fin, payload)
+	buf := w.c.writeBuffer()[frame.MaxHeaderSize:]
+	n, k := w.n, 0
+	if !fin {
+		k = w.keep(buf[:n])
+	}
+	if err := w.c.writeData(w.ctx, w.op, 0, fin, buf[:n-k]); err != nil {
+		return err
+	}
+	w.n = copy(buf, buf[n-k:n])
+	return nil
 }
 
 // writeCompressed compresses p as the next part of the message, or finishes the message, and
@@ -218,12 +218,34 @@ func (w *messageWriter) writeCompressed(p []byte, fin bool) error {
 	comp := w.c.w.eng.Compressor()
 	bp := compressBuffers.Get().(*[]byte)
 	defer compressBuffers.Put(bp)
-	if fin {
-		*bp = comp.Finish((*bp)[:0])
-	} else if *bp = comp.Write((*bp)[:0], p); len(*bp) == 0 {
+	out := (*bp)[:0]
+	if w.op == frame.OpText && !fin {
+		// The compressor takes a code point only whole: the start of one waits in tail.
+		if len(p) < 3 {
+			var b [6]byte
+			m := copy(b[:], w.tail[:w.ntail])
+			m += copy(b[m:], p)
+			k := utf8.IncompleteSuffix(b[:m])
+			out = comp.Write(out, b[:m-k])
+			w.ntail = copy(w.tail[:], b[m-k:m])
+		} else {
+			out = comp.Write(out, w.tail[:w.ntail])
+			k := utf8.IncompleteSuffix(p)
+			out = comp.Write(out, p[:len(p)-k])
+			w.ntail = copy(w.tail[:], p[len(p)-k:])
+		}
+	} else if fin {
+		out = comp.Write(out, w.tail[:w.ntail])
+		w.ntail = 0
+		out = comp.Finish(out)
+	} else {
+		out = comp.Write(out, p)
+	}
+	*bp = out
+	if len(out) == 0 && !fin {
 		return nil // the compressor is still collecting input
 	}
-	return w.c.writeData(w.ctx, w.op, frame.Rsv1, fin, *bp)
+	return w.c.writeData(w.ctx, w.op, frame.Rsv1, fin, out)
 }
 
 // writeData sends one data frame. The caller holds msgLock. When p lies in c.w.buf right after

@@ -39,7 +39,7 @@ step "the library and the command (go test -race)"
 go test -race -count=1 "${lib[@]}"
 
 step "allocation tests without the race detector (it randomises sync.Pool)"
-go test -count=1 -run 'ZeroAllocs' "${lib[@]}"
+go test -count=1 -run 'Allocs' "${lib[@]}"
 
 step "fuzzing each target for $fuzztime (the seed corpora always run above)"
 if [ "$fuzztime" != 0 ]; then

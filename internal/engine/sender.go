@@ -73,15 +73,15 @@ func CheckText(p []byte) error {
 	return nil
 }
 
-// StreamText checks p as the next part of a streamed text message and returns how many bytes
-// at the end of the message so far belong to a code point that is not complete yet (0 to 3):
-// those may only go out with the bytes that complete them. ErrInvalidText means p is not UTF-8.
-// EndText at the message's end reports an incomplete code point.
-func (s *Sender) StreamText(p []byte) (pending int, err error) {
+// StreamText checks p as the next part of a streamed text message: ErrInvalidText means it is
+// not UTF-8. A code point split between two parts is fine; the bytes of one that is not
+// complete yet may only go out with the bytes that complete it (utf8.IncompleteSuffix), and
+// EndText reports one left incomplete at the message's end.
+func (s *Sender) StreamText(p []byte) error {
 	if !s.text.Write(p) {
-		return 0, ErrInvalidText
+		return ErrInvalidText
 	}
-	return s.text.Pending(), nil
+	return nil
 }
 
 // EndText ends a streamed text message: ErrIncompleteText when it ends inside a code point.

@@ -56,7 +56,6 @@ func init() {
 // Write. The zero value is ready to use.
 type Validator struct {
 	need   uint8 // continuation bytes still expected for the current code point
-	have   uint8 // bytes of the current code point seen when need > 0
 	lo, hi uint8 // allowed range of the next continuation byte when need > 0
 	bad    bool  // the stream is invalid; sticky until Reset
 }
@@ -99,13 +98,19 @@ func (v *Validator) Complete() bool {
 	return !v.bad && v.need == 0
 }
 
-// Pending returns how many bytes at the end of the stream so far belong to a code point that
-// is not complete yet (0 to 3).
-func (v *Validator) Pending() int {
-	if v.need == 0 {
-		return 0
+// IncompleteSuffix returns how many bytes at the end of p start a code point that p does not
+// complete (0 to 3). p is assumed to be valid UTF-8 up to those bytes.
+func IncompleteSuffix(p []byte) int {
+	for i := 1; i <= 3 && i <= len(p); i++ {
+		c := p[len(p)-i]
+		if c&0xC0 != 0x80 { // not a continuation byte: the last code point starts here
+			if size := int(first[c] & 7); size > i {
+				return i
+			}
+			return 0
+		}
 	}
-	return int(v.have)
+	return 0
 }
 
 // Reset makes v ready for a new stream.
@@ -125,7 +130,7 @@ func (v *Validator) step(c byte) bool {
 		}
 		if size > 1 {
 			r := accept[x>>4]
-			v.need, v.have, v.lo, v.hi = size-1, 1, r.lo, r.hi
+			v.need, v.lo, v.hi = size-1, r.lo, r.hi
 		}
 		return true
 	}
@@ -134,7 +139,6 @@ func (v *Validator) step(c byte) bool {
 		return false
 	}
 	v.need--
-	v.have++
 	v.lo, v.hi = 0x80, 0xBF
 	return true
 }
