@@ -136,7 +136,7 @@ func TestGorillaClientEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = gc.ReadMessage()
-	wantGorillaClose(t, err, 4001, "") // wsx echoes the code (§5.5.1)
+	wantGorillaClose(t, err, 4001, "gorilla done") // wsx echoes the code and reason (§5.5.1)
 	sc := srv.next(t)
 	wantClose(t, sc.Err, 4001, "gorilla done")
 	wantReceived(t, sc.Messages, sent)
@@ -422,7 +422,7 @@ func TestGorillaClose(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, _, err := gc.ReadMessage()
-			wantGorillaClose(t, err, tc.code, "")
+			wantGorillaClose(t, err, tc.code, tc.reason)
 			wantClose(t, srv.next(t).Err, wsx.StatusCode(tc.code), tc.reason)
 		}
 	})
@@ -449,7 +449,7 @@ func TestGorillaClose(t *testing.T) {
 		}
 		_, _, err = c.Read(ctx)
 		wantClose(t, err, 4002, "server done")
-		wantGorillaClose(t, nextGorilla(t, records).Err, 4002, "")
+		wantGorillaClose(t, nextGorilla(t, records).Err, 4002, "server done")
 	})
 }
 

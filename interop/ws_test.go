@@ -480,7 +480,23 @@ func TestWSReadLimit(t *testing.T) {
 		if ev := ws.expect("close"); ev.Code != 1009 {
 			t.Fatalf("ws saw close %d %q, want 1009", ev.Code, ev.Reason)
 		}
-		if sc := srv.next(t); wsx.CloseStatus(sc.Err) != -1 || !strings.Contains(sc.Err.Error(), "1009") {
+		var pe *wsx.ProtocolError
+		if sc := srv.next(t); !errors.As(sc.Err, &pe) || pe.Code != wsx.StatusMessageTooBig {
+			t.Errorf("wsx read ended with %v, want its own failure with 1009", sc.Err)
+		}
+	})
+	// §7.1.7: ws goes on sending a 32 MiB + 1 message after wsx failed the connection at its
+	// header; wsx drains it after its Close instead of resetting the connection, so that ws reads
+	// the 1009 (it saw 1006 when the socket was closed under its data).
+	t.Run("wsx server, peer still sending", func(t *testing.T) {
+		srv := newWSXServer(t, nil, nil, echo)
+		ws, _ := wsClient(t, srv.WSURL(), nil, noDeflate)
+		ws.send(map[string]any{"op": "sendZeros", "size": wsx.DefaultReadLimit + 1})
+		if ev := ws.expect("close"); ev.Code != 1009 {
+			t.Fatalf("ws saw close %d %q, want 1009", ev.Code, ev.Reason)
+		}
+		var pe *wsx.ProtocolError
+		if sc := srv.next(t); !errors.As(sc.Err, &pe) || pe.Code != wsx.StatusMessageTooBig {
 			t.Errorf("wsx read ended with %v, want its own failure with 1009", sc.Err)
 		}
 	})
