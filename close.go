@@ -1,7 +1,6 @@
 package wsx
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -118,7 +117,7 @@ func (c *Conn) awaitPeerClose() error {
 func (c *Conn) queueUntilClose() error {
 	kept := int64(0)
 	for c.r.err == nil {
-		typ, msg, err := c.readMessage(context.Background(), nil)
+		typ, msg, err := c.readWhole(nil)
 		if err != nil {
 			if isTimeout(err) {
 				return err

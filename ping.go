@@ -88,7 +88,11 @@ func (c *Conn) readUntilPong(ctx context.Context, done <-chan struct{}) error {
 			c.r.typ = MessageType(ev.Opcode)
 			return nil
 		}
-		if err := c.step(ev); err != nil {
+		err := c.step(ev)
+		if err == errPing {
+			err = c.answerPing()
+		}
+		if err != nil {
 			return c.readError(ctx, err)
 		}
 	}
@@ -122,7 +126,7 @@ func (c *Conn) CloseRead(ctx context.Context) context.Context {
 		}
 		defer c.endRead()
 		for c.r.err == nil {
-			if _, err := c.nextMessage(); err == nil {
+			if _, err := c.startMessage(); err == nil {
 				c.failWith(&ProtocolError{Code: StatusPolicyViolation, Rule: "data message sent to an endpoint that does not read (CloseRead)"})
 			}
 		}

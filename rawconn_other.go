@@ -2,7 +2,10 @@
 
 package wsx
 
-import "net"
+import (
+	"net"
+	"time"
+)
 
 // rawConn is used on Unix only; elsewhere an idle connection keeps its read buffer.
 type rawConn struct{}
@@ -16,6 +19,11 @@ func (c *Conn) fillRaw() error { panic("unreachable: no raw connection") }
 func (c *Conn) write(p []byte) (int, error) {
 	c.armWriteStall()
 	return c.nc.Write(p)
+}
+
+func (c *Conn) writeBounded(p []byte, deadline time.Time) (int, error) {
+	c.w.dl.setAt(deadline)
+	return c.write(p)
 }
 
 func (c *Conn) writev(bufs *net.Buffers) (int64, error) {

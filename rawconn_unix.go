@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 )
 
 // An idle connection spends its life waiting for the peer's next frame. On a TCP socket wsx
@@ -39,7 +40,8 @@ type rawConn struct {
 	wbuf     []byte
 	wn       int
 	werr     error
-	wstalled bool // the stall bound is armed for the write in progress
+	wstalled bool      // the stall bound is armed for the write in progress
+	wbound   time.Time // a deadline to arm if the write in progress has to wait
 }
 
 func (r *rawConn) ok() bool { return r.rc != nil }
@@ -80,6 +82,20 @@ func (c *Conn) write(p []byte) (int, error) {
 	return r.wn, err
 }
 
+// writeBounded writes p, bounding the write by deadline. On a socket the deadline is set only
+// if the write has to wait: setting one costs a timer, and a frame deeper call chain under the
+// reading goroutine's Pong than its 2 KiB stack has room for.
+func (c *Conn) writeBounded(p []byte, deadline time.Time) (int, error) {
+	if c.raw.rc == nil {
+		c.w.dl.setAt(deadline)
+		return c.write(p)
+	}
+	c.raw.wbound = deadline
+	n, err := c.write(p)
+	c.raw.wbound = time.Time{}
+	return n, err
+}
+
 // writev writes the buffers with one system call where it can. The caller holds frameLock.
 func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
 	c.armWriteStall()
@@ -97,6 +113,10 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 			r.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
+			if !r.wbound.IsZero() {
+				c.w.dl.setAt(r.wbound)
+				r.wbound = time.Time{}
+			}
 			if d := c.opts.stallTimeout(); d > 0 {
 				c.w.dl.armStall(d)
 				r.wstalled = true

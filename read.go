@@ -53,29 +53,57 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 	if err := c.beginRead(ctx); err != nil {
 		return 0, dst, err
 	}
-	defer c.endRead()
-	if m, ok := c.popQueued(); ok {
-		return m.typ, append(dst, m.data...), nil
+	var typ MessageType
+	var err error
+	if len(c.r.queued) > 0 {
+		typ, dst = c.takeQueued(dst)
+	} else {
+		typ, dst, err = c.readWhole(dst)
 	}
-	if c.r.pos == c.r.end && c.r.eng.Idle() && c.raw.ok() {
-		// Idle between messages: wait for the next one here, where the stack is shallow,
-		// rather than deep in readMessage (see rawconn_unix.go).
-		if err := c.fill(); err != nil {
-			return 0, dst, c.readError(ctx, err)
-		}
+	c.endRead()
+	if err != nil {
+		return typ, dst, c.readError(ctx, err)
 	}
-	return c.readMessage(ctx, dst)
+	return typ, dst, nil
 }
 
-// readMessage is ReadMessage for a caller holding the read lock.
-func (c *Conn) readMessage(ctx context.Context, dst []byte) (MessageType, []byte, error) {
+// errPing stops readMessage, nextMessage and skipMessage at a Ping, which readWhole answers.
+var errPing = errors.New("wsx: a ping to answer")
+
+// readWhole reads the next message whole into dst, for a caller holding the read lock (the
+// messages Close queued are the caller's to take first).
+//
+// It waits for the next message, and answers pings, here rather than deeper in the read path,
+// where the stack is shallow: the goroutine of an idle connection then keeps the 2 KiB stack it
+// started with (see rawconn_unix.go).
+func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
+	start := len(dst)
+	for {
+		if c.r.pos == c.r.end && c.r.eng.Idle() && c.raw.ok() {
+			if err := c.fill(); err != nil {
+				return 0, dst, err
+			}
+		}
+		typ, msg, err := c.readMessage(dst, start)
+		if err != errPing {
+			return typ, msg, err
+		}
+		dst = msg
+		if err := c.answerPing(); err != nil {
+			c.releaseMessage()
+			return typ, dst[:start], err
+		}
+	}
+}
+
+// readMessage reads the message that started, or starts next, into dst, whose bytes from start
+// on are what a previous call stopped at a Ping had of it.
+func (c *Conn) readMessage(dst []byte, start int) (MessageType, []byte, error) {
 	typ, err := c.nextMessage()
 	if err != nil {
-		return 0, dst, c.readError(ctx, err)
+		return 0, dst, err
 	}
-	start := len(dst)
 	h := &c.r.held
-	var grown int64 // what growing dst took of the message memory budget
 	for {
 		// The payload goes to dst's room, or once wsx holds pieces of the message, to the last
 		// piece's.
@@ -90,8 +118,9 @@ func (c *Conn) readMessage(ctx context.Context, dst []byte) (MessageType, []byte
 			var n int
 			n, err = c.input(out[nout:])
 			nout += n
-		case engine.OutputFull:
-		case engine.MessageEnd:
+		case engine.OutputFull, engine.MessageEnd:
+		case engine.Ping:
+			err = errPing
 		default:
 			err = c.control(ev)
 		}
@@ -101,15 +130,7 @@ func (c *Conn) readMessage(ctx context.Context, dst []byte) (MessageType, []byte
 			dst = dst[:len(dst)+nout]
 		}
 		if err != nil {
-			if isTimeout(err) {
-				// Keep what arrived so that the next call can deliver the message whole.
-				h.prepend(dst[start:])
-				c.r.resume = true
-			} else {
-				h.release()
-			}
-			messageMemory.release(grown)
-			return typ, dst[:start], c.readError(ctx, err)
+			return typ, c.interrupted(dst, start, err), err
 		}
 		switch ev.Kind {
 		case engine.MessageEnd:
@@ -117,16 +138,41 @@ func (c *Conn) readMessage(ctx context.Context, dst []byte) (MessageType, []byte
 			if h.holding() {
 				dst = h.appendTo(dst)
 			}
-			messageMemory.release(grown)
+			c.releaseMessage()
 			return typ, dst, nil
 		case engine.OutputFull:
 			var ok bool
-			if dst, ok = c.makeRoom(dst, start, &grown); !ok {
-				messageMemory.release(grown)
-				h.release()
+			if dst, ok = c.makeRoom(dst, start); !ok {
+				c.releaseMessage()
 				return typ, dst[:start], c.failWith(errMessageMemory)
 			}
 		}
+	}
+}
+
+// interrupted keeps what readMessage had of a message it could not finish: for the caller that
+// answers a Ping and comes back, or the next read after a timeout. It returns what the caller
+// gets: dst as it was before the message otherwise.
+func (c *Conn) interrupted(dst []byte, start int, err error) []byte {
+	switch {
+	case err == errPing:
+		c.r.resume = true
+		return dst
+	case isTimeout(err):
+		c.r.held.prepend(dst[start:])
+		c.r.resume = true
+	default:
+		c.releaseMessage()
+	}
+	return dst[:start]
+}
+
+// releaseMessage gives back what wsx held of a message for ReadMessage.
+func (c *Conn) releaseMessage() {
+	c.r.held.release()
+	if c.r.grown > 0 {
+		messageMemory.release(c.r.grown)
+		c.r.grown = 0
 	}
 }
 
@@ -145,7 +191,7 @@ var errMessageMemory = &ProtocolError{Code: StatusTryAgainLater, Rule: "the proc
 // makeRoom makes room for more of the message that started at dst[start:]: it grows dst while
 // the message is small, and adds a piece to the held message beyond. It reports false when the
 // message memory budget has no room.
-func (c *Conn) makeRoom(dst []byte, start int, grown *int64) ([]byte, bool) {
+func (c *Conn) makeRoom(dst []byte, start int) ([]byte, bool) {
 	h := &c.r.held
 	size := len(dst) - start + h.n // the message so far
 	more := max(size, 512)
@@ -164,7 +210,7 @@ func (c *Conn) makeRoom(dst []byte, start int, grown *int64) ([]byte, bool) {
 		if !messageMemory.reserve(int64(cap(grow) - old)) {
 			return dst, false
 		}
-		*grown += int64(cap(grow) - old)
+		c.r.grown += int64(cap(grow) - old)
 		return grow, true
 	}
 	return dst, h.add(min(max(more, pieceMin), pieceMax, more))
@@ -259,10 +305,11 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 		return 0, nil, err
 	}
 	defer c.endRead()
-	if m, ok := c.popQueued(); ok {
+	if len(c.r.queued) > 0 {
+		m := c.popQueued()
 		return m.typ, bytes.NewReader(m.data), nil
 	}
-	typ, err := c.nextMessage()
+	typ, err := c.startMessage()
 	if err != nil {
 		return 0, nil, c.readError(ctx, err)
 	}
@@ -379,16 +426,30 @@ func (c *Conn) unlockRead() {
 	<-c.r.lock
 }
 
+// startMessage is nextMessage answering the pings it stops at.
+func (c *Conn) startMessage() (MessageType, error) {
+	for {
+		typ, err := c.nextMessage()
+		if err != errPing {
+			return typ, err
+		}
+		if err := c.answerPing(); err != nil {
+			return 0, err
+		}
+	}
+}
+
 // nextMessage moves to the next data message: what is left of the one handed to the
 // application before is skipped, unless a read of it was cut short by its context (then it goes
-// on); a message that wsx's own reading stopped at (Ping) is taken up.
+// on); a message that wsx's own reading stopped at (Ping) is taken up. It stops at a Ping from
+// the peer with errPing, for its caller to answer and call again.
 func (c *Conn) nextMessage() (MessageType, error) {
 	if c.r.handed {
 		if c.r.resume {
 			c.r.resume = false
 			return c.r.typ, nil
 		}
-		c.r.held.release()
+		c.releaseMessage()
 		if err := c.skipMessage(); err != nil {
 			return 0, err
 		}
@@ -424,11 +485,14 @@ func (c *Conn) skipMessage() error {
 	}
 }
 
-// step acts on an event that carries no message data: it reads more input for NeedInput, and
-// handles control frames.
+// step acts on an event that carries no message data: it reads more input for NeedInput,
+// stops at a Ping with errPing, and handles the other control frames.
 func (c *Conn) step(ev engine.Event) error {
-	if ev.Kind == engine.NeedInput {
+	switch ev.Kind {
+	case engine.NeedInput:
 		return c.fill()
+	case engine.Ping:
+		return errPing
 	}
 	return c.control(ev)
 }
@@ -457,21 +521,36 @@ func (c *Conn) input(out []byte) (int, error) {
 func (c *Conn) control(ev engine.Event) error {
 	switch ev.Kind {
 	case engine.Ping:
-		if err := c.writeControl(ctlPong, 0, ev.Payload, time.Now().Add(c.opts.closeTimeout()), nil); err != nil && !isTimeout(err) {
-			return c.setReadErr(err)
-		}
-		if c.opts.OnPing != nil {
-			c.opts.OnPing(ev.Payload)
-		}
+		return c.answerPing()
 	case engine.Pong:
-		c.pongReceived(ev.Payload)
+		p := c.r.eng.Control()
+		c.pongReceived(p)
 		if c.opts.OnPong != nil {
-			c.opts.OnPong(ev.Payload)
+			c.opts.OnPong(p)
 		}
 	case engine.Close:
-		return c.peerClosed(StatusCode(ev.Code), ev.Payload)
+		return c.peerClosed(StatusCode(ev.Code), c.r.eng.Control())
 	case engine.Failed:
-		return c.fail(ev.Err)
+		return c.fail(c.r.eng.Err())
+	}
+	return nil
+}
+
+// answerPing answers the Ping the engine just reported with a Pong carrying its payload
+// (§5.5.2). A Pong that cannot go out in time is dropped: the peer's next Ping gets the next.
+// (It calls sendControl itself rather than through writeControl: one frame less under the
+// write's system calls, see rawconn_unix.go.)
+func (c *Conn) answerPing() error {
+	deadline := time.Now().Add(c.opts.closeTimeout())
+	if lockUntil(c.w.frameLock, deadline, nil) == nil {
+		err := c.sendControl(ctlPong, 0, c.r.eng.Control(), deadline)
+		unlock(c.w.frameLock)
+		if err != nil && !isTimeout(err) {
+			return c.setReadErr(err)
+		}
+	}
+	if c.opts.OnPing != nil {
+		c.opts.OnPing(c.r.eng.Control())
 	}
 	return nil
 }
@@ -554,11 +633,15 @@ type queuedMessage struct {
 	data []byte
 }
 
-func (c *Conn) popQueued() (queuedMessage, bool) {
-	if len(c.r.queued) == 0 {
-		return queuedMessage{}, false
-	}
+// takeQueued appends the first queued message to dst; there is one.
+func (c *Conn) takeQueued(dst []byte) (MessageType, []byte) {
+	m := c.popQueued()
+	return m.typ, append(dst, m.data...)
+}
+
+// popQueued takes the first queued message; there is one.
+func (c *Conn) popQueued() queuedMessage {
 	m := c.r.queued[0]
 	c.r.queued = c.r.queued[1:]
-	return m, true
+	return m
 }

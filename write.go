@@ -44,23 +44,30 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte, opts ...Wri
 	if err != nil {
 		return err
 	}
-	if typ == MessageText {
-		if err := engine.CheckText(p); err != nil {
-			return fmt.Errorf("wsx: %w", err)
-		}
+	if typ == MessageText && !utf8.Valid(p) {
+		return errInvalidText
 	}
 	if err := lock(ctx, c.w.msgLock); err != nil {
 		return err
 	}
-	defer c.endMessage()
 	if c.w.eng.Compresses(len(p)) && !uncompressed(opts) {
-		bp := compressBuffers.Get().(*[]byte)
-		*bp = c.w.eng.Compressor().AppendMessage((*bp)[:0], p)
-		err := c.writeData(ctx, op, frame.Rsv1, true, *bp)
-		compressBuffers.Put(bp)
-		return err
+		err = c.writeCompressedMessage(ctx, op, p)
+	} else {
+		err = c.writeData(ctx, op, 0, true, p)
 	}
-	return c.writeData(ctx, op, 0, true, p)
+	c.endMessage()
+	return err
+}
+
+var errInvalidText = fmt.Errorf("wsx: %w", engine.ErrInvalidText)
+
+// writeCompressedMessage compresses p whole and sends it as one frame. The caller holds msgLock.
+func (c *Conn) writeCompressedMessage(ctx context.Context, op frame.Opcode, p []byte) error {
+	bp := compressBuffers.Get().(*[]byte)
+	*bp = c.w.eng.Compressor().AppendMessage((*bp)[:0], p)
+	err := c.writeData(ctx, op, frame.Rsv1, true, *bp)
+	compressBuffers.Put(bp)
+	return err
 }
 
 // compressBuffers hold compressed messages while they are written.
@@ -255,7 +262,14 @@ func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin boo
 	if err := lock(ctx, c.w.frameLock); err != nil {
 		return err
 	}
-	defer unlock(c.w.frameLock)
+	err := c.sendData(ctx, op, rsv, fin, p)
+	unlock(c.w.frameLock)
+	return err
+}
+
+// sendData is writeData for a caller holding frameLock. (The two are apart, and without
+// defers, so that the frames under writeFrame's system calls stay small: see rawconn_unix.go.)
+func (c *Conn) sendData(ctx context.Context, op frame.Opcode, rsv byte, fin bool, p []byte) error {
 	if c.closing.closed.Load() {
 		return errClosed
 	}
@@ -270,18 +284,24 @@ func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin boo
 		c.w.eng.Undo(h)
 		return err
 	}
-	defer c.w.dl.end()
-	if n, err := c.writeFrame(h, p); err != nil {
-		err = ctxError(ctx, err)
-		// A compressor has taken the unsent message into its history: the peer's would
-		// differ, so the connection cannot go on.
-		if n == 0 && isTimeout(err) && !c.w.eng.Compressing() {
-			c.w.eng.Undo(h)
-			return err // nothing went out: the connection is intact
-		}
-		return c.setWriteErr(err)
+	n, err := c.writeFrame(h, p)
+	c.w.dl.end()
+	if err != nil {
+		return c.dataWriteFailed(ctx, h, n, err)
 	}
 	return nil
+}
+
+// dataWriteFailed handles a data frame that did not go out whole.
+func (c *Conn) dataWriteFailed(ctx context.Context, h frame.Header, n int64, err error) error {
+	err = ctxError(ctx, err)
+	// A compressor has taken the unsent message into its history: the peer's would differ,
+	// so the connection cannot go on.
+	if n == 0 && isTimeout(err) && !c.w.eng.Compressing() {
+		c.w.eng.Undo(h)
+		return err // nothing went out: the connection is intact
+	}
+	return c.setWriteErr(err)
 }
 
 // writeFrame writes a frame with header h and payload p and returns how many bytes went out;
@@ -384,44 +404,56 @@ func (c *Conn) writeControl(kind controlKind, code StatusCode, p []byte, deadlin
 	if err := lockUntil(c.w.frameLock, deadline, done); err != nil {
 		return err
 	}
-	defer unlock(c.w.frameLock)
+	err := c.sendControl(kind, code, p, deadline)
+	unlock(c.w.frameLock)
+	return err
+}
+
+// sendControl is writeControl for a caller holding frameLock. (The frame is made in a function
+// of its own, and there are no defers, so that the frames under the write's system calls stay
+// small: see rawconn_unix.go.)
+func (c *Conn) sendControl(kind controlKind, code StatusCode, p []byte, deadline time.Time) error {
 	if c.closing.closed.Load() {
 		return errClosed
 	}
 	if c.w.err != nil {
 		return c.w.err
 	}
-	var (
-		b   []byte
-		err error
-		ok  = true
-	)
-	switch kind {
-	case ctlPing:
-		b, err = c.w.eng.AppendPing(c.w.ctl[:0], p)
-	case ctlPong:
-		b, ok = c.w.eng.AppendPong(c.w.ctl[:0], p)
-	case ctlClose:
-		b, err = c.w.eng.AppendClose(c.w.ctl[:0], uint16(code), p)
-	case ctlCloseReply:
-		b, ok = c.w.eng.AppendCloseReply(c.w.ctl[:0], uint16(code), p)
+	b, err := c.controlFrame(kind, code, p)
+	if len(b) == 0 {
+		return err
 	}
-	switch {
-	case err == engine.ErrCloseSent:
-		return errClosed
-	case err != nil:
-		return fmt.Errorf("wsx: %w", err)
-	case !ok:
-		return nil
-	}
-	c.w.dl.setAt(deadline)
-	if w, err := c.write(b); err != nil {
+	if w, err := c.writeBounded(b, deadline); err != nil {
 		if w == 0 && isTimeout(err) {
 			return err // nothing went out: the connection is intact
 		}
 		return c.setWriteErr(err)
 	}
 	return nil
+}
+
+// controlFrame makes a control frame in c.w.ctl, or none when the protocol does not call for it
+// (a Pong or a Close answer after our Close). The caller holds frameLock.
+func (c *Conn) controlFrame(kind controlKind, code StatusCode, p []byte) ([]byte, error) {
+	var err error
+	b := c.w.ctl[:0]
+	switch kind {
+	case ctlPing:
+		b, err = c.w.eng.AppendPing(b, p)
+	case ctlPong:
+		b, _ = c.w.eng.AppendPong(b, p)
+	case ctlClose:
+		b, err = c.w.eng.AppendClose(b, uint16(code), p)
+	case ctlCloseReply:
+		b, _ = c.w.eng.AppendCloseReply(b, uint16(code), p)
+	}
+	switch {
+	case err == engine.ErrCloseSent:
+		return nil, errClosed
+	case err != nil:
+		return nil, fmt.Errorf("wsx: %w", err)
+	}
+	return b, nil
 }
 
 // armWriteStall bounds a write that may wait by the stall timeout.

@@ -23,26 +23,26 @@ const (
 	MessageStart
 	// MessageEnd: the data message is complete; all of its payload has been written to out.
 	MessageEnd
-	// Ping: the peer sent a Ping with Event.Payload, to be answered with a Pong (§5.5.2).
+	// Ping: the peer sent a Ping (payload: Receiver.Control), to be answered with a Pong
+	// (§5.5.2).
 	Ping
-	// Pong: the peer sent a Pong with Event.Payload (§5.5.3).
+	// Pong: the peer sent a Pong (payload: Receiver.Control) (§5.5.3).
 	Pong
 	// Close: the peer sent a Close frame (§5.5.1) with Event.Code (1005 when it carried none)
-	// and the reason in Event.Payload. The peer sends nothing more; every later call returns
+	// and a reason (Receiver.Control). The peer sends nothing more; every later call returns
 	// this event again.
 	Close
-	// Failed: the peer broke a rule (Event.Err). The connection must be failed with
-	// Event.Err.Code (§7.1.7); every later call returns this event again.
+	// Failed: the peer broke a rule (Receiver.Err). The connection must be failed with that
+	// rule's code (§7.1.7); every later call returns this event again.
 	Failed
 )
 
-// Event is what Receiver.Next returns.
+// Event is what Receiver.Next returns. It is a few bytes, so that it travels in registers: a
+// driver's call chain stays shallow (see wsx's rawconn_unix.go).
 type Event struct {
-	Kind    Kind
-	Opcode  frame.Opcode // MessageStart: the message's type
-	Code    uint16       // Close: the status code
-	Payload []byte       // Ping, Pong: the payload; Close: the reason. Valid until the next call.
-	Err     *Error       // Failed: the rule broken
+	Kind   Kind
+	Opcode frame.Opcode // MessageStart: the message's type
+	Code   uint16       // Close: the status code
 }
 
 // Config is what a Receiver needs to know of the connection.
@@ -207,7 +207,7 @@ func (r *Receiver) next(in, out []byte, skip bool) (Event, int, int) {
 			return r.control(), nin, nout
 
 		case stClosed:
-			return Event{Kind: Close, Code: r.code, Payload: r.ctl[min(2, r.ctlLen):r.ctlLen]}, nin, nout
+			return Event{Kind: Close, Code: r.code}, nin, nout
 
 		default: // stFailed
 			return r.failed(), nin, nout
@@ -415,11 +415,11 @@ func (r *Receiver) control() Event {
 	r.state = stHeader
 	switch r.ctlOp {
 	case frame.OpPing:
-		return Event{Kind: Ping, Payload: p}
+		return Event{Kind: Ping}
 	case frame.OpPong:
-		return Event{Kind: Pong, Payload: p}
+		return Event{Kind: Pong}
 	}
-	code, reason, err := frame.ParseClose(p)
+	code, _, err := frame.ParseClose(p)
 	switch err {
 	case nil:
 	case frame.ErrCloseReason:
@@ -428,15 +428,27 @@ func (r *Receiver) control() Event {
 		return r.fail(protocolError(err.Error()))
 	}
 	r.state, r.code = stClosed, code
-	return Event{Kind: Close, Code: code, Payload: reason}
+	return Event{Kind: Close, Code: code}
 }
+
+// Control returns the payload of the Ping or Pong Next just reported, or the reason of the
+// peer's Close. It is valid until the next call to Next.
+func (r *Receiver) Control() []byte {
+	if r.state == stClosed {
+		return r.ctl[min(2, r.ctlLen):r.ctlLen]
+	}
+	return r.ctl[:r.ctlLen]
+}
+
+// Err returns the rule the peer broke, once Next has reported Failed.
+func (r *Receiver) Err() *Error { return r.err }
 
 func (r *Receiver) fail(err *Error) Event {
 	r.state, r.err = stFailed, err
 	return r.failed()
 }
 
-func (r *Receiver) failed() Event { return Event{Kind: Failed, Err: r.err} }
+func (r *Receiver) failed() Event { return Event{Kind: Failed} }
 
 // InMessage reports whether a data message has started and not yet ended.
 func (r *Receiver) InMessage() bool { return r.inMessage }

@@ -54,12 +54,12 @@ func transcript(r *Receiver, stream []byte, split func() int, outRoom func() int
 			b.Write(msg)
 			msg = nil
 		case Ping, Pong:
-			fmt.Fprintf(&b, "|%v:%s", map[Kind]string{Ping: "ping", Pong: "pong"}[ev.Kind], ev.Payload)
+			fmt.Fprintf(&b, "|%v:%s", map[Kind]string{Ping: "ping", Pong: "pong"}[ev.Kind], r.Control())
 		case Close:
-			fmt.Fprintf(&b, "|close:%d:%s", ev.Code, ev.Payload)
+			fmt.Fprintf(&b, "|close:%d:%s", ev.Code, r.Control())
 			return b.String()
 		case Failed:
-			fmt.Fprintf(&b, "|fail:%d", ev.Err.Code)
+			fmt.Fprintf(&b, "|fail:%d", r.Err().Code)
 			return b.String()
 		}
 	}
@@ -219,7 +219,7 @@ func TestReceiverSkip(t *testing.T) {
 	r = newReceiver(Config{})
 	stream = enc(true, 0, frame.OpText, true, "\xff")
 	_, nin = r.Skip(stream)
-	if ev, _ := r.Skip(stream[nin:]); ev.Kind != Failed || ev.Err.Code != CodeInvalidData {
+	if ev, _ := r.Skip(stream[nin:]); ev.Kind != Failed || r.Err().Code != CodeInvalidData {
 		t.Fatalf("skipped invalid text: %v", ev)
 	}
 }
