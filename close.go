@@ -16,9 +16,9 @@ import (
 // closing is the state of a Conn's ending.
 type closing struct {
 	mu      sync.Mutex
-	started bool          // Close was called
-	done    chan struct{} // closed when the first Close has finished
-	err     error         // what the first Close returned
+	started bool   // Close was called
+	done    signal // the first Close has finished
+	err     error  // what the first Close returned
 
 	local      atomic.Bool // our Close went out before the peer's
 	closed     atomic.Bool // the transport is closed
@@ -48,17 +48,18 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	c.closing.started = true
 	c.closing.mu.Unlock()
 	if !first {
+		done := c.closing.done.wait()
 		select {
-		case <-c.closing.done:
+		case <-done:
 			return errClosed
 		default:
 		}
-		<-c.closing.done // the first Close is bounded by its timeouts
+		<-done // the first Close is bounded by its timeouts
 		return c.closing.err
 	}
 	err := c.closeHandshake(code, reason)
 	c.closing.err = err
-	close(c.closing.done)
+	c.closing.done.fire()
 	return err
 }
 
@@ -88,16 +89,28 @@ func (c *Conn) awaitPeerClose() error {
 	deadline := time.Now().Add(c.opts.closeTimeout())
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	select {
-	case <-c.r.done:
-	case <-timer.C:
-		return errors.New("wsx: timed out waiting for the peer's close frame")
-	case c.r.lock <- struct{}{}:
+	locked := false
+wait:
+	for {
+		if locked = c.r.lock.tryLock(); locked {
+			break
+		}
+		select {
+		case <-c.r.done.wait():
+			break wait
+		case <-timer.C:
+			return errors.New("wsx: timed out waiting for the peer's close frame")
+		case <-c.r.lock.released():
+		}
+	}
+	if locked {
 		c.r.owner.Store(uint32(ownerWSX))
-		c.r.dl.setAt(deadline)
-		err := c.queueUntilClose()
-		if err != nil {
-			err = c.setReadErr(fmt.Errorf("wsx: closing handshake incomplete: %w", err))
+		var err error
+		if c.r.err == nil {
+			c.r.dl.setAt(deadline)
+			if err = c.queueUntilClose(); err != nil {
+				err = c.setReadErr(fmt.Errorf("wsx: closing handshake incomplete: %w", err))
+			}
 		}
 		c.unlockRead()
 		if err != nil {

@@ -151,7 +151,7 @@ type Conn struct {
 
 // reading is the receiving side of a Conn. Its fields belong to the goroutine that holds lock.
 type reading struct {
-	lock     chan struct{} // one-slot lock
+	lock     waitLock
 	owner    atomic.Uint32 // who holds lock: a readOwner
 	dl       deadline
 	eng      engine.Receiver
@@ -173,9 +173,8 @@ type reading struct {
 	queued  []queuedMessage // what Close read before the peer's Close frame
 	msgRead messageReader
 
-	err      error         // sticky: the read side has ended
-	done     chan struct{} // closed when the read side ends: the peer's Close, or an error
-	doneOnce sync.Once
+	err  error  // sticky: the read side has ended
+	done signal // the read side has ended: the peer's Close, or an error
 }
 
 // readOwner says who holds the read lock: the application waits for wsx's own readers (Close,
@@ -191,8 +190,8 @@ const (
 // writing is the sending side of a Conn. msgLock serialises data messages, frameLock single
 // frames, so that control frames can go between the fragments of a message (§5.4).
 type writing struct {
-	msgLock   chan struct{}
-	frameLock chan struct{}
+	msgLock   waitLock
+	frameLock waitLock
 	dl        deadline
 	eng       engine.Sender // under frameLock (its compressor under msgLock)
 
@@ -231,11 +230,6 @@ func newConn(nc net.Conn, cfg connConfig) *Conn {
 		extensions:  cfg.extensions,
 		opts:        cfg.opts,
 	}
-	c.r.lock = make(chan struct{}, 1)
-	c.r.done = make(chan struct{})
-	c.w.msgLock = make(chan struct{}, 1)
-	c.w.frameLock = make(chan struct{}, 1)
-	c.closing.done = make(chan struct{})
 	c.r.dl.nc = nc
 	c.w.dl.nc, c.w.dl.write = nc, true
 
@@ -279,15 +273,32 @@ func cmpOr(v, def int) int {
 // readBuffer makes sure the read buffer exists. One of the default size comes from a pool and
 // goes back while the connection waits for data (rawconn_unix.go).
 func (c *Conn) readBuffer() {
-	if c.r.buf != nil {
+	if c.pooledReadBuffer() {
 		return
 	}
+	b := make([]byte, c.r.size)
+	c.r.buf = b
 	if c.r.size == DefaultReadBufferSize {
-		c.r.bufp = readBuffers.Get().(*[]byte)
-		c.r.buf = *c.r.bufp
-		return
+		c.r.bufp = &b
 	}
-	c.r.buf = make([]byte, c.r.size)
+}
+
+// pooledReadBuffer makes sure the read buffer exists if it can without allocating: it reports
+// false when a buffer of the default size is needed and the pool has none. (The raw read path
+// calls it where the stack has no room for the allocator's call chain.)
+func (c *Conn) pooledReadBuffer() bool {
+	if c.r.buf != nil {
+		return true
+	}
+	if c.r.size != DefaultReadBufferSize {
+		return false
+	}
+	bp, _ := readBuffers.Get().(*[]byte)
+	if bp == nil {
+		return false
+	}
+	c.r.bufp, c.r.buf = bp, *bp
+	return true
 }
 
 // releaseReadBuffer gives a pooled, empty read buffer back.
@@ -299,10 +310,8 @@ func (c *Conn) releaseReadBuffer() {
 	}
 }
 
-var readBuffers = sync.Pool{New: func() any {
-	b := make([]byte, DefaultReadBufferSize)
-	return &b
-}}
+// readBuffers holds read buffers of the default size (*[]byte).
+var readBuffers sync.Pool
 
 // Subprotocol returns the subprotocol agreed in the opening handshake, or "" (§1.9, §4.2.2).
 func (c *Conn) Subprotocol() string { return c.subprotocol }

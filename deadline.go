@@ -110,13 +110,6 @@ func (d *deadline) disarmStall() {
 	d.mu.Unlock()
 }
 
-// stallArmed reports whether a stall bound is in force.
-func (d *deadline) stallArmed() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return !d.stallAt.IsZero()
-}
-
 // stalled reports whether a timeout that just happened was the stall bound's rather than the
 // context's.
 func (d *deadline) stalled() bool {

@@ -61,6 +61,13 @@ func idleStack(t *testing.T, compressed bool) {
 		servers = append(servers, newConn(nc, cfg))
 	}
 	runtime.GC()
+	// A sync.Pool registers itself again on its first use after a GC, which allocates: a
+	// goroutine that makes that first use deep in its call chain grows its stack (once per
+	// pool and GC cycle). Make it here.
+	warm, peer := serverWithRawClient(t, ConnOptions{})
+	go func() { typ, p, _ := warm.Read(context.Background()); warm.Write(context.Background(), typ, p) }()
+	peer.send(true, frame.OpBinary, []byte("warm"))
+	peer.readFrame()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	done := make(chan struct{})

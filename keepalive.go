@@ -28,7 +28,7 @@ func (c *Conn) KeepAlive(ctx context.Context, interval, timeout time.Duration) e
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-c.r.done:
+		case <-c.r.done.wait():
 			return nil
 		case <-ticker.C:
 		}

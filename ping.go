@@ -45,23 +45,30 @@ func (c *Conn) Ping(ctx context.Context) error {
 		}
 		return err
 	}
-	lockRead := c.r.lock
+	reading := true // Ping may read by itself
 	for {
-		select {
-		case <-ch:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.r.done:
-			return c.r.err
-		case lockRead <- struct{}{}:
+		if reading && c.r.lock.tryLock() {
 			c.r.owner.Store(uint32(ownerWSX))
 			err := c.readUntilPong(ctx, ch)
 			c.unlockRead()
 			if err != nil {
 				return err
 			}
-			lockRead = nil // stopped at a data message: the application's read will see the pong
+			reading = false // stopped at a data message: the application's read will see the pong
+			continue
+		}
+		var released <-chan struct{}
+		if reading {
+			released = c.r.lock.released()
+		}
+		select {
+		case <-ch:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.r.done.wait():
+			return c.r.err
+		case <-released:
 		}
 	}
 }

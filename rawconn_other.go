@@ -21,9 +21,10 @@ func (c *Conn) write(p []byte) (int, error) {
 	return c.nc.Write(p)
 }
 
-func (c *Conn) writeBounded(p []byte, deadline time.Time) (int, error) {
-	c.w.dl.setAt(deadline)
-	return c.write(p)
+func (c *Conn) boundWrites(deadline time.Time) {
+	if !deadline.IsZero() {
+		c.w.dl.setAt(deadline)
+	}
 }
 
 func (c *Conn) writev(bufs *net.Buffers) (int64, error) {

@@ -82,18 +82,16 @@ func (c *Conn) write(p []byte) (int, error) {
 	return r.wn, err
 }
 
-// writeBounded writes p, bounding the write by deadline. On a socket the deadline is set only
-// if the write has to wait: setting one costs a timer, and a frame deeper call chain under the
-// reading goroutine's Pong than its 2 KiB stack has room for.
-func (c *Conn) writeBounded(p []byte, deadline time.Time) (int, error) {
-	if c.raw.rc == nil {
+// boundWrites bounds the writes that follow by deadline, until the zero deadline lifts the
+// bound. On a socket the deadline is set only if a write has to wait: setting one costs a
+// timer, and a deeper call chain under the reading goroutine's Pong than its 2 KiB stack has
+// room for.
+func (c *Conn) boundWrites(deadline time.Time) {
+	if c.raw.rc != nil {
+		c.raw.wbound = deadline
+	} else if !deadline.IsZero() {
 		c.w.dl.setAt(deadline)
-		return c.write(p)
 	}
-	c.raw.wbound = deadline
-	n, err := c.write(p)
-	c.raw.wbound = time.Time{}
-	return n, err
 }
 
 // writev writes the buffers with one system call where it can. The caller holds frameLock.
@@ -136,6 +134,13 @@ func (c *Conn) fillRaw() error {
 	r := &c.raw
 	r.rn, r.rerr = 0, nil
 	err := r.rc.Read(r.rfn)
+	for err == nil && r.rn < 0 {
+		// The pool had no buffer: make one here, where the stack has room for the
+		// allocator, and read again.
+		c.readBuffer()
+		r.rn = 0
+		err = r.rc.Read(r.rfn)
+	}
 	if r.rn > 0 {
 		c.r.end = r.rn
 		c.progressed()
@@ -164,7 +169,10 @@ func (c *Conn) progressed() {
 // the pool and asks to wait when it has nothing (EAGAIN), bounding the wait by the stall
 // timeout when the peer owes us the rest of a frame.
 func (c *Conn) rawRead(fd uintptr) bool {
-	c.readBuffer()
+	if !c.pooledReadBuffer() {
+		c.raw.rn = -1 // fillRaw makes a buffer
+		return true
+	}
 	for {
 		n, err := syscall.Read(int(fd), c.r.buf)
 		switch err {

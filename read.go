@@ -67,15 +67,19 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 	return typ, dst, nil
 }
 
-// errPing stops readMessage, nextMessage and skipMessage at a Ping, which readWhole answers.
-var errPing = errors.New("wsx: a ping to answer")
+// errPing stops readMessage, nextMessage and skipMessage at a Ping, which readWhole answers;
+// errRoom stops readMessage when the message needs more room, which readWhole makes.
+var (
+	errPing = errors.New("wsx: a ping to answer")
+	errRoom = errors.New("wsx: the message needs more room")
+)
 
 // readWhole reads the next message whole into dst, for a caller holding the read lock (the
 // messages Close queued are the caller's to take first).
 //
-// It waits for the next message, and answers pings, here rather than deeper in the read path,
-// where the stack is shallow: the goroutine of an idle connection then keeps the 2 KiB stack it
-// started with (see rawconn_unix.go).
+// It waits for the next message, answers pings and makes room for the message here rather than
+// deeper in the read path, where the stack is shallow: the goroutine of an idle connection then
+// keeps the 2 KiB stack it started with (see rawconn_unix.go).
 func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
 	start := len(dst)
 	for {
@@ -85,11 +89,21 @@ func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
 			}
 		}
 		typ, msg, err := c.readMessage(dst, start)
-		if err != errPing {
+		dst = msg
+		switch err {
+		case errPing:
+			err = c.answerPing()
+		case errRoom:
+			var ok bool
+			if dst, ok = c.makeRoom(dst, start); ok {
+				err = nil
+			} else {
+				err = c.failWith(errMessageMemory)
+			}
+		default:
 			return typ, msg, err
 		}
-		dst = msg
-		if err := c.answerPing(); err != nil {
+		if err != nil {
 			c.releaseMessage()
 			return typ, dst[:start], err
 		}
@@ -118,7 +132,9 @@ func (c *Conn) readMessage(dst []byte, start int) (MessageType, []byte, error) {
 			var n int
 			n, err = c.input(out[nout:])
 			nout += n
-		case engine.OutputFull, engine.MessageEnd:
+		case engine.MessageEnd:
+		case engine.OutputFull:
+			err = errRoom
 		case engine.Ping:
 			err = errPing
 		default:
@@ -132,20 +148,13 @@ func (c *Conn) readMessage(dst []byte, start int) (MessageType, []byte, error) {
 		if err != nil {
 			return typ, c.interrupted(dst, start, err), err
 		}
-		switch ev.Kind {
-		case engine.MessageEnd:
+		if ev.Kind == engine.MessageEnd {
 			c.r.handed = false
 			if h.holding() {
 				dst = h.appendTo(dst)
 			}
 			c.releaseMessage()
 			return typ, dst, nil
-		case engine.OutputFull:
-			var ok bool
-			if dst, ok = c.makeRoom(dst, start); !ok {
-				c.releaseMessage()
-				return typ, dst[:start], c.failWith(errMessageMemory)
-			}
 		}
 	}
 }
@@ -155,7 +164,7 @@ func (c *Conn) readMessage(dst []byte, start int) (MessageType, []byte, error) {
 // gets: dst as it was before the message otherwise.
 func (c *Conn) interrupted(dst []byte, start int, err error) []byte {
 	switch {
-	case err == errPing:
+	case err == errPing, err == errRoom:
 		c.r.resume = true
 		return dst
 	case isTimeout(err):
@@ -377,16 +386,12 @@ func (r *messageReader) Read(p []byte) (int, error) {
 // finds wsx reading by itself (Close waiting for the peer's Close, Ping for its Pong) waits for
 // it; one that finds the application reading is refused.
 func (c *Conn) beginRead(ctx context.Context) error {
-	select {
-	case c.r.lock <- struct{}{}:
-	default:
+	if !c.r.lock.tryLock() {
 		if readOwner(c.r.owner.Load()) == ownerApp {
 			return errConcurrentRead
 		}
-		select {
-		case c.r.lock <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := c.r.lock.lock(ctx); err != nil {
+			return err
 		}
 	}
 	c.r.owner.Store(uint32(ownerApp))
@@ -410,20 +415,9 @@ func (c *Conn) endRead() {
 	c.unlockRead()
 }
 
-// lockReadWSX takes the read lock for wsx's own reading, if nobody holds it.
-func (c *Conn) tryLockReadWSX() bool {
-	select {
-	case c.r.lock <- struct{}{}:
-		c.r.owner.Store(uint32(ownerWSX))
-		return true
-	default:
-		return false
-	}
-}
-
 func (c *Conn) unlockRead() {
 	c.r.owner.Store(uint32(ownerNone))
-	<-c.r.lock
+	c.r.lock.unlock()
 }
 
 // startMessage is nextMessage answering the pings it stops at.
@@ -538,16 +532,29 @@ func (c *Conn) control(ev engine.Event) error {
 
 // answerPing answers the Ping the engine just reported with a Pong carrying its payload
 // (§5.5.2). A Pong that cannot go out in time is dropped: the peer's next Ping gets the next.
-// (It calls sendControl itself rather than through writeControl: one frame less under the
-// write's system calls, see rawconn_unix.go.)
+// (It is writeControl made lean: it runs where an idle read loop's stack is deepest, see
+// rawconn_unix.go.)
 func (c *Conn) answerPing() error {
-	deadline := time.Now().Add(c.opts.closeTimeout())
-	if lockUntil(c.w.frameLock, deadline, nil) == nil {
-		err := c.sendControl(ctlPong, 0, c.r.eng.Control(), deadline)
-		unlock(c.w.frameLock)
-		if err != nil && !isTimeout(err) {
-			return c.setReadErr(err)
-		}
+	if !c.w.frameLock.tryLock() {
+		return c.answerPingLater()
+	}
+	c.boundWrites(time.Now().Add(c.opts.closeTimeout()))
+	err := c.sendControl(ctlPong, 0, c.r.eng.Control())
+	c.boundWrites(time.Time{})
+	c.w.frameLock.unlock()
+	return c.pinged(err)
+}
+
+// answerPingLater is answerPing when a frame is being written: it waits its turn.
+func (c *Conn) answerPingLater() error {
+	return c.pinged(c.writeControl(ctlPong, 0, c.r.eng.Control(), time.Now().Add(c.opts.closeTimeout()), nil))
+}
+
+// pinged finishes answering a Ping: it reports a Pong that could not go out because the
+// connection broke, and calls OnPing.
+func (c *Conn) pinged(err error) error {
+	if err != nil && !isTimeout(err) {
+		return c.setReadErr(err)
 	}
 	if c.opts.OnPing != nil {
 		c.opts.OnPing(c.r.eng.Control())
@@ -613,7 +620,7 @@ func (c *Conn) setReadErr(err error) error {
 	if c.r.err == nil {
 		c.r.err = err
 	}
-	c.r.doneOnce.Do(func() { close(c.r.done) })
+	c.r.done.fire()
 	return err
 }
 

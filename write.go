@@ -47,9 +47,10 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte, opts ...Wri
 	if typ == MessageText && !utf8.Valid(p) {
 		return errInvalidText
 	}
-	if err := lock(ctx, c.w.msgLock); err != nil {
+	if err := c.w.msgLock.lock(ctx); err != nil {
 		return err
 	}
+	c.writeBuffer() // here, where the stack has room for the allocator if the pool is empty
 	if c.w.eng.Compresses(len(p)) && !uncompressed(opts) {
 		err = c.writeCompressedMessage(ctx, op, p)
 	} else {
@@ -86,7 +87,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType, opts ...WriteOption)
 	if err != nil {
 		return nil, err
 	}
-	if err := lock(ctx, c.w.msgLock); err != nil {
+	if err := c.w.msgLock.lock(ctx); err != nil {
 		return nil, err
 	}
 	c.w.msgWriter = messageWriter{c: c, ctx: ctx, op: op, compress: c.w.eng.Compressing() && !uncompressed(opts)}
@@ -259,11 +260,11 @@ func (w *messageWriter) writeCompressed(p []byte, fin bool) error {
 // frame.MaxHeaderSize bytes of room, the header is put in front of it and the frame goes out
 // in one write.
 func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin bool, p []byte) error {
-	if err := lock(ctx, c.w.frameLock); err != nil {
+	if err := c.w.frameLock.lock(ctx); err != nil {
 		return err
 	}
 	err := c.sendData(ctx, op, rsv, fin, p)
-	unlock(c.w.frameLock)
+	c.w.frameLock.unlock()
 	return err
 }
 
@@ -382,7 +383,7 @@ func (c *Conn) endMessage() {
 		writeBuffers.Put(c.w.bufp)
 		c.w.bufp, c.w.buf = nil, nil
 	}
-	unlock(c.w.msgLock)
+	c.w.msgLock.unlock()
 }
 
 // controlKind names the control frames a Conn sends.
@@ -401,18 +402,20 @@ const (
 // nil, cancels the wait. A frame the protocol does not call for (a Pong or a Close answer after
 // our Close) is not sent.
 func (c *Conn) writeControl(kind controlKind, code StatusCode, p []byte, deadline time.Time, done <-chan struct{}) error {
-	if err := lockUntil(c.w.frameLock, deadline, done); err != nil {
+	if err := c.w.frameLock.lockUntil(deadline, done); err != nil {
 		return err
 	}
-	err := c.sendControl(kind, code, p, deadline)
-	unlock(c.w.frameLock)
+	c.boundWrites(deadline)
+	err := c.sendControl(kind, code, p)
+	c.boundWrites(time.Time{})
+	c.w.frameLock.unlock()
 	return err
 }
 
-// sendControl is writeControl for a caller holding frameLock. (The frame is made in a function
-// of its own, and there are no defers, so that the frames under the write's system calls stay
-// small: see rawconn_unix.go.)
-func (c *Conn) sendControl(kind controlKind, code StatusCode, p []byte, deadline time.Time) error {
+// sendControl is writeControl for a caller holding frameLock, with the deadline set by
+// boundWrites. (The frame is made in a function of its own, and there are no defers, so that
+// the frames under the write's system calls stay small: see rawconn_unix.go.)
+func (c *Conn) sendControl(kind controlKind, code StatusCode, p []byte) error {
 	if c.closing.closed.Load() {
 		return errClosed
 	}
@@ -423,7 +426,7 @@ func (c *Conn) sendControl(kind controlKind, code StatusCode, p []byte, deadline
 	if len(b) == 0 {
 		return err
 	}
-	if w, err := c.writeBounded(b, deadline); err != nil {
+	if w, err := c.write(b); err != nil {
 		if w == 0 && isTimeout(err) {
 			return err // nothing went out: the connection is intact
 		}
@@ -487,44 +490,3 @@ func (c *Conn) closeWrite() {
 		cw.CloseWrite()
 	}
 }
-
-// lock takes a one-slot channel lock, giving up when ctx is done.
-func lock(ctx context.Context, l chan struct{}) error {
-	select {
-	case l <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case l <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// lockUntil takes a one-slot channel lock, giving up at deadline (if not zero) or when done
-// is closed.
-func lockUntil(l chan struct{}, deadline time.Time, done <-chan struct{}) error {
-	select {
-	case l <- struct{}{}:
-		return nil
-	default:
-	}
-	var expired <-chan time.Time
-	if !deadline.IsZero() {
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		expired = t.C
-	}
-	select {
-	case l <- struct{}{}:
-		return nil
-	case <-expired:
-		return errors.New("wsx: timed out waiting to write a control frame")
-	case <-done:
-		return context.Canceled
-	}
-}
-
-func unlock(l chan struct{}) { <-l }

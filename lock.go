@@ -1,0 +1,131 @@
+package wsx
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The locks and signals of a Conn allocate nothing until somebody has to wait: an idle
+// connection holds none of the channels a select needs (see bench/ for what a connection costs).
+
+// waitLock is a mutual exclusion lock whose waiters can give up (on a context, a deadline, a
+// channel) or wait for it among other things in a select: released gives the channel to wait on.
+type waitLock struct {
+	state atomic.Int32 // lockFree, lockHeld, or lockWaited: held, and someone waits on freed
+	mu    sync.Mutex   // guards freed
+	freed chan struct{}
+}
+
+const (
+	lockFree int32 = iota
+	lockHeld
+	lockWaited
+)
+
+// tryLock takes the lock if it is free.
+func (l *waitLock) tryLock() bool { return l.state.CompareAndSwap(lockFree, lockHeld) }
+
+// released returns a channel that is closed once the lock has been released; the waiter then
+// tries again.
+func (l *waitLock) released() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		s := l.state.Load()
+		if s == lockFree {
+			return closedChan
+		}
+		if s == lockWaited || l.state.CompareAndSwap(lockHeld, lockWaited) {
+			break
+		}
+	}
+	if l.freed == nil {
+		l.freed = make(chan struct{})
+	}
+	return l.freed
+}
+
+func (l *waitLock) unlock() {
+	if l.state.Swap(lockFree) == lockWaited {
+		l.mu.Lock()
+		close(l.freed)
+		l.freed = nil
+		l.mu.Unlock()
+	}
+}
+
+// lock takes the lock, giving up when ctx is done.
+func (l *waitLock) lock(ctx context.Context) error {
+	for !l.tryLock() {
+		select {
+		case <-l.released():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// lockUntil takes the lock, giving up at deadline (if not zero) or when done is closed.
+func (l *waitLock) lockUntil(deadline time.Time, done <-chan struct{}) error {
+	if l.tryLock() {
+		return nil
+	}
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expired = t.C
+	}
+	for !l.tryLock() {
+		select {
+		case <-l.released():
+		case <-expired:
+			return errors.New("wsx: timed out waiting to write a control frame")
+		case <-done:
+			return context.Canceled
+		}
+	}
+	return nil
+}
+
+// signal is a one-time event with a channel to wait for it, made only when somebody waits.
+type signal struct {
+	mu    sync.Mutex
+	fired bool
+	ch    chan struct{}
+}
+
+// fire marks the event as happened, once.
+func (s *signal) fire() {
+	s.mu.Lock()
+	if !s.fired {
+		s.fired = true
+		if s.ch != nil {
+			close(s.ch)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// wait returns a channel closed once the event has happened.
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fired {
+		return closedChan
+	}
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
