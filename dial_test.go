@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -802,5 +803,74 @@ func TestDialAcceptOrigin_4_1_Item8(t *testing.T) {
 	mustDial(t, testCtx(t), "ws"+strings.TrimPrefix(srv.URL, "http"), &DialOptions{Origin: srv.URL, Proxy: noProxy})
 	if r := acceptedOn(t, results); r.err != nil {
 		t.Fatalf("same-origin Accept: %v", r.err)
+	}
+}
+
+// A deadline that expires while the status line is arriving is reported as the deadline, not
+// as the malformed status line read so far (issue 8 item 5): any failure after ctx is done
+// reports ctx's cause. The server sends its status line one byte at a time, so that the
+// deadline falls inside it in most rounds.
+func TestDialDeadlineInStatusLine(t *testing.T) {
+	addr := serveTCP(t, listen(t, "tcp", "127.0.0.1:0"), func(nc net.Conn) {
+		br := bufio.NewReader(nc)
+		head, err := readHead(br)
+		if err != nil {
+			return
+		}
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		if err != nil {
+			return
+		}
+		h := &rawHandshake{t: t, head: head, req: req, nc: nc, br: br}
+		for _, c := range []byte(h.accept101("")) {
+			if _, err := nc.Write([]byte{c}); err != nil {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		h.waitClosed()
+	})
+	// With one P, the goroutine whose read the deadline ended runs before the one the
+	// context's timer starts to mark ctx done: the window the bug needs.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for range 30 {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Millisecond)
+		c, _, err := Dial(ctx, "ws://"+addr+"/slow", &DialOptions{Proxy: noProxy})
+		cancel()
+		if err == nil {
+			c.CloseNow() // the machine was slow enough for the whole response to arrive
+			continue
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Dial = %v, want an error that is context.DeadlineExceeded", err)
+		}
+	}
+}
+
+// lateContext has a deadline but is marked done only a while after it, as a context whose
+// timer runs late: the deadline, not Done, says when ctx ends.
+type lateContext struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c lateContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// The same as TestDialDeadlineInStatusLine, deterministic: the deadline always falls inside
+// the status line, and ctx is not yet marked done when the read fails.
+func TestDialDeadlineInStatusLineLateContext(t *testing.T) {
+	addr := serveTCP(t, listen(t, "tcp", "127.0.0.1:0"), func(nc net.Conn) {
+		if _, err := readHead(bufio.NewReader(nc)); err != nil {
+			return
+		}
+		io.WriteString(nc, "HTTP/1.1 1") // and nothing more: the deadline comes first
+		io.Copy(io.Discard, nc)
+	})
+	deadline := time.Now().Add(50 * time.Millisecond)
+	inner, cancel := context.WithDeadline(context.Background(), deadline.Add(time.Second))
+	defer cancel()
+	_, _, err := Dial(lateContext{inner, deadline}, "ws://"+addr+"/slow", &DialOptions{Proxy: noProxy})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "ws://"+addr+"/slow") {
+		t.Fatalf("Dial = %v, want context.DeadlineExceeded and the URL with its path", err)
 	}
 }
