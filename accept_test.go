@@ -286,7 +286,54 @@ var refusalTests = []struct {
 		opts:   &AcceptOptions{ResponseHeader: http.Header{"X-A": {"1\r\nX-B: 2"}}},
 		status: 500, body: `wsx: AcceptOptions.ResponseHeader field X-A has a value with a control character: "1\r\nX-B: 2"`,
 	},
+	{
+		// §4.1 item 10: the elements "MUST all be unique strings".
+		name: "4_1_Item10_DuplicateProtocol", req: upgradeRequest("", nil, "Sec-WebSocket-Protocol: chat, v2", "Sec-WebSocket-Protocol: chat"),
+		status: 400, body: `wsx: Sec-WebSocket-Protocol "chat, v2, chat" offers "chat" twice; subprotocols must be unique (RFC 6455 §4.1 item 10)`,
+	},
+	{
+		// §4.2.1 item 1, §3: the resource name, or an absolute http(s) or ws(s) URI.
+		name: "4_2_1_Item1_TargetAsterisk", req: upgradeRequest("GET * HTTP/1.1", nil),
+		status: 400, body: `wsx: request target "*" is neither a path nor an absolute http, https, ws or wss URI (RFC 6455 §4.2.1 item 1, §3)`,
+	},
+	{
+		name: "4_2_1_Item1_TargetOtherScheme", req: upgradeRequest("GET ftp://server.example.com/chat HTTP/1.1", nil),
+		status: 400, body: `wsx: request target "ftp://server.example.com/chat" is neither a path nor an absolute http, https, ws or wss URI (RFC 6455 §4.2.1 item 1, §3)`,
+	},
+	{
+		// DNS rebinding (issue 8 item 10): a page on evil.example whose name
+		// now resolves to this server sends its own name as Host and Origin.
+		name: "9110_7_4_HostNotListed", req: upgradeRequest("", []string{"Host"}, "Host: evil.example:8080", "Origin: http://evil.example:8080"),
+		opts:   &AcceptOptions{HostPatterns: loopbackHosts},
+		status: 421, body: `wsx: Host "evil.example:8080" is not a name of this server: no HostPatterns entry matches (RFC 9110 §7.4, §15.5.20)`,
+	},
+	{
+		name: "9110_7_4_HostNotListedNoOrigin", req: upgradeRequest("", []string{"Host"}, "Host: 127.0.0.1.nip.io:8080"),
+		opts:   &AcceptOptions{HostPatterns: loopbackHosts},
+		status: 421, body: `wsx: Host "127.0.0.1.nip.io:8080" is not a name of this server: no HostPatterns entry matches (RFC 9110 §7.4, §15.5.20)`,
+	},
+	{
+		// Issue 8 item 9: "127.*" is not a pattern; it is reported, and no
+		// request can be judged while it is there, a same-origin one neither.
+		name: "10_2_BadPatternSameOrigin", req: upgradeRequest("", nil, "Origin: http://server.example.com"),
+		opts:   &AcceptOptions{OriginPatterns: []string{"127.*"}},
+		status: 500, body: `wsx: AcceptOptions.OriginPatterns[0] "127.*": bad host "127.*": "*" stands alone or as the first label ("*.example.com"); for addresses use a prefix such as 127.0.0.0/8`,
+	},
+	{
+		name: "10_2_OriginGlobIsNotText", req: upgradeRequest("", nil, "Origin: http://127.evil.test"),
+		opts:   &AcceptOptions{OriginPatterns: []string{"127.0.0.0/8:*"}},
+		status: 403, body: `wsx: Origin "http://127.evil.test" is not allowed to connect to host "server.example.com": not same-origin and no OriginPatterns entry matches (RFC 6455 §10.2)`,
+	},
+	{
+		name: "9110_7_4_BadHostPattern", req: upgradeRequest("", nil),
+		opts:   &AcceptOptions{HostPatterns: []string{"localhost:*", "[::1"}},
+		status: 500, body: `wsx: AcceptOptions.HostPatterns[1] "[::1": "[::1": no closing ] after an IPv6 address`,
+	},
 }
+
+// loopbackHosts is what a development server on a loopback address lets in
+// (the patterns wsx serve uses): its own names, not a rebound one.
+var loopbackHosts = []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}
 
 // refusalHeader returns the header fields of a refusal with body, besides
 // Date: those of every refusal and the extra name, value pairs.
@@ -499,6 +546,29 @@ func TestAccept_10_2_OriginAllowed(t *testing.T) {
 		{
 			name: "InsecureSkipOriginCheckMalformed", host: "server.example.com", origin: "not an origin",
 			opts: &AcceptOptions{InsecureSkipOriginCheck: true},
+		},
+		{
+			// Issue 8 item 9: an IPv6 literal with any port, as a parsed address.
+			name: "PatternIPv6AnyPort", host: "server.example.com", origin: "http://[::1]:8080",
+			opts: &AcceptOptions{OriginPatterns: []string{"[::1]:*"}},
+		},
+		{
+			name: "PatternPrefix", host: "server.example.com", origin: "http://127.0.0.2:3000",
+			opts: &AcceptOptions{OriginPatterns: []string{"127.0.0.0/8:*"}},
+		},
+		{
+			// Issue 8 item 10: with the Host allow-list on, same-origin
+			// localhost and IPv6 loopback pages still connect.
+			name: "HostListedLocalhost", host: "localhost:8080", origin: "http://localhost:8080",
+			opts: &AcceptOptions{HostPatterns: loopbackHosts},
+		},
+		{
+			name: "HostListedIPv6", host: "[::1]:8080", origin: "http://[::1]:8080",
+			opts: &AcceptOptions{HostPatterns: loopbackHosts},
+		},
+		{
+			name: "HostListedLoopbackPrefix", host: "127.0.0.3:8080",
+			opts: &AcceptOptions{HostPatterns: loopbackHosts},
 		},
 	}
 	for _, tt := range tests {

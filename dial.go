@@ -259,9 +259,9 @@ func acceptExtensions(cfg *connConfig, accepted []header.Extension, opts *DialOp
 			continue
 		}
 		dcfg := opts.Compression.config()
-		params, err := deflate.ClientAccept(e, dcfg)
+		params, err := deflate.ClientAccept(e, dcfg) // the error quotes the answer
 		if err != nil {
-			return fmt.Errorf("wsx: server's permessage-deflate answer %q: %w", e.String(), err)
+			return err
 		}
 		cfg.deflate, cfg.compression = &params, dcfg
 	}

@@ -874,3 +874,17 @@ func TestDialDeadlineInStatusLineLateContext(t *testing.T) {
 		t.Fatalf("Dial = %v, want context.DeadlineExceeded and the URL with its path", err)
 	}
 }
+
+// A dial error names the URL with its path, which tells which resource a 404 is about, and
+// without its query, which may carry a token (issue 13); "wsx: " appears once.
+func TestDialErrorNamesURL(t *testing.T) {
+	addr, _ := startRawServer(t, nil, func(h *rawHandshake) {
+		h.write("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+		h.waitClosed()
+	})
+	_, _, err := Dial(testCtx(t), "ws://"+addr+"/v2/chat%20room?token=secret", &DialOptions{Proxy: noProxy})
+	want := `wsx: dial ws://` + addr + `/v2/chat%20room: server answered "404 Not Found", want 101 Switching Protocols (RFC 6455 §4.1, response rule 1)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Dial = %v\nwant   %s", err, want)
+	}
+}
