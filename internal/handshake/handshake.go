@@ -112,6 +112,32 @@ func joined(v []string) string {
 	return strings.Join(v, ", ")
 }
 
+// firstFailure runs rules on c in order and returns the first failed
+// Finding, or a zero Finding (Pass).
+func firstFailure[C any](rules []func(C) Finding, c C) Finding {
+	for _, rule := range rules {
+		if f := rule(c); f.Failed() {
+			return f
+		}
+	}
+	return Finding{}
+}
+
+// explain runs rules on c in order and returns every finding, up to a failed
+// one that ends the handshake (a response's status other than 101), after
+// which no other rule applies.
+func explain[C any](rules []func(C) Finding, c C) []Finding {
+	out := make([]Finding, 0, len(rules))
+	for _, rule := range rules {
+		f := rule(c)
+		out = append(out, f)
+		if f.Failed() && f.Rule == ruleStatus {
+			break
+		}
+	}
+	return out
+}
+
 // Version is the only version of the protocol, the value of
 // Sec-WebSocket-Version (§4.1 item 9, §11.6).
 const Version = "13"

@@ -78,25 +78,14 @@ var upgradeRequestRules = [...]func(requestCheck) Finding{
 // CheckRequest reads r's method, protocol version, request target, Host,
 // content length, transfer encoding and the header fields of RequestFields.
 func CheckRequest(r *http.Request, p *Policy, o *Offer) Finding {
-	c := requestCheck{r, *p, o}
-	for _, rule := range upgradeRequestRules {
-		if f := rule(c); f.Failed() {
-			return f
-		}
-	}
-	return Finding{}
+	return firstFailure(upgradeRequestRules[:], requestCheck{r, *p, o})
 }
 
 // ExplainRequest checks r as CheckRequest does, but goes on after a failure
 // and returns every finding, in order. o receives what the request offers,
 // as far as it is valid.
 func ExplainRequest(r *http.Request, p *Policy, o *Offer) []Finding {
-	c := requestCheck{r, *p, o}
-	out := make([]Finding, 0, len(upgradeRequestRules))
-	for _, rule := range upgradeRequestRules {
-		out = append(out, rule(c))
-	}
-	return out
+	return explain(upgradeRequestRules[:], requestCheck{r, *p, o})
 }
 
 // checkHTTP: §4.2.1 item 1, "An HTTP/1.1 or higher GET request". HTTP/2
@@ -160,29 +149,27 @@ func checkHost(c requestCheck) Finding {
 // checkUpgrade: §4.2.1 item 3, an Upgrade field that includes "websocket",
 // compared case-insensitively.
 func checkUpgrade(c requestCheck) Finding {
-	v := c.r.Header[FieldUpgrade]
-	switch {
-	case header.HasToken(v, "websocket"):
-		return pass(ruleUpgrade, joined(v))
-	case len(v) == 0:
-		return fail(ruleUpgrade, "", http.StatusBadRequest, "missing Upgrade header (RFC 6455 §4.2.1 item 3)")
-	}
-	return fail(ruleUpgrade, joined(v), http.StatusBadRequest,
-		fmt.Sprintf(`Upgrade header %s does not include "websocket" (RFC 6455 §4.2.1 item 3)`, header.Quote(v...)))
+	return checkTokenField(ruleUpgrade, c.r.Header[FieldUpgrade], "websocket", http.StatusBadRequest)
 }
 
 // checkConnection: §4.2.1 item 4, a Connection field that includes
 // "Upgrade", compared case-insensitively.
 func checkConnection(c requestCheck) Finding {
-	v := c.r.Header[FieldConnection]
+	return checkTokenField(ruleConnection, c.r.Header[FieldConnection], "Upgrade", http.StatusBadRequest)
+}
+
+// checkTokenField checks that v, the values of the field rule is about,
+// include token, compared case-insensitively; a server refuses a request
+// that breaks it with status.
+func checkTokenField(rule Rule, v []string, token string, status int) Finding {
 	switch {
-	case header.HasToken(v, "upgrade"):
-		return pass(ruleConnection, joined(v))
+	case header.HasToken(v, token):
+		return pass(rule, joined(v))
 	case len(v) == 0:
-		return fail(ruleConnection, "", http.StatusBadRequest, "missing Connection header (RFC 6455 §4.2.1 item 4)")
+		return fail(rule, "", status, fmt.Sprintf("missing %s header (%s)", rule.Subject, rule.Section))
 	}
-	return fail(ruleConnection, joined(v), http.StatusBadRequest,
-		fmt.Sprintf(`Connection header %s does not include "Upgrade" (RFC 6455 §4.2.1 item 4)`, header.Quote(v...)))
+	return fail(rule, joined(v), status,
+		fmt.Sprintf("%s header %s does not include %q (%s)", rule.Subject, header.Quote(v...), token, rule.Section))
 }
 
 // checkVersion: §4.2.1 item 6, Sec-WebSocket-Version 13; another is

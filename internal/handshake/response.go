@@ -55,29 +55,14 @@ var upgradeResponseRules = [...]func(responseCheck) Finding{
 // in order, and returns the first failed Finding, or a zero Finding (Pass)
 // when every rule holds. a receives what the response agreed to.
 func CheckResponse(resp *http.Response, o *Offer, a *Answer) Finding {
-	c := responseCheck{resp, o, a}
-	for _, rule := range upgradeResponseRules {
-		if f := rule(c); f.Failed() {
-			return f
-		}
-	}
-	return Finding{}
+	return firstFailure(upgradeResponseRules[:], responseCheck{resp, o, a})
 }
 
 // ExplainResponse checks resp as CheckResponse does, but goes on after a
 // failure (except a status other than 101, after which no rule applies) and
 // returns every finding, in order.
 func ExplainResponse(resp *http.Response, o *Offer) []Finding {
-	c := responseCheck{resp, o, new(Answer)}
-	var out []Finding
-	for _, rule := range upgradeResponseRules {
-		f := rule(c)
-		out = append(out, f)
-		if f.Failed() && f.Rule == ruleStatus {
-			break
-		}
-	}
-	return out
+	return explain(upgradeResponseRules[:], responseCheck{resp, o, new(Answer)})
 }
 
 // checkStatus: response rule 1, 101 Switching Protocols; any other status
@@ -118,15 +103,7 @@ func checkResponseUpgrade(c responseCheck) Finding {
 // checkResponseConnection: response rule 3, Connection includes the token
 // "Upgrade", case-insensitively.
 func checkResponseConnection(c responseCheck) Finding {
-	v := c.resp.Header[FieldConnection]
-	switch {
-	case header.HasToken(v, "upgrade"):
-		return pass(ruleResponseConn, joined(v))
-	case len(v) == 0:
-		return fail(ruleResponseConn, "", 0, `missing Connection header; want the token "Upgrade" (RFC 6455 §4.1, response rule 3)`)
-	}
-	return fail(ruleResponseConn, joined(v), 0,
-		fmt.Sprintf(`Connection header %s does not include "Upgrade" (RFC 6455 §4.1, response rule 3)`, header.Quote(v...)))
+	return checkTokenField(ruleResponseConn, c.resp.Header[FieldConnection], "Upgrade", 0)
 }
 
 // checkAccept: response rule 4, one Sec-WebSocket-Accept, the value the key
