@@ -148,3 +148,34 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadHead: a head is the input after its leading empty lines, up to and including the
+// first empty line after a start line, within the buffer; anything else is an error.
+func FuzzReadHead(f *testing.F) {
+	f.Add("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x00")
+	f.Add("GET / HTTP/1.1\nHost: x\n\n")
+	f.Add("\r\n\nGET / HTTP/1.1\r\n\r\n")
+	f.Add("no end\r\n")
+	f.Add(strings.Repeat("x", 5000) + "\r\n\r\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		br := bufio.NewReaderSize(iotest.HalfReader(strings.NewReader(in)), 4096)
+		head, err := ReadHead(br)
+		if err != nil {
+			if head != "" {
+				t.Fatalf("error %v with a head %q", err, head)
+			}
+			return
+		}
+		rest, _ := io.ReadAll(br)
+		skipped := len(in) - len(head) - len(rest)
+		if skipped < 0 || strings.Trim(in[:skipped], "\r\n") != "" || in[skipped:skipped+len(head)] != head {
+			t.Fatalf("head %q is not the input %q after empty lines", head, in)
+		}
+		if len(head) > 4096 || !strings.HasSuffix(head, "\n\n") && !strings.HasSuffix(head, "\n\r\n") {
+			t.Fatalf("head %q does not end with an empty line", head)
+		}
+		if strings.Contains(strings.TrimRight(head, "\r\n"), "\n\n") || strings.Contains(strings.TrimRight(head, "\r\n"), "\n\r\n") {
+			t.Fatalf("head %q holds an empty line before its end", head)
+		}
+	})
+}
