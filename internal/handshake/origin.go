@@ -353,20 +353,20 @@ func samePort(a, b string) bool { return strings.TrimLeft(a, "0") == strings.Tri
 // refused with 421 Misdirected Request (§15.5.20). A page on a name that
 // rebinds to this server's address sends its own name in Host, so the
 // check defeats DNS rebinding.
-func matchHost(host string, patterns []string) (Finding, bool) {
+func matchHost(host string, patterns []string) Finding {
 	hp, ok := parseHostPort(host)
 	for _, p := range patterns {
 		pt, err := parsePattern(p, false)
 		if err != nil {
 			return fail(ruleHostAllowed, host, http.StatusInternalServerError,
-				fmt.Sprintf("AcceptOptions.HostPatterns holds a malformed pattern %q: %v", p, err)), false
+				fmt.Sprintf("AcceptOptions.HostPatterns holds a malformed pattern %q: %v", p, err))
 		}
 		if ok && pt.matches(hp, "80", "443") {
-			return Finding{}, true
+			return pass(ruleHostAllowed, host)
 		}
 	}
 	return fail(ruleHostAllowed, host, http.StatusMisdirectedRequest,
-		fmt.Sprintf("Host %s is not a name of this server: no HostPatterns entry matches (RFC 9110 §7.4, §15.5.20)", header.Quote(host))), false
+		fmt.Sprintf("Host %s is not a name of this server: no HostPatterns entry matches (RFC 9110 §7.4, §15.5.20)", header.Quote(host)))
 }
 
 // CheckOrigin applies a server's Origin policy (§4.2.2 step 4 /origin/,

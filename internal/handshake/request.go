@@ -139,9 +139,7 @@ func checkHost(c requestCheck) Finding {
 		return fail(ruleHost, "", http.StatusBadRequest, "missing Host header (RFC 6455 §4.2.1 item 2)")
 	}
 	if len(c.p.Hosts) > 0 {
-		if f, ok := matchHost(host, c.p.Hosts); !ok {
-			return f
-		}
+		return matchHost(host, c.p.Hosts)
 	}
 	return pass(ruleHost, host)
 }
