@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wsx-go/wsx/internal/frame"
+	"github.com/wsx-go/wsx/internal/httphead"
 )
 
 // acceptConnOn runs AcceptConn with ctx and opts on the server end of a new
@@ -44,9 +45,9 @@ func acceptConnOn(t *testing.T, ctx context.Context, opts *AcceptOptions) (net.C
 	return client, results
 }
 
-// refusal is a response as AcceptConn wrote it: header fields as sent
+// wireRefusal is a response as AcceptConn wrote it: header fields as sent
 // (http.ReadResponse would drop Connection), Date removed.
-type refusal struct {
+type wireRefusal struct {
 	status int
 	header http.Header
 	body   string
@@ -55,14 +56,14 @@ type refusal struct {
 // readRefusal reads a refusal from nc, checks what every refusal of
 // AcceptConn holds (a Date, and the end of the connection after the body)
 // and returns it.
-func readRefusal(t *testing.T, nc net.Conn) refusal {
+func readRefusal(t *testing.T, nc net.Conn) wireRefusal {
 	t.Helper()
 	tp := textproto.NewReader(bufio.NewReader(nc))
 	line, err := tp.ReadLine()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r refusal
+	var r wireRefusal
 	proto, status, _ := strings.Cut(line, " ")
 	code, text, _ := strings.Cut(status, " ")
 	if r.status, err = strconv.Atoi(code); err != nil || proto != "HTTP/1.1" || text != http.StatusText(r.status) {
@@ -265,7 +266,7 @@ func TestAcceptConn_4_2_2_Response(t *testing.T) {
 		{
 			// A head just within the limit.
 			name: "LongCookie",
-			req:  upgradeRequest("", nil, "Cookie: "+strings.Repeat("a", maxRequestHead-len(upgradeRequest("", nil))-len("Cookie: \r\n"))),
+			req:  upgradeRequest("", nil, "Cookie: "+strings.Repeat("a", httphead.MaxRequestHead-len(upgradeRequest("", nil))-len("Cookie: \r\n"))),
 			want: rfcResponse,
 		},
 	}...)
@@ -533,7 +534,7 @@ func FuzzAcceptConn(f *testing.F) {
 			trimmed = trimmed[strings.IndexByte(trimmed, '\n')+1:]
 		}
 		ref, refErr := http.ReadRequest(bufio.NewReader(strings.NewReader(trimmed)))
-		switch rej := (*rejection)(nil); {
+		switch rej := (*refusal)(nil); {
 		case err == nil:
 			if ref == nil {
 				t.Fatalf("accepted a request net/http cannot read: %v", refErr)

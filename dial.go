@@ -12,14 +12,16 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wsx-go/wsx/internal/deflate"
+	"github.com/wsx-go/wsx/internal/handshake"
 	"github.com/wsx-go/wsx/internal/header"
+	"github.com/wsx-go/wsx/internal/httphead"
+	"github.com/wsx-go/wsx/internal/proxy"
 )
 
 // DialOptions configures Dial. A nil *DialOptions, like the zero value, offers no
@@ -75,10 +77,10 @@ type DialOptions struct {
 
 // Limits of the client side of the opening handshake.
 const (
-	// maxResponseHeaderBytes bounds what a server can make Dial buffer before its response
+	// maxResponseHead bounds what a server can make Dial buffer before its response
 	// ends (http.ReadResponse has no bound of its own); it matches net/http's server
 	// default for requests.
-	maxResponseHeaderBytes = 1 << 20
+	maxResponseHead = 1 << 20
 	// errorBodyLimit and errorBodyTimeout bound how much of a refusal's body Dial keeps for
 	// the caller, and how long it waits for it.
 	errorBodyLimit   = 4 << 10
@@ -90,7 +92,9 @@ const (
 //
 // ctx bounds all of it: name resolution, TCP, the proxy, TLS and the handshake; without a
 // deadline on ctx, DefaultHandshakeTimeout does. Once Dial returns, ctx no longer matters;
-// the connection's reads and writes take their own contexts.
+// the connection's reads and writes take their own contexts. A failure after ctx is done
+// reports ctx's cause (context.DeadlineExceeded for its deadline), whatever the operation in
+// progress made of it.
 //
 // Dial validates the server's response as §4.1 requires: status 101, Upgrade "websocket",
 // Connection "Upgrade", the Sec-WebSocket-Accept matching the key it sent, and no
@@ -99,6 +103,9 @@ const (
 // such as a redirect, which Dial does not follow, or 401; or a response that breaks a rule),
 // Dial returns the response with the error, so that its status and header can be inspected;
 // its Body holds up to the first 4 KiB of the server's body and need not be closed.
+//
+// Errors name the URL dialed, without its query, which may carry credentials:
+// "wsx: dial ws://example.com/chat: server answered "404 Not Found", want 101 ...".
 //
 // Dial does not wait for other handshakes to the same server to finish, as §4.1 client step 2
 // asks of browsers: that rule protects servers from scripts, while programs that open many
@@ -115,10 +122,24 @@ func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, *http.R
 	defer cancel()
 	c, resp, err := dial(ctx, u, opts)
 	if err != nil {
-		// The URL's path and query may carry secrets; its scheme and host say enough.
-		return nil, resp, fmt.Errorf("wsx: dial %s://%s: %w", wsScheme(u), u.Host, err)
+		return nil, resp, fmt.Errorf("wsx: dial %s: %w", displayURL(u), err)
 	}
 	return c, resp, nil
+}
+
+// withHandshakeTimeout gives ctx the default handshake deadline if it has none.
+func withHandshakeTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, handshakeTimeout)
+}
+
+// displayURL returns u, parsed by parseURL, as errors show it: with its WebSocket scheme and
+// its path, which tells which resource a 404 is about, but without its query, which may
+// carry a token.
+func displayURL(u *url.URL) string {
+	return wsScheme(u) + "://" + u.Host + u.EscapedPath()
 }
 
 // parseURL checks a WebSocket URI (§3, §4.1 client step 1) and returns it with the http or
@@ -222,8 +243,7 @@ func hostHeader(u *url.URL) string {
 }
 
 // offerExtensions returns the extensions Dial offers in Sec-WebSocket-Extensions (§4.1 item
-// 11, §9.1), most preferred first. checkResponse refuses any other in the response. None
-// yet; permessage-deflate (RFC 7692) will be offered here.
+// 11, §9.1), most preferred first; the response may accept no other.
 func offerExtensions(opts *DialOptions) []header.Extension {
 	if opts.Compression == nil {
 		return nil
@@ -239,18 +259,17 @@ func acceptExtensions(cfg *connConfig, accepted []header.Extension, opts *DialOp
 			continue
 		}
 		dcfg := opts.Compression.config()
-		params, err := deflate.ClientAccept(e, dcfg)
+		params, err := deflate.ClientAccept(e, dcfg) // the error quotes the answer
 		if err != nil {
-			return fmt.Errorf("wsx: server's permessage-deflate answer %q: %w", e.String(), err)
+			return err
 		}
 		cfg.deflate, cfg.compression = &params, dcfg
 	}
 	return nil
 }
 
-// newRequest builds the client's opening handshake (§4.1 items 1-12) for u, with key as
-// its Sec-WebSocket-Key.
-func newRequest(ctx context.Context, u *url.URL, key string, opts *DialOptions, exts []header.Extension) (*http.Request, error) {
+// newRequest builds the client's opening handshake (§4.1 items 1-12) for u, making offer.
+func newRequest(ctx context.Context, u *url.URL, offer *handshake.Offer, opts *DialOptions) (*http.Request, error) {
 	h := make(http.Header, len(opts.Header)+8)
 	for name, values := range opts.Header {
 		if err := checkExtraField(name, values); err != nil {
@@ -258,34 +277,34 @@ func newRequest(ctx context.Context, u *url.URL, key string, opts *DialOptions, 
 		}
 		h[name] = slices.Clone(values)
 	}
-	h[hdrUpgrade] = []string{"websocket"}
-	h[hdrConnection] = []string{"Upgrade"}
-	h[hdrKey] = []string{key}
-	h[hdrVersion] = []string{version}
+	h[handshake.FieldUpgrade] = []string{"websocket"}
+	h[handshake.FieldConnection] = []string{"Upgrade"}
+	h[handshake.FieldKey] = []string{offer.Key}
+	h[handshake.FieldVersion] = []string{handshake.Version}
 	if opts.Origin != "" {
-		if !validFieldValue(opts.Origin) {
+		if !header.ValidFieldValue(opts.Origin) {
 			return nil, fmt.Errorf("invalid Origin %q", opts.Origin)
 		}
-		h[hdrOrigin] = []string{opts.Origin}
+		h[handshake.FieldOrigin] = []string{opts.Origin}
 	}
-	if len(opts.Subprotocols) > 0 {
-		for i, p := range opts.Subprotocols {
+	if len(offer.Protocols) > 0 {
+		for i, p := range offer.Protocols {
 			// §4.1 item 10: non-empty tokens, all unique.
 			if !header.IsToken(p) {
 				return nil, fmt.Errorf("invalid subprotocol %q: not a token (§4.1)", p)
 			}
-			if slices.Contains(opts.Subprotocols[:i], p) {
+			if slices.Contains(offer.Protocols[:i], p) {
 				return nil, fmt.Errorf("subprotocol %q offered twice (§4.1)", p)
 			}
 		}
-		h[hdrProtocol] = []string{strings.Join(opts.Subprotocols, ", ")}
+		h[handshake.FieldProtocol] = []string{strings.Join(offer.Protocols, ", ")}
 	}
-	if len(exts) > 0 {
-		offers := make([]string, len(exts))
-		for i, e := range exts {
+	if len(offer.Extensions) > 0 {
+		offers := make([]string, len(offer.Extensions))
+		for i, e := range offer.Extensions {
 			offers[i] = e.String()
 		}
-		h[hdrExtensions] = []string{strings.Join(offers, ", ")}
+		h[handshake.FieldExtensions] = []string{strings.Join(offers, ", ")}
 	}
 	req := &http.Request{
 		Method:     http.MethodGet,
@@ -305,32 +324,19 @@ func checkExtraField(name string, values []string) error {
 	switch {
 	case !header.IsToken(name):
 		return fmt.Errorf("invalid header field name %q", name)
-	case len(name) > len("Sec-WebSocket-") && strings.EqualFold(name[:len("Sec-WebSocket-")], "Sec-WebSocket-"),
-		strings.EqualFold(name, "Host"), strings.EqualFold(name, hdrUpgrade),
-		strings.EqualFold(name, hdrConnection):
+	case handshake.IsOwnField(name), strings.EqualFold(name, "Host"):
 		return fmt.Errorf("DialOptions.Header must not set %s: the handshake sets it (use the URL, Subprotocols or Origin)", name)
-	case strings.EqualFold(name, hdrOrigin):
+	case strings.EqualFold(name, handshake.FieldOrigin):
 		return errors.New("DialOptions.Header must not set Origin: use DialOptions.Origin")
 	case strings.EqualFold(name, "Content-Length"), strings.EqualFold(name, "Transfer-Encoding"):
 		return fmt.Errorf("DialOptions.Header must not set %s: the handshake request has no body", name)
 	}
 	for _, v := range values {
-		if !validFieldValue(v) {
+		if !header.ValidFieldValue(v) {
 			return fmt.Errorf("invalid value %q for header field %s", v, name)
 		}
 	}
 	return nil
-}
-
-// validFieldValue reports whether v is a valid field value (RFC 9110 §5.5): no control
-// characters other than HTAB, so that no value can end the field or the request early.
-func validFieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // ownField is a field of the handshake request: its http.Header key and its spelling on
@@ -338,13 +344,13 @@ func validFieldValue(v string) bool {
 type ownField struct{ key, wire string }
 
 var ownFields = [...]ownField{
-	{hdrUpgrade, "Upgrade"},
-	{hdrConnection, "Connection"},
-	{hdrKey, "Sec-WebSocket-Key"},
-	{hdrVersion, "Sec-WebSocket-Version"},
-	{hdrOrigin, "Origin"},
-	{hdrProtocol, "Sec-WebSocket-Protocol"},
-	{hdrExtensions, "Sec-WebSocket-Extensions"},
+	{handshake.FieldUpgrade, "Upgrade"},
+	{handshake.FieldConnection, "Connection"},
+	{handshake.FieldKey, "Sec-WebSocket-Key"},
+	{handshake.FieldVersion, "Sec-WebSocket-Version"},
+	{handshake.FieldOrigin, "Origin"},
+	{handshake.FieldProtocol, "Sec-WebSocket-Protocol"},
+	{handshake.FieldExtensions, "Sec-WebSocket-Extensions"},
 }
 
 // appendRequest appends the wire form of req: the request line, then Host and the
@@ -383,30 +389,34 @@ func appendField(b []byte, name string, values []string) []byte {
 
 // dial connects to u, directly or through a proxy, and runs the opening handshake.
 func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.Response, err error) {
-	exts := offerExtensions(opts)
-	key := NewKey() // §4.1 item 7: a fresh nonce for every connection
-	req, err := newRequest(ctx, u, key, opts, exts)
+	offer := handshake.Offer{
+		Key:        NewKey(), // §4.1 item 7: a fresh nonce for every connection
+		Protocols:  opts.Subprotocols,
+		Extensions: offerExtensions(opts),
+	}
+	req, err := newRequest(ctx, u, &offer, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	proxy, err := proxyFor(opts, req)
+	proxyURL, err := proxyFor(opts, req)
 	if err != nil {
 		return nil, nil, err
 	}
 	host, port := hostPort(u)
 	addr := net.JoinHostPort(u.Hostname(), port) // the zone, if any, matters for dialing
-	if proxy != nil {
-		phost, pport := hostPort(proxy)
+	if proxyURL != nil {
+		phost, pport := hostPort(proxyURL)
 		addr = net.JoinHostPort(phost, pport)
 	}
 
 	// Errors from here on are prefixed with the stage they happened in; one caused by ctx is
 	// reported as ctx's error, which the failing operation may show only as a closed
-	// connection or an expired deadline.
+	// connection, an expired deadline or a response cut short.
 	var (
-		stage string
-		nc    net.Conn
-		stop  = func() bool { return true }
+		stage    string
+		nc       net.Conn
+		stop     = func() bool { return true }
+		deadline = handshakeDeadline(ctx)
 	)
 	defer func() {
 		if err == nil {
@@ -417,8 +427,8 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 			nc.Close()
 		}
 		if stage != "" {
-			if cerr := contextCause(ctx, err); cerr != nil {
-				err = cerr
+			if cause := handshakeCause(ctx, deadline, err); cause != nil {
+				err = cause
 			}
 			err = fmt.Errorf("%s: %w", stage, err)
 		}
@@ -437,14 +447,15 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 	// ctx bounds every step through nc: its deadline is nc's, and cancelling it closes nc,
 	// which ends any read or write in progress.
 	stop = context.AfterFunc(ctx, func() { nc.Close() })
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
+	nc.SetDeadline(deadline)
 
 	conn := nc
-	if proxy != nil {
-		stage = "proxy " + proxy.Redacted()
-		if conn, err = proxyConnect(ctx, conn, proxy, opts, host, port); err != nil {
+	if proxyURL != nil {
+		stage = "proxy " + proxyURL.Redacted()
+		phost, _ := hostPort(proxyURL)
+		cfg := tlsConfig(opts.TLSConfig, phost)
+		cfg.ServerName = phost // TLSConfig.ServerName, if set, names the server, not the proxy
+		if conn, err = proxy.Tunnel(ctx, conn, proxyURL, cfg, host, port); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -463,37 +474,37 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 		return nil, nil, err
 	}
 	stage = "reading the opening handshake response"
-	lr := &limitReader{r: conn, n: maxResponseHeaderBytes}
-	br := bufio.NewReader(lr)
+	hr := &httphead.HeadReader{R: conn, Limit: maxResponseHead}
+	br := bufio.NewReader(hr)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, hr.Cause(err)
 	}
-	stage = "" // checkResponse's errors say what they are about
-	subprotocol, accepted, err := checkResponse(resp, key, opts.Subprotocols, exts)
-	if err != nil {
+	stage = "" // the findings say what they are about
+	var answer handshake.Answer
+	if f := handshake.CheckResponse(resp, &offer, &answer); f.Failed() {
 		if resp.StatusCode != http.StatusSwitchingProtocols {
 			keepErrorBody(conn, resp)
 		}
-		return nil, resp, err
+		return nil, resp, errors.New(f.Problem)
 	}
 
 	if !stop() {
-		return nil, resp, ctx.Err() // too late: the AfterFunc closed nc
+		return nil, resp, context.Cause(ctx) // too late: the AfterFunc closed nc
 	}
 	nc.SetDeadline(time.Time{})
-	lr.n = math.MaxInt // the connection owns the reader now
-	cfg := connConfig{client: true, subprotocol: subprotocol, opts: opts.ConnOptions}
+	hr.Limit = math.MaxInt // the connection owns the reader now
+	cfg := connConfig{client: true, subprotocol: answer.Protocol, opts: opts.ConnOptions}
 	if br.Buffered() > 0 {
 		cfg.br = br // frames the server sent right behind its response
 	}
-	if len(accepted) > 0 {
-		names := make([]string, len(accepted))
-		for i, e := range accepted {
+	if len(answer.Extensions) > 0 {
+		names := make([]string, len(answer.Extensions))
+		for i, e := range answer.Extensions {
 			names[i] = e.String()
 		}
 		cfg.extensions = strings.Join(names, ", ")
-		if err := acceptExtensions(&cfg, accepted, opts); err != nil {
+		if err := acceptExtensions(&cfg, answer.Extensions, opts); err != nil {
 			conn.Close()
 			return nil, resp, err
 		}
@@ -501,16 +512,29 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 	return newConn(conn, cfg), resp, nil
 }
 
-// contextCause returns ctx's error if ctx caused err, and nil otherwise.
-func contextCause(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
-		return cerr
+// proxyFor returns the proxy DialOptions choose for the handshake request req, or nil for
+// a direct connection.
+func proxyFor(opts *DialOptions, req *http.Request) (*url.URL, error) {
+	choose := opts.Proxy
+	if choose == nil {
+		choose = http.ProxyFromEnvironment
 	}
-	// nc's deadline is ctx's, and may pass a moment before ctx is marked done.
-	if _, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) {
-		return context.DeadlineExceeded
+	p, err := choose(req)
+	if err != nil {
+		return nil, fmt.Errorf("choosing a proxy: %w", err)
 	}
-	return nil
+	if p == nil {
+		return nil, nil
+	}
+	switch p.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return nil, fmt.Errorf("proxy %s: unsupported scheme %q; want http, https, socks5 or socks5h", p.Redacted(), p.Scheme)
+	}
+	if p.Hostname() == "" {
+		return nil, fmt.Errorf("proxy %s: no host", p.Redacted())
+	}
+	return p, nil
 }
 
 // tlsConfig returns the TLS configuration to reach serverName with.
@@ -538,92 +562,4 @@ func keepErrorBody(conn net.Conn, resp *http.Response) {
 	conn.SetReadDeadline(deadline)
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-}
-
-// checkResponse validates the server's opening handshake response to a request with the
-// given key, subprotocols and extension offers (§4.1, "the client MUST validate the
-// server's response"), and returns the subprotocol and extensions in use. It does no I/O.
-func checkResponse(resp *http.Response, key string, subprotocols []string, offered []header.Extension) (subprotocol string, exts []header.Extension, err error) {
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		return "", nil, fmt.Errorf("server answered %q, want 101 Switching Protocols (§4.1)", resp.Status)
-	}
-	if !resp.ProtoAtLeast(1, 1) {
-		return "", nil, fmt.Errorf("server answered 101 in %s, want HTTP/1.1 (§4.1)", resp.Proto)
-	}
-	// §4.1 response item 2: Upgrade is "websocket", case-insensitively, and nothing else.
-	up := resp.Header.Values(hdrUpgrade)
-	if tokens, err := header.AppendTokens(nil, up); len(up) == 0 || err != nil ||
-		slices.ContainsFunc(tokens, func(t string) bool { return !strings.EqualFold(t, "websocket") }) {
-		return "", nil, fmt.Errorf("response Upgrade is %s, want \"websocket\" (§4.1)", quoteValues(up))
-	}
-	// §4.1 response item 3: Connection has the token "Upgrade", case-insensitively.
-	if conn := resp.Header.Values(hdrConnection); !header.HasToken(conn, "upgrade") {
-		return "", nil, fmt.Errorf("response Connection is %s, want the token \"Upgrade\" (§4.1)", quoteValues(conn))
-	}
-	// §4.1 response item 4, ignoring leading and trailing whitespace.
-	want := AcceptKey(key)
-	if got := resp.Header.Values(hdrAccept); len(got) != 1 || strings.TrimSpace(got[0]) != want {
-		return "", nil, fmt.Errorf("response Sec-WebSocket-Accept is %s, want %q (§4.1)", quoteValues(got), want)
-	}
-	// §4.1 response item 6; the server names one subprotocol (§4.2.2 /subprotocol/).
-	if got := resp.Header.Values(hdrProtocol); len(got) > 0 {
-		tokens, err := header.AppendTokens(nil, got)
-		if err != nil || len(tokens) != 1 {
-			return "", nil, fmt.Errorf("response Sec-WebSocket-Protocol is %s, want one subprotocol (§4.2.2)", quoteValues(got))
-		}
-		if !slices.Contains(subprotocols, tokens[0]) {
-			return "", nil, fmt.Errorf("server chose subprotocol %q, which was not offered (§4.1)", tokens[0])
-		}
-		subprotocol = tokens[0]
-	}
-	// §4.1 response item 5: every extension in use was offered. An offer's own code checks
-	// the parameters the server chose.
-	exts, err = header.ParseExtensions(resp.Header.Values(hdrExtensions))
-	if err != nil {
-		return "", nil, fmt.Errorf("response Sec-WebSocket-Extensions: %w (§9.1)", err)
-	}
-	// Names compare exactly, as registered (§11.4).
-	for i, e := range exts {
-		if !slices.ContainsFunc(offered, func(o header.Extension) bool { return o.Name == e.Name }) {
-			return "", nil, fmt.Errorf("server accepted extension %q, which was not offered (§4.1)", e.Name)
-		}
-		// Dial offers each extension for one place in the chain; a second acceptance has no
-		// meaning.
-		if slices.ContainsFunc(exts[:i], func(o header.Extension) bool { return o.Name == e.Name }) {
-			return "", nil, fmt.Errorf("server accepted extension %q twice (§9.1)", e.Name)
-		}
-	}
-	return subprotocol, exts, nil
-}
-
-// quoteValues formats a header field's values for an error message.
-func quoteValues(values []string) string {
-	switch len(values) {
-	case 0:
-		return "missing"
-	case 1:
-		return strconv.Quote(values[0])
-	}
-	return fmt.Sprintf("%q", values)
-}
-
-// limitReader fails once more than n bytes have been read. Unlike io.LimitedReader it says
-// why, and the limit can be lifted.
-type limitReader struct {
-	r io.Reader
-	n int
-}
-
-var errResponseTooLarge = errors.New("response header too large")
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errResponseTooLarge
-	}
-	if len(p) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= n
-	return n, err
 }

@@ -27,7 +27,9 @@
 //
 // Accept checks every rule of the opening handshake (§4.2.1) and answers a bad request with the
 // right status and a line naming the rule. By default it accepts only same-origin browser
-// requests, against cross-site WebSocket hijacking; AcceptOptions.OriginPatterns allows more.
+// requests, against cross-site WebSocket hijacking; AcceptOptions.OriginPatterns allows more,
+// and AcceptOptions.HostPatterns limits the Host names a server answers for, against DNS
+// rebinding. AcceptOptions.Validate checks the patterns when the server starts.
 //
 // # Client
 //

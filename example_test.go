@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -136,4 +137,48 @@ func ExampleGroup() {
 	defer cancel()
 	srv.Shutdown(ctx)   // no new requests; hijacked connections are not its business
 	conns.Shutdown(ctx) // every WebSocket gets Close 1001 and the closing handshake
+}
+
+// A server checks its options when it starts, not when the first browser connects: here a
+// glob that would have let "http://127.evil.example" in is caught.
+func ExampleAcceptOptions_Validate() {
+	opts := &wsx.AcceptOptions{OriginPatterns: []string{"https://app.example.com", "127.*"}}
+	if err := opts.Validate(); err != nil {
+		fmt.Println(err)
+	}
+	opts.OriginPatterns[1] = "127.0.0.0/8:*" // any loopback address, any port
+	fmt.Println(opts.Validate())
+	// Output:
+	// wsx: AcceptOptions.OriginPatterns[1] "127.*": bad host "127.*": "*" stands alone or as the first label ("*.example.com"); for addresses use a prefix such as 127.0.0.0/8
+	// <nil>
+}
+
+// A development server on a loopback address answers only for its own names, so that a web
+// page whose name rebinds to 127.0.0.1 (DNS rebinding) cannot reach it: such a request is
+// refused with 421 Misdirected Request.
+func ExampleAcceptOptions_hostPatterns() {
+	opts := &wsx.AcceptOptions{HostPatterns: []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := wsx.Accept(w, r, opts); err == nil {
+			c.Close(wsx.StatusNormalClosure, "")
+		}
+	}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := wsx.Dial(ctx, "ws://"+addr+"/", nil)
+	fmt.Println(resp.StatusCode, err)
+
+	// The attacker's name, resolved to the server's address.
+	rebound := &wsx.DialOptions{NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return new(net.Dialer).DialContext(ctx, network, addr)
+	}}
+	_, resp, err = wsx.Dial(ctx, "ws://evil.example:"+port+"/", rebound)
+	fmt.Println(resp.StatusCode, err != nil)
+	// Output:
+	// 101 <nil>
+	// 421 true
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/wsx-go/wsx/internal/handshake"
 )
 
 // TestAcceptKey_4_2_2 checks the worked example of §4.2.2 step 5.4 and
@@ -36,43 +38,13 @@ func TestNewKey_4_1(t *testing.T) {
 		if err != nil || len(b) != 16 {
 			t.Fatalf("NewKey() = %q: decodes to %d bytes, %v; want 16 bytes", k, len(b), err)
 		}
-		if !validKey(k) {
-			t.Fatalf("validKey(NewKey() = %q) = false", k)
+		if !handshake.ValidKey(k) {
+			t.Fatalf("handshake.ValidKey(NewKey() = %q) = false", k)
 		}
 		if seen[k] {
 			t.Fatalf("NewKey() returned %q twice", k)
 		}
 		seen[k] = true
-	}
-}
-
-// TestValidKey_4_2_1_Item5 checks the Sec-WebSocket-Key rule: base64 of
-// exactly 16 bytes.
-func TestValidKey_4_2_1_Item5(t *testing.T) {
-	valid := []string{"dGhlIHNhbXBsZSBub25jZQ==", "AAAAAAAAAAAAAAAAAAAAAA==", "/////////////////////w=="}
-	for _, k := range valid {
-		if !validKey(k) {
-			t.Errorf("validKey(%q) = false, want true", k)
-		}
-	}
-	invalid := []string{
-		"",
-		"dGhlIHNhbXBsZSBub25jZQ",     // padding missing
-		"dGhlIHNhbXBsZSBub25jZQ=",    // padding short
-		"dGhlIHNhbXBsZSBub25jZR==",   // non-zero padding bits
-		"dGhlIHNhbXBsZSBub25jZQ===",  // too long
-		"dGhlIHNhbXBsZSBub25jZSE=",   // 17 bytes
-		"dGhlIHNhbXBsZSBub25j",       // 15 bytes
-		"dGhlIHNhbXBsZSBub25jZQ-_",   // URL alphabet
-		"dGhlIHNhbXBsZSBub25jZ\nQ==", // decoders skip newlines; the key must not hold one
-		"dGhlIHNhbXBsZSBub25jZQ==\r",
-		"dGhlIHNhbXBsZSBu b25jZQ==",
-		"dGhlIHNhbXBsZSBub25jZQ==dGhlIHNhbXBsZSBub25jZQ==",
-	}
-	for _, k := range invalid {
-		if validKey(k) {
-			t.Errorf("validKey(%q) = true, want false", k)
-		}
 	}
 }
 
@@ -93,19 +65,6 @@ func BenchmarkAcceptKey(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		AcceptKey("dGhlIHNhbXBsZSBub25jZQ==")
-	}
-}
-
-func TestIsHandshakeField(t *testing.T) {
-	for _, name := range []string{"Upgrade", "connection", "Sec-WebSocket-Protocol", "sec-websocket-extensions", "SEC-WEBSOCKET-X"} {
-		if !isHandshakeField(name) {
-			t.Errorf("isHandshakeField(%q) = false, want true", name)
-		}
-	}
-	for _, name := range []string{"Set-Cookie", "Sec-WebSocket-", "Sec-Fetch-Mode", "Upgrade-Insecure-Requests", "X-Connection"} {
-		if isHandshakeField(name) {
-			t.Errorf("isHandshakeField(%q) = true, want false", name)
-		}
 	}
 }
 

@@ -2,15 +2,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +21,9 @@ import (
 	"time"
 
 	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/internal/handshake"
+	"github.com/wsx-go/wsx/internal/header"
+	"github.com/wsx-go/wsx/internal/httphead"
 )
 
 const doctorUsage = `Usage: wsx doctor [flags] URL
@@ -178,7 +178,7 @@ func (d *doctor) run(ctx context.Context) int {
 	r.line("")
 	conn, err := d.connect(ctx)
 	if err != nil {
-		r.fail(err.Error())
+		r.fail(err.Error(), d.schemeHint(err)...)
 		return d.verdict(start)
 	}
 	defer conn.Close()
@@ -187,46 +187,53 @@ func (d *doctor) run(ctx context.Context) int {
 	if key == "" {
 		key = wsx.NewKey()
 	}
-	req, offered := d.request(key)
+	req := d.request(key)
 	r.line("")
 	printHead(r, "> ", req)
+	own, offer := explainOwnRequest(req)
 	conn.SetDeadline(time.Now().Add(d.cfg.timeout))
 	sent := time.Now()
 	if _, err := conn.Write(req); err != nil {
 		r.fail("sending the request: " + err.Error())
 		return d.verdict(start)
 	}
-	br := bufio.NewReader(conn)
-	head, err := readHead(br, maxHead)
+	br := bufio.NewReaderSize(conn, maxHead)
+	head, err := httphead.ReadHead(br)
 	if err != nil {
-		printHead(r, "< ", head)
+		got, _ := br.Peek(br.Buffered())
+		printHead(r, "< ", got)
 		r.line("")
 		switch {
-		case errors.Is(err, io.EOF) && len(head) == 0:
+		case isTLSRecord(got):
+			r.fail("the server answered with TLS, not HTTP", fmt.Sprintf("this port speaks TLS: connect with wss://%s%s", d.u.Host, d.u.RequestURI()))
+		case errors.Is(err, io.EOF) && len(got) == 0:
 			r.fail("the server closed the connection without answering",
 				"it may not speak HTTP on this port, or expect TLS (wss://) or plain TCP (ws://)")
 		case isTimeoutErr(err):
 			r.fail(fmt.Sprintf("no complete response within %v", d.cfg.timeout),
 				"the server may not speak HTTP on this port, or expect TLS (wss://)")
+		case err == httphead.ErrTooLong:
+			r.fail(fmt.Sprintf("the response head is longer than %d bytes", maxHead))
 		default:
 			r.fail("reading the response: " + err.Error())
 		}
 		return d.verdict(start)
 	}
 	d.timing("handshake", time.Since(sent))
-	printHead(r, "< ", head)
-	resp, err := http.ReadResponse(bufio.NewReader(io.MultiReader(bytes.NewReader(head), br)), nil)
+	printHead(r, "< ", []byte(head))
+	resp, err := http.ReadResponse(bufio.NewReader(io.MultiReader(strings.NewReader(head), br)), nil)
 	if err != nil {
 		r.line("")
 		r.fail("the response is not valid HTTP: "+err.Error(), "§4.1: the server's handshake is an HTTP/1.1 response (RFC 9112)")
 		return d.verdict(start)
 	}
+	var body []byte
 	if resp.StatusCode != http.StatusSwitchingProtocols {
-		printBody(r, conn, resp)
+		body = printBody(r, conn, resp)
 	}
 	r.line("")
 	r.line("Checks:")
-	if valid := d.checkResponse(resp, head, key, offered); valid {
+	if valid := d.checkResponse(resp, head, body, own, offer); valid {
 		d.closingHandshake(conn, br)
 	}
 	return d.verdict(start)
@@ -318,7 +325,7 @@ func (d *doctor) connect(ctx context.Context) (net.Conn, error) {
 	cancel()
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("TLS handshake with %s: %v (is it a wss:// server on this port?)", conn.RemoteAddr(), err)
+		return nil, fmt.Errorf("TLS handshake with %s: %w", conn.RemoteAddr(), err)
 	}
 	d.timing("TLS", time.Since(t))
 	cs := tc.ConnectionState()
@@ -367,9 +374,8 @@ func (d *doctor) certificate(cs tls.ConnectionState, host string) {
 	}
 }
 
-// request builds the opening handshake (§4.1 items 1-12) with -H applied, and returns it with
-// the header values the response is checked against.
-func (d *doctor) request(key string) ([]byte, offer) {
+// request builds the opening handshake (§4.1 items 1-12) with -H applied.
+func (d *doctor) request(key string) []byte {
 	host := d.u.Hostname()
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
@@ -405,61 +411,29 @@ func (d *doctor) request(key string) ([]byte, offer) {
 			fields = append(fields, h)
 		}
 	}
-	target := d.u.RequestURI()
-	b := []byte("GET " + target + " HTTP/1.1\r\n")
-	var o offer
+	b := []byte("GET " + d.u.RequestURI() + " HTTP/1.1\r\n")
 	for _, f := range fields {
 		b = append(b, f[0]+": "+f[1]+"\r\n"...)
-		switch http.CanonicalHeaderKey(f[0]) {
-		case "Sec-Websocket-Protocol":
-			o.protocols = append(o.protocols, splitList(f[1])...)
-		case "Sec-Websocket-Extensions":
-			// A malformed offer (-H can make one on purpose) offers what comes before the
-			// mistake; checkResponse says what the server should have done with it.
-			xs, err := parseExtensions(f[1])
-			o.extensions = append(o.extensions, xs...)
-			o.extensionsErr = errors.Join(o.extensionsErr, err)
-		case "Sec-Websocket-Version":
-			o.version = f[1]
-		}
 	}
-	return append(b, "\r\n"...), o
+	return append(b, "\r\n"...)
 }
 
-// offer is what the request offered, for checking the response.
-type offer struct {
-	protocols     []string
-	extensions    []extension
-	extensionsErr error // what is malformed in the Sec-WebSocket-Extensions sent (§9.1)
-	version       string
+// explainOwnRequest checks the request the doctor sends by the rules a server applies (-H
+// can break them on purpose) and returns what it offers, for checking the response: as much
+// of it as is valid.
+func explainOwnRequest(req []byte) ([]handshake.Finding, *handshake.Offer) {
+	offer := new(handshake.Offer)
+	r := http.Request{Header: http.Header{}}
+	p := httphead.Parser{Keep: handshake.RequestFields}
+	if err := p.Parse(string(req), &r); err != nil {
+		msg := "the request is not valid HTTP/1.1: " + err.Error()
+		return []handshake.Finding{{Verdict: handshake.Fail, Problem: msg}}, offer
+	}
+	return handshake.ExplainRequest(&r, &handshake.Policy{AnyOrigin: true}, offer), offer
 }
 
 // maxHead bounds the response head the doctor reads.
 const maxHead = 64 << 10
-
-// readHead reads an HTTP message head, the start line and the header fields up to and
-// including the empty line that ends them, and returns its bytes as received.
-func readHead(br *bufio.Reader, limit int) ([]byte, error) {
-	var head []byte
-	lineStart := 0
-	for {
-		chunk, err := br.ReadSlice('\n')
-		head = append(head, chunk...)
-		if len(head) > limit {
-			return head, fmt.Errorf("the head is longer than %d bytes", limit)
-		}
-		switch {
-		case err == bufio.ErrBufferFull:
-			continue
-		case err != nil:
-			return head, err
-		}
-		if line := head[lineStart:]; string(line) == "\n" || string(line) == "\r\n" {
-			return head, nil
-		}
-		lineStart = len(head)
-	}
-}
 
 // printHead prints the lines of a head, escaped, each after prefix.
 func printHead(r *report, prefix string, head []byte) {
@@ -475,8 +449,9 @@ func printHead(r *report, prefix string, head []byte) {
 	}
 }
 
-// printBody prints up to 2 KiB of a refusal's body, where servers explain themselves.
-func printBody(r *report, conn net.Conn, resp *http.Response) {
+// printBody prints up to 2 KiB of a refusal's body, where servers explain themselves, and
+// returns it.
+func printBody(r *report, conn net.Conn, resp *http.Response) []byte {
 	conn.SetReadDeadline(time.Now().Add(time.Second))
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 2<<10+1))
 	more := len(body) > 2<<10
@@ -484,7 +459,7 @@ func printBody(r *report, conn net.Conn, resp *http.Response) {
 		body = body[:2<<10]
 	}
 	if len(body) == 0 {
-		return
+		return nil
 	}
 	if body[len(body)-1] != '\n' {
 		body = append(body, '\n')
@@ -495,183 +470,188 @@ func printBody(r *report, conn net.Conn, resp *http.Response) {
 	} else if err != nil && !isTimeoutErr(err) {
 		r.line("< [body cut short: %v]", err)
 	}
+	return body
 }
 
-// checkResponse checks the response against §4.1 and reports whether it establishes the
-// connection.
-func (d *doctor) checkResponse(resp *http.Response, head []byte, key string, o offer) bool {
+// checkResponse prints the findings of the response rules (internal/handshake, the rules
+// Dial applies) with what the doctor can say about each, and reports whether the response
+// establishes the connection.
+func (d *doctor) checkResponse(resp *http.Response, head string, body []byte, own []handshake.Finding, o *handshake.Offer) bool {
 	r := &d.rep
 	before := r.problems
-	if o.extensionsErr != nil {
-		msg := fmt.Sprintf("the request's Sec-WebSocket-Extensions is malformed: %v (RFC 6455 §9.1)", o.extensionsErr)
-		if resp.StatusCode == http.StatusSwitchingProtocols {
-			r.warn(msg, "the server accepted it, but §9.1 says a malformed offer must fail the connection (400, §4.2.1 item 9)")
-		} else {
-			r.info(msg, "the server should refuse it, with 400 (§9.1, §4.2.1 item 9)")
+	upgraded := resp.StatusCode == http.StatusSwitchingProtocols
+	// A request the doctor was told (-H) to break: what the server made of it.
+	for _, f := range own {
+		if !f.Failed() {
+			continue
 		}
-	}
-	if !d.checkStatus(resp, o) {
-		return false
-	}
-	h := resp.Header
-
-	// §4.1 response rule 2.
-	switch up := h.Values("Upgrade"); {
-	case len(up) == 0:
-		r.fail("no Upgrade header (RFC 6455 §4.1, response rule 2)", `the 101 response must say "Upgrade: websocket" (§4.2.2 step 5.2)`)
-	case len(up) == 1 && strings.EqualFold(strings.TrimSpace(up[0]), "websocket"):
-		r.ok(fmt.Sprintf("Upgrade: %s (§4.1, response rule 2)", up[0]))
-	default:
-		r.fail(fmt.Sprintf("Upgrade: %s is not \"websocket\" (RFC 6455 §4.1, response rule 2)", strings.Join(up, ", ")),
-			`the value must be "websocket", compared case-insensitively (§4.2.2 step 5.2)`)
-	}
-
-	// §4.1 response rule 3.
-	switch conn := h.Values("Connection"); {
-	case len(conn) == 0:
-		r.fail("no Connection header (RFC 6455 §4.1, response rule 3)", `the 101 response must say "Connection: Upgrade" (§4.2.2 step 5.3)`)
-	case hasToken(conn, "upgrade"):
-		r.ok(fmt.Sprintf("Connection: %s (§4.1, response rule 3)", strings.Join(conn, ", ")))
-	default:
-		r.fail(fmt.Sprintf("Connection: %s has no \"Upgrade\" token (RFC 6455 §4.1, response rule 3)", strings.Join(conn, ", ")),
-			`the value must include the token "Upgrade", compared case-insensitively (§4.2.2 step 5.3)`)
-	}
-
-	// §4.1 response rule 4.
-	switch acc := h.Values("Sec-WebSocket-Accept"); len(acc) {
-	case 0:
-		r.fail("no Sec-WebSocket-Accept header (RFC 6455 §4.1, response rule 4)",
-			"the server must prove it read the key: Sec-WebSocket-Accept: "+wsx.AcceptKey(key)+" (§4.2.2 step 5.4)")
-	case 1:
-		if why := diagnoseAccept(key, acc[0]); why == "" {
-			r.ok(fmt.Sprintf("Sec-WebSocket-Accept: %s matches the key (§4.1, response rule 4)", strings.TrimSpace(acc[0])))
-		} else {
-			r.fail(fmt.Sprintf("Sec-WebSocket-Accept: %s is wrong (RFC 6455 §4.1, response rule 4)", escapeControl([]byte(acc[0]))),
-				"expected "+wsx.AcceptKey(key)+" = base64(SHA-1(key + \"258EAFA5-E914-47DA-95CA-C5AB0DC85B11\")) (§4.2.2 step 5.4)",
-				why)
-		}
-	default:
-		r.fail(fmt.Sprintf("Sec-WebSocket-Accept sent %d times (RFC 6455 §4.1, response rule 4; §11.3.3)", len(acc)),
-			"the header field must not appear more than once in a response")
-	}
-
-	// §4.1 response rule 5. Header lines form one list (§9.1); the extensions before a
-	// mistake in it are checked too.
-	var accepted []extension
-	switch xvs := h.Values("Sec-WebSocket-Extensions"); {
-	case len(xvs) > 0:
-		xv := strings.Join(xvs, ", ")
-		var err error
-		if accepted, err = parseExtensions(xv); err != nil {
-			r.fail(fmt.Sprintf("Sec-WebSocket-Extensions: %s is malformed (RFC 6455 §9.1)", escapeControl([]byte(xv))),
-				escapeControl([]byte(err.Error())), "a client must fail the connection when the value does not match the grammar of §9.1")
-		}
-	case len(o.extensions) == 0:
-		r.ok("no extension, none offered (§4.1, response rule 5)")
-	default:
-		r.ok(fmt.Sprintf("no extension: the server declined %s (§4.1, response rule 5)", strings.Join(extensionNames(o.extensions), ", ")))
-	}
-	for i, x := range accepted {
-		var offers []extension
-		for _, e := range o.extensions {
-			if e.name == x.name {
-				offers = append(offers, e)
-			}
+		msg := "the request breaks a rule: " + f.Problem
+		if f.Rule.Subject == "Sec-WebSocket-Extensions" {
+			msg = "the request's " + strings.TrimPrefix(f.Problem, "malformed ")
 		}
 		switch {
-		case len(offers) == 0:
-			r.fail(fmt.Sprintf("extension %q was not offered (RFC 6455 §4.1, response rule 5; §9.1)", x.name),
-				"a server may only accept extensions the client listed in Sec-WebSocket-Extensions (§4.2.2 /extensions/)")
-		case slices.ContainsFunc(accepted[:i], func(a extension) bool { return a.name == x.name }):
-			r.fail(fmt.Sprintf("extension %q accepted twice (RFC 6455 §9.1)", x.name))
-		case x.name == "permessage-deflate":
-			if problem := checkDeflateResponse(x, offers); problem != "" {
-				r.fail(fmt.Sprintf("extension %s: %s (RFC 7692 §7.1)", x, problem))
-			} else {
-				r.ok(fmt.Sprintf("extension %s, offered, with valid parameters (§4.1, response rule 5; RFC 7692 §7.1)", x))
-			}
+		case upgraded:
+			r.warn(msg, fmt.Sprintf("the server accepted it, but a server must refuse it (with %d %s)", f.Status, http.StatusText(f.Status)))
+		case f.Status != 0:
+			r.info(msg, fmt.Sprintf("a server refuses it, with %d %s", f.Status, http.StatusText(f.Status)))
 		default:
-			r.ok(fmt.Sprintf("extension %s, offered (§4.1, response rule 5)", x))
+			r.info(msg)
 		}
 	}
-
-	// §4.1 response rule 6.
-	protos := h.Values("Sec-WebSocket-Protocol")
-	switch {
-	case len(protos) == 0 && len(o.protocols) == 0:
-		r.ok("no subprotocol, none offered (§4.1, response rule 6)")
-	case len(protos) == 0:
-		r.ok(fmt.Sprintf("no subprotocol: the server accepted none of %s (§4.1, response rule 6)", strings.Join(o.protocols, ", ")),
-			"that is allowed; the application decides whether to go on without one")
-	case len(protos) > 1 || strings.Contains(protos[0], ","):
-		r.fail(fmt.Sprintf("Sec-WebSocket-Protocol: %s names more than one subprotocol (RFC 6455 §4.2.2 /subprotocol/)", strings.Join(protos, ", ")),
-			"the server must select one of the offered subprotocols, or send no header")
-	case len(o.protocols) == 0:
-		r.fail(fmt.Sprintf("subprotocol %q chosen, but none was offered (RFC 6455 §4.1, response rule 6)", protos[0]),
-			"a server may only select a subprotocol the client listed in Sec-WebSocket-Protocol")
-	case !slices.Contains(o.protocols, strings.TrimSpace(protos[0])):
-		r.fail(fmt.Sprintf("subprotocol %q was not offered (RFC 6455 §4.1, response rule 6)", protos[0]),
-			"offered: "+strings.Join(o.protocols, ", ")+" (names are compared exactly)")
-	default:
-		r.ok(fmt.Sprintf("subprotocol %s, offered (§4.1, response rule 6)", strings.TrimSpace(protos[0])))
+	for _, f := range handshake.ExplainResponse(resp, o) {
+		switch f.Verdict {
+		case handshake.Pass:
+			d.printPass(f, o)
+		case handshake.Info:
+			r.info(f.String())
+		case handshake.Warn:
+			r.warn(f.Problem)
+		case handshake.Fail:
+			r.fail(f.Problem, d.failNote(f, resp, body, o)...)
+		}
 	}
-
-	// What HTTP requires of the response itself.
-	if resp.ProtoMajor != 1 || resp.ProtoMinor != 1 {
-		r.warn(fmt.Sprintf("the response is %s; the handshake is HTTP/1.1 (RFC 6455 §4.1)", resp.Proto))
-	}
-	if h.Get("Content-Length") != "" || h.Get("Transfer-Encoding") != "" {
-		r.warn("a 101 response carries Content-Length or Transfer-Encoding",
-			"RFC 9110 §8.6 and RFC 9112 §6.1: a server must not send them in a 1xx response; frames follow the head directly")
-	}
-	if bytes.Contains(bytes.ReplaceAll(head, []byte("\r\n"), nil), []byte("\n")) {
+	if strings.Contains(strings.ReplaceAll(head, "\r\n", ""), "\n") {
 		r.warn("lines end with a bare LF instead of CRLF (RFC 9112 §2.2)", "some clients refuse such a response")
 	}
-	return r.problems == before
+	return upgraded && r.problems == before
 }
 
-// checkStatus checks §4.1 response rule 1 and explains a status other than 101.
-func (d *doctor) checkStatus(resp *http.Response, o offer) bool {
+// printPass prints a rule the response keeps; the subprotocol and the extensions in words.
+func (d *doctor) printPass(f handshake.Finding, o *handshake.Offer) {
 	r := &d.rep
-	status := fmt.Sprintf("status %s", resp.Status)
+	section := " (" + strings.TrimPrefix(f.Rule.Section, "RFC 6455 ") + ")"
+	switch f.Rule.Subject {
+	case "Content-Length": // nothing to say when there is none
+	case "Sec-WebSocket-Protocol":
+		switch {
+		case f.Seen != "":
+			r.ok("subprotocol " + f.Seen + ", offered" + section)
+		case len(o.Protocols) == 0:
+			r.ok("no subprotocol, none offered" + section)
+		default:
+			r.ok("no subprotocol: the server accepted none of "+strings.Join(o.Protocols, ", ")+section,
+				"that is allowed; the application decides whether to go on without one")
+		}
+	case "Sec-WebSocket-Extensions":
+		accepted, _ := header.ParseExtensions([]string{f.Seen}) // valid: the rule held
+		switch {
+		case len(accepted) > 0:
+			for _, x := range accepted {
+				if x.Name == "permessage-deflate" {
+					r.ok("extension " + x.String() + ", offered, with valid parameters (§4.1, response rule 5; RFC 7692 §7.1)")
+				} else {
+					r.ok("extension " + x.String() + ", offered" + section)
+				}
+			}
+		case len(o.Extensions) == 0:
+			r.ok("no extension, none offered" + section)
+		default:
+			names := make([]string, len(o.Extensions))
+			for i, x := range o.Extensions {
+				names[i] = x.Name
+			}
+			r.ok("no extension: the server declined " + strings.Join(names, ", ") + section)
+		}
+	default:
+		r.ok(f.String())
+	}
+}
+
+// failNote explains a broken rule: the likely mistake behind it, and what to try.
+func (d *doctor) failNote(f handshake.Finding, resp *http.Response, body []byte, o *handshake.Offer) []string {
+	switch f.Rule.Subject {
+	case "status":
+		return d.statusNote(resp, body)
+	case "Upgrade":
+		return []string{`the 101 response must say "Upgrade: websocket", compared case-insensitively (§4.2.2 step 5.2)`}
+	case "Connection":
+		return []string{`the 101 response must include the token "Upgrade" in Connection, compared case-insensitively (§4.2.2 step 5.3)`}
+	case "Sec-WebSocket-Accept":
+		if f.Seen == "" || strings.Contains(f.Problem, "sent") {
+			return []string{"the server must prove it read the key, once: Sec-WebSocket-Accept: " + f.Want + " (§4.2.2 step 5.4)"}
+		}
+		return []string{f.Want + " = base64(SHA-1(key + \"" + handshake.GUID + "\")) (§4.2.2 step 5.4)", diagnoseAccept(o.Key, f.Seen)}
+	case "Sec-WebSocket-Protocol":
+		if len(o.Protocols) > 0 {
+			return []string{"offered: " + strings.Join(o.Protocols, ", ") + " (names are compared exactly)"}
+		}
+		return []string{"a server may only select a subprotocol the client listed in Sec-WebSocket-Protocol"}
+	case "Sec-WebSocket-Extensions":
+		return []string{"a client must fail the connection (§9.1, §4.1 response rule 5)"}
+	}
+	return nil
+}
+
+// statusNote explains a status other than 101: the mistakes that usually cause it.
+func (d *doctor) statusNote(resp *http.Response, body []byte) []string {
+	sent := d.sentVersion()
 	switch code := resp.StatusCode; {
-	case code == http.StatusSwitchingProtocols:
-		r.ok(status + " (§4.1, response rule 1)")
-		return true
 	case code == http.StatusUpgradeRequired:
 		v := strings.Join(resp.Header.Values("Sec-WebSocket-Version"), ", ")
 		switch {
 		case v == "":
-			r.fail(status+": the server wants another protocol (RFC 6455 §4.1, response rule 1)",
-				"it names no Sec-WebSocket-Version; it may want TLS (wss://) or another Upgrade: "+resp.Header.Get("Upgrade"))
-		case hasToken([]string{v}, o.version):
-			r.fail(status+": the server asks for Sec-WebSocket-Version "+v+", which includes the "+o.version+" we sent (RFC 6455 §4.4)",
-				"the server's version check looks broken")
-		default:
-			r.fail(status+": the server does not speak version "+o.version+"; it asks for Sec-WebSocket-Version: "+v+" (RFC 6455 §4.4)",
-				"RFC 6455 is version 13; a client may retry with a version the server lists")
+			return []string{"the server wants another protocol; it names no Sec-WebSocket-Version; it may want TLS (wss://) or another Upgrade: " + resp.Header.Get("Upgrade")}
+		case header.HasToken([]string{v}, sent):
+			return []string{"the server asks for Sec-WebSocket-Version " + v + ", which includes the " + sent + " we sent (RFC 6455 §4.4)", "the server's version check looks broken"}
 		}
+		return []string{"the server does not speak version " + sent + "; it asks for Sec-WebSocket-Version: " + v + " (RFC 6455 §4.4)",
+			"RFC 6455 is version 13; a client may retry with a version the server lists"}
 	case code >= 300 && code < 400:
-		loc := resp.Header.Get("Location")
-		r.fail(status+": a redirect to "+strconv.Quote(loc)+" (RFC 6455 §4.1, response rule 1)",
-			"WebSocket clients need not follow redirects and most do not; connect to the new URL directly")
+		return []string{"a redirect to " + strconv.Quote(resp.Header.Get("Location")) + ": WebSocket clients need not follow redirects and most do not; connect to the new URL directly"}
 	case code == http.StatusUnauthorized:
-		r.fail(status+": the server wants authentication (RFC 6455 §4.1, response rule 1)",
-			"WWW-Authenticate: "+resp.Header.Get("WWW-Authenticate"), "send credentials with -H 'Authorization: ...'")
+		return []string{"the server wants authentication: WWW-Authenticate: " + resp.Header.Get("WWW-Authenticate"), "send credentials with -H 'Authorization: ...'"}
 	case code == http.StatusForbidden:
-		r.fail(status+": the server refused the request (RFC 6455 §4.1, response rule 1)",
-			"often an Origin check (§10.2): try --origin with the origin of the page that should connect")
+		return []string{"the server refused the request: often an Origin check (§10.2): try --origin with the origin of the page that should connect"}
 	case code == http.StatusNotFound:
-		r.fail(status+": nothing at this path (RFC 6455 §4.1, response rule 1)", "check the URL's path")
+		return []string{"nothing at this path: check the URL's path"}
+	case code == http.StatusMisdirectedRequest:
+		return []string{"the server does not answer for the host name in the URL (RFC 9110 §7.4): connect with a name it lists, such as localhost"}
+	case code == http.StatusBadRequest && !d.tls && plainToTLS(body):
+		return []string{"the server expects TLS on this port: connect with wss://" + d.u.Host + d.u.RequestURI()}
 	case code == http.StatusBadRequest:
-		r.fail(status+": the server found the request invalid (RFC 6455 §4.2.1)", "its body may say why")
+		return []string{"the server found the request invalid (RFC 6455 §4.2.1); its body may say why"}
 	case code >= 200 && code < 300:
-		r.fail(status+": the server answered as to a plain HTTP request (RFC 6455 §4.1, response rule 1)",
-			"nothing at this path handles the upgrade, or a proxy in between dropped the Upgrade and Connection headers")
-	default:
-		r.fail(status + ": not 101 Switching Protocols (RFC 6455 §4.1, response rule 1)")
+		return []string{"the server answered as to a plain HTTP request: nothing at this path handles the upgrade, or a proxy in between dropped the Upgrade and Connection headers"}
 	}
-	return false
+	return nil
+}
+
+// sentVersion returns the Sec-WebSocket-Version the doctor sent: 13 unless -H changed it.
+func (d *doctor) sentVersion() string {
+	v := handshake.Version
+	for _, h := range d.cfg.headers {
+		if strings.EqualFold(h[0], "Sec-WebSocket-Version") {
+			v = h[1]
+		}
+	}
+	return v
+}
+
+// isTLSRecord reports whether b starts like a TLS record (RFC 8446 §5.1): an alert or a
+// handshake, version 3.x. A TLS server answers a plain HTTP request with an alert.
+func isTLSRecord(b []byte) bool {
+	return len(b) >= 2 && (b[0] == 0x15 || b[0] == 0x16) && b[1] == 0x03
+}
+
+// plainToTLS reports whether the body of a 400 says that a plain HTTP request reached a TLS
+// port, as nginx ("The plain HTTP request was sent to HTTPS port") and Go's net/http ("Client
+// sent an HTTP request to an HTTPS server") say.
+func plainToTLS(body []byte) bool {
+	b := strings.ToLower(string(body))
+	return strings.Contains(b, "https port") || strings.Contains(b, "to an https server")
+}
+
+// schemeHint explains a failure to connect that a wrong scheme may cause: wss:// to a port
+// that answers plain HTTP, or TLS that fails some other way.
+func (d *doctor) schemeHint(err error) []string {
+	var rhe tls.RecordHeaderError
+	switch {
+	case errors.As(err, &rhe) && strings.HasPrefix(string(rhe.RecordHeader[:]), "HTTP"):
+		return []string{"the server answered in plain HTTP: this port speaks ws://, not wss://: connect with ws://" + d.u.Host + d.u.RequestURI()}
+	case strings.HasPrefix(err.Error(), "TLS handshake"):
+		return []string{"is it a wss:// server on this port?"}
+	}
+	return nil
 }
 
 // diagnoseAccept returns "" when got is the right Sec-WebSocket-Accept for key (ignoring the
@@ -681,7 +661,7 @@ func diagnoseAccept(key, got string) string {
 	if got == wsx.AcceptKey(key) {
 		return ""
 	}
-	const guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+	const guid = handshake.GUID
 	b64 := base64.StdEncoding.EncodeToString
 	sha1Of := func(s string) []byte { sum := sha1.Sum([]byte(s)); return sum[:] }
 	sha256Of := func(s string) []byte { sum := sha256.Sum256([]byte(s)); return sum[:] }
@@ -723,411 +703,6 @@ func diagnoseAccept(key, got string) string {
 		return fmt.Sprintf("it is the base64 of %d bytes; a SHA-1 digest has 20", len(b))
 	}
 	return "it matches no known mistake; it is not even valid base64"
-}
-
-// closingHandshake closes the established connection as a client (§7.1.2): a masked Close
-// 1000, then the server's frames until its Close, then the end of TCP, which the server
-// starts (§7.1.1).
-func (d *doctor) closingHandshake(conn net.Conn, br *bufio.Reader) {
-	r := &d.rep
-	conn.SetDeadline(time.Now().Add(min(d.cfg.timeout, 3*time.Second)))
-	if _, err := conn.Write(appendCloseFrame(nil, wsx.StatusNormalClosure, "", true)); err != nil {
-		r.warn("sending a Close frame: " + err.Error())
-		return
-	}
-	for range 100 {
-		f, err := readFrame(br, 1<<20)
-		if err != nil {
-			switch {
-			case errors.Is(err, io.EOF):
-				r.warn("the server closed TCP without answering our Close frame (RFC 6455 §5.5.1, §7.1.2)")
-			case isTimeoutErr(err):
-				r.warn("the server did not answer our Close frame in time (RFC 6455 §5.5.1)")
-			default:
-				r.warn("reading the server's frames: " + err.Error())
-			}
-			return
-		}
-		if f.masked {
-			r.fail(fmt.Sprintf("the server sent a masked %s frame (RFC 6455 §5.1)", f.opName()), "a server must not mask the frames it sends")
-			return
-		}
-		if f.op != opClose {
-			r.info(fmt.Sprintf("the server sent a %s frame of %d bytes before answering our Close", f.opName(), f.length))
-			continue
-		}
-		code, reason := closePayload(f.payload)
-		msg := fmt.Sprintf("closing handshake: the server answered our Close with %s", code)
-		if reason != "" {
-			msg += " " + strconv.Quote(reason)
-		}
-		r.ok(msg + " (§7.1.2)")
-		if _, err := br.ReadByte(); errors.Is(err, io.EOF) {
-			r.ok("the server then closed the TCP connection, as it should first (§7.1.1)")
-		} else {
-			r.warn("the server did not close the TCP connection after the closing handshake (RFC 6455 §7.1.1)")
-		}
-		return
-	}
-	r.warn("the server kept sending frames instead of answering our Close (RFC 6455 §5.5.1)")
-}
-
-// Opcodes (§5.2) of the frames the doctor reads and writes by hand.
-const (
-	opClose = 0x8
-	opPing  = 0x9
-)
-
-// rawFrame is a frame read by hand, for the doctor to inspect.
-type rawFrame struct {
-	fin     bool
-	op      byte
-	masked  bool
-	length  uint64
-	payload []byte // unmasked; at most the limit given to readFrame
-}
-
-func (f rawFrame) opName() string {
-	switch f.op {
-	case 0x0:
-		return "continuation"
-	case 0x1:
-		return "text"
-	case 0x2:
-		return "binary"
-	case opClose:
-		return "close"
-	case opPing:
-		return "ping"
-	case 0xA:
-		return "pong"
-	}
-	return fmt.Sprintf("reserved (opcode %#x)", f.op)
-}
-
-// readFrame reads one frame (§5.2), keeping at most limit bytes of its payload.
-func readFrame(br *bufio.Reader, limit int) (rawFrame, error) {
-	var h [2]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		return rawFrame{}, err
-	}
-	f := rawFrame{fin: h[0]&0x80 != 0, op: h[0] & 0x0f, masked: h[1]&0x80 != 0, length: uint64(h[1] & 0x7f)}
-	switch f.length {
-	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(br, b[:]); err != nil {
-			return f, err
-		}
-		f.length = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(br, b[:]); err != nil {
-			return f, err
-		}
-		f.length = binary.BigEndian.Uint64(b[:])
-	}
-	var mask [4]byte
-	if f.masked {
-		if _, err := io.ReadFull(br, mask[:]); err != nil {
-			return f, err
-		}
-	}
-	keep := min(f.length, uint64(limit))
-	f.payload = make([]byte, keep)
-	if _, err := io.ReadFull(br, f.payload); err != nil {
-		return f, err
-	}
-	if _, err := io.CopyN(io.Discard, br, int64(f.length-keep)); err != nil {
-		return f, err
-	}
-	if f.masked {
-		for i := range f.payload {
-			f.payload[i] ^= mask[i%4]
-		}
-	}
-	return f, nil
-}
-
-// appendCloseFrame appends a Close frame (§5.5.1) with code and reason, masked with a random
-// key when mask is set, as a client's frames are (§5.3).
-func appendCloseFrame(b []byte, code wsx.StatusCode, reason string, mask bool) []byte {
-	payload := binary.BigEndian.AppendUint16(nil, uint16(code))
-	return appendFrame(b, true, opClose, append(payload, reason...), mask)
-}
-
-// appendFrame appends a frame (§5.2) with the given FIN bit, opcode and payload, masked with a
-// random key when mask is set (§5.3).
-func appendFrame(b []byte, fin bool, op byte, payload []byte, mask bool) []byte {
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
-	var maskBit byte
-	if mask {
-		maskBit = 0x80
-	}
-	switch n := len(payload); {
-	case n < 126:
-		b = append(b, b0, maskBit|byte(n))
-	case n <= 0xffff:
-		b = binary.BigEndian.AppendUint16(append(b, b0, maskBit|126), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint64(append(b, b0, maskBit|127), uint64(n))
-	}
-	if !mask {
-		return append(b, payload...)
-	}
-	var key [4]byte
-	rand.Read(key[:])
-	b = append(b, key[:]...)
-	for i, c := range payload {
-		b = append(b, c^key[i%4])
-	}
-	return b
-}
-
-// closePayload parses a Close frame's payload (§5.5.1).
-func closePayload(p []byte) (wsx.StatusCode, string) {
-	if len(p) < 2 {
-		return wsx.StatusNoStatusReceived, ""
-	}
-	return wsx.StatusCode(binary.BigEndian.Uint16(p)), string(p[2:])
-}
-
-// hasToken reports whether the comma-separated lists in values hold token, compared
-// case-insensitively (RFC 9110 §5.6.1, as §4.1 and §4.2.1 ask for Upgrade and Connection).
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		if slices.ContainsFunc(splitList(v), func(t string) bool { return strings.EqualFold(t, token) }) {
-			return true
-		}
-	}
-	return false
-}
-
-// splitList splits a comma-separated header value into its non-empty, trimmed elements.
-func splitList(v string) []string {
-	var out []string
-	for s := range strings.SplitSeq(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// extension is an element of a Sec-WebSocket-Extensions value (§9.1): a name and parameters.
-type extension struct {
-	name   string
-	params [][2]string // name, value ("" for none); quotes removed
-}
-
-func (x extension) String() string {
-	s := x.name
-	for _, p := range x.params {
-		s += "; " + p[0]
-		if p[1] != "" {
-			s += "=" + p[1]
-		}
-	}
-	return s
-}
-
-func (x extension) param(name string) (value string, ok bool) {
-	for _, p := range x.params {
-		if p[0] == name {
-			return p[1], true
-		}
-	}
-	return "", false
-}
-
-// parseExtensions parses a Sec-WebSocket-Extensions value (§9.1):
-//
-//	extension-list  = 1#extension
-//	extension       = extension-token *( ";" extension-param )
-//	extension-param = token [ "=" ( token | quoted-string ) ]
-//
-// with optional whitespace around the separators (the "implied *LWS rule") and empty list
-// elements skipped (RFC 9110 §5.6.1). A quoted value must unquote to a token, so that a
-// value never needs its quotes again. On a malformed value parseExtensions returns the
-// extensions before the bad one and an error that says what is wrong and where.
-func parseExtensions(v string) ([]extension, error) {
-	var out []extension
-	sc := headerScanner{s: v}
-	for {
-		sc.skipSpace()
-		if sc.done() {
-			break
-		}
-		if sc.next(',') {
-			continue
-		}
-		name := sc.token()
-		if name == "" {
-			return out, sc.errorf("an extension name must be a token")
-		}
-		x := extension{name: name}
-		for sc.skipSpace(); sc.next(';'); sc.skipSpace() {
-			sc.skipSpace()
-			param := sc.token()
-			if param == "" {
-				return out, sc.errorf("a parameter name of %s must be a token", name)
-			}
-			var value string
-			if sc.skipSpace(); sc.next('=') {
-				sc.skipSpace()
-				start := sc.i
-				if sc.peek('"') {
-					q, err := sc.quoted()
-					if err != nil {
-						return out, fmt.Errorf("the value of parameter %s: %v", param, err)
-					}
-					if !isToken(q) {
-						return out, fmt.Errorf("the value %s of parameter %s is not a token once unquoted", v[start:sc.i], param)
-					}
-					value = q
-				} else if value = sc.token(); value == "" {
-					return out, sc.errorf("the value of parameter %s must be a token or a quoted string", param)
-				}
-			}
-			x.params = append(x.params, [2]string{param, value})
-		}
-		if !sc.done() && !sc.next(',') {
-			return out, sc.errorf(`want ";" or "," after %s`, x)
-		}
-		out = append(out, x)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("the list is empty; it needs at least one extension")
-	}
-	return out, nil
-}
-
-// headerScanner reads the elements of an HTTP header value (RFC 9110 §5.6) from s.
-type headerScanner struct {
-	s string
-	i int // the next byte to read
-}
-
-func (sc *headerScanner) done() bool { return sc.i == len(sc.s) }
-
-// peek reports whether the byte c comes next.
-func (sc *headerScanner) peek(c byte) bool { return sc.i < len(sc.s) && sc.s[sc.i] == c }
-
-// next reads the byte c if it comes next.
-func (sc *headerScanner) next(c byte) bool {
-	if sc.peek(c) {
-		sc.i++
-		return true
-	}
-	return false
-}
-
-// skipSpace reads optional whitespace (OWS, RFC 9110 §5.6.3).
-func (sc *headerScanner) skipSpace() {
-	for sc.i < len(sc.s) && (sc.s[sc.i] == ' ' || sc.s[sc.i] == '\t') {
-		sc.i++
-	}
-}
-
-// token reads the longest token that comes next (RFC 9110 §5.6.2), or "".
-func (sc *headerScanner) token() string {
-	start := sc.i
-	for sc.i < len(sc.s) && isToken(sc.s[sc.i:sc.i+1]) {
-		sc.i++
-	}
-	return sc.s[start:sc.i]
-}
-
-// quoted reads the quoted-string that comes next (RFC 9110 §5.6.4) and returns it
-// unescaped.
-func (sc *headerScanner) quoted() (string, error) {
-	start := sc.i
-	sc.i++ // the opening quote
-	var b strings.Builder
-	for sc.i < len(sc.s) {
-		c := sc.s[sc.i]
-		switch {
-		case c == '"':
-			sc.i++
-			return b.String(), nil
-		case c == '\\' && sc.i+1 < len(sc.s) && isQuotedText(sc.s[sc.i+1]):
-			b.WriteByte(sc.s[sc.i+1]) // quoted-pair
-			sc.i += 2
-		case c != '\\' && isQuotedText(c):
-			b.WriteByte(c)
-			sc.i++
-		default:
-			return "", sc.errorf("bad character in the quoted string starting at byte %d", start)
-		}
-	}
-	return "", fmt.Errorf("the quoted string starting at byte %d does not end", start)
-}
-
-// isQuotedText reports whether c may appear in a quoted-string, escaped or not: HTAB, SP,
-// VCHAR and obs-text (RFC 9110 §5.6.4).
-func isQuotedText(c byte) bool { return c == '\t' || c >= ' ' && c != 0x7f }
-
-// errorf returns an error that says what was found where the message's expectation failed.
-func (sc *headerScanner) errorf(format string, args ...any) error {
-	found := "the end of the value"
-	if !sc.done() {
-		found = fmt.Sprintf("%q at byte %d", sc.s[sc.i:sc.i+1], sc.i)
-	}
-	return fmt.Errorf(format+", found %s", append(args, found)...)
-}
-
-func extensionNames(xs []extension) []string {
-	names := make([]string, len(xs))
-	for i, x := range xs {
-		names[i] = x.name
-	}
-	return names
-}
-
-// checkDeflateResponse checks a server's permessage-deflate response against the client's
-// offers of it (RFC 7692 §7.1) and returns what is wrong, or "" when it answers one of them.
-func checkDeflateResponse(resp extension, offers []extension) string {
-	var problem string
-	for _, offer := range offers {
-		if problem = deflateAnswers(resp, offer); problem == "" {
-			return ""
-		}
-	}
-	return problem
-}
-
-func deflateAnswers(resp, offer extension) string {
-	seen := map[string]bool{}
-	for _, p := range resp.params {
-		name, value := p[0], p[1]
-		if seen[name] {
-			return fmt.Sprintf("parameter %s appears twice", name)
-		}
-		seen[name] = true
-		switch name {
-		case "server_no_context_takeover", "client_no_context_takeover":
-			if value != "" {
-				return fmt.Sprintf("parameter %s takes no value", name)
-			}
-		case "server_max_window_bits", "client_max_window_bits":
-			bits, err := strconv.Atoi(value)
-			if err != nil || bits < 8 || bits > 15 || value != strconv.Itoa(bits) {
-				return fmt.Sprintf("%s=%s is not a window size from 8 to 15", name, value)
-			}
-			offered, ok := offer.param(name)
-			if name == "client_max_window_bits" && !ok {
-				return "client_max_window_bits in the response, but the offer did not include it (§7.1.2.2)"
-			}
-			if n, err := strconv.Atoi(offered); err == nil && bits > n {
-				return fmt.Sprintf("%s=%d is larger than the %d offered (§7.1.2)", name, bits, n)
-			}
-		default:
-			return fmt.Sprintf("unknown parameter %s", name)
-		}
-	}
-	return ""
 }
 
 // isTimeoutErr reports whether err is a network timeout.

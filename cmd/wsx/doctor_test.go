@@ -15,13 +15,42 @@ import (
 	"testing"
 
 	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // brokenServer is a raw-TCP server that answers each handshake request with what respond
 // returns for its key and request. After a 101 it plays the server's part of the closing
 // handshake: it reads the client's Close and answers with an unmasked one, or with
-// closeFrame when that is set, then closes TCP.
-func brokenServer(t *testing.T, respond func(key string, req *http.Request) string, closeFrame []byte) string {
+// answer when that is set, then closes TCP.
+func brokenServer(t *testing.T, respond func(key string, req *http.Request) string, answer []byte) string {
+	t.Helper()
+	return "ws://" + rawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		resp := respond(req.Header.Get("Sec-WebSocket-Key"), req)
+		if resp == "" {
+			return // hang up without answering
+		}
+		io.WriteString(c, resp)
+		if !strings.HasPrefix(resp, "HTTP/1.1 101") {
+			return
+		}
+		if _, _, err := readFrame(br, 1024); err != nil {
+			return
+		}
+		if answer == nil {
+			answer = closeFrame(wsx.StatusNormalClosure, "", false)
+		}
+		c.Write(answer)
+	}) + "/path"
+}
+
+// rawServer serves each TCP connection to the address it returns with serve, and closes it
+// after.
+func rawServer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,30 +65,11 @@ func brokenServer(t *testing.T, respond func(key string, req *http.Request) stri
 			}
 			go func() {
 				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				resp := respond(req.Header.Get("Sec-WebSocket-Key"), req)
-				if resp == "" {
-					return // hang up without answering
-				}
-				io.WriteString(c, resp)
-				if !strings.HasPrefix(resp, "HTTP/1.1 101") {
-					return
-				}
-				if _, err := readFrame(br, 1024); err != nil {
-					return
-				}
-				if closeFrame == nil {
-					closeFrame = appendCloseFrame(nil, wsx.StatusNormalClosure, "", false)
-				}
-				c.Write(closeFrame)
+				serve(c)
 			}()
 		}
 	}()
-	return "ws://" + ln.Addr().String() + "/path"
+	return ln.Addr().String()
 }
 
 // response101 is a 101 response with the given Sec-WebSocket-Accept and extra header lines.
@@ -114,7 +124,7 @@ func TestDoctorAcceptMistakes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			url := brokenServer(t, func(key string, _ *http.Request) string { return response101(tc.accept(key)) }, nil)
 			r := runWSX(t, context.Background(), nil, "doctor", url)
-			if r.code != exitFail || !strings.Contains(r.stdout, "FAIL  Sec-WebSocket-Accept: ") || !strings.Contains(r.stdout, tc.want) ||
+			if r.code != exitFail || !strings.Contains(r.stdout, `FAIL  Sec-WebSocket-Accept "`) || !strings.Contains(r.stdout, tc.want) ||
 				!strings.Contains(r.stdout, "Result: 1 problem.") {
 				t.Fatalf("exit %d, want 1 and a diagnosis with %q:\n%s", r.code, tc.want, r.stdout)
 			}
@@ -136,30 +146,30 @@ func TestDoctorDiagnoses(t *testing.T) {
 		{"valid", nil, func(k string, _ *http.Request) string { return response101(good(k)) }, nil, exitOK,
 			[]string{"ok    Sec-WebSocket-Accept: ", "closing handshake: the server answered our Close with 1000", "Result: the handshake is valid."}},
 		{"no Accept", nil, func(k string, _ *http.Request) string { return response101("") }, nil, exitFail,
-			[]string{"FAIL  no Sec-WebSocket-Accept header (RFC 6455 §4.1, response rule 4)"}},
+			[]string{"FAIL  missing Sec-WebSocket-Accept header; want ", "the server must prove it read the key"}},
 		{"two Accepts", nil, func(k string, _ *http.Request) string { return response101(good(k), "Sec-WebSocket-Accept: "+good(k)) }, nil, exitFail,
-			[]string{"Sec-WebSocket-Accept sent 2 times"}},
+			[]string{"Sec-WebSocket-Accept header sent 2 times"}},
 		{"no Upgrade", nil, func(k string, _ *http.Request) string {
 			return "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + good(k) + "\r\n\r\n"
-		}, nil, exitFail, []string{"FAIL  no Upgrade header (RFC 6455 §4.1, response rule 2)"}},
+		}, nil, exitFail, []string{`FAIL  missing Upgrade header; want "websocket" (RFC 6455 §4.1, response rule 2)`}},
 		{"wrong Upgrade", nil, func(k string, _ *http.Request) string {
 			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + good(k) + "\r\n\r\n"
-		}, nil, exitFail, []string{`FAIL  Upgrade: h2c is not "websocket"`}},
+		}, nil, exitFail, []string{`FAIL  Upgrade header "h2c" is not "websocket"`}},
 		{"no Connection", nil, func(k string, _ *http.Request) string {
 			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + good(k) + "\r\n\r\n"
-		}, nil, exitFail, []string{"FAIL  no Connection header (RFC 6455 §4.1, response rule 3)"}},
+		}, nil, exitFail, []string{"FAIL  missing Connection header (RFC 6455 §4.1, response rule 3)", `the 101 response must include the token "Upgrade" in Connection`}},
 		{"wrong Connection", nil, func(k string, _ *http.Request) string {
 			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: " + good(k) + "\r\n\r\n"
-		}, nil, exitFail, []string{`FAIL  Connection: keep-alive has no "Upgrade" token`, "ok    Upgrade: WebSocket"}},
+		}, nil, exitFail, []string{`FAIL  Connection header "keep-alive" does not include "Upgrade"`, "ok    Upgrade: WebSocket"}},
 		{"Connection list", nil, func(k string, _ *http.Request) string {
 			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive, upgrade\r\nSec-WebSocket-Accept: " + good(k) + "\r\n\r\n"
 		}, nil, exitOK, []string{"ok    Connection: keep-alive, upgrade"}},
 		{"200", nil, func(string, *http.Request) string {
 			return "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n<html>hi\x1b[2J"
-		}, nil, exitFail, []string{"FAIL  status 200 OK: the server answered as to a plain HTTP request", `< <html>hi\x1b[2J`}},
+		}, nil, exitFail, []string{`FAIL  server answered "200 OK", want 101 Switching Protocols (RFC 6455 §4.1, response rule 1)`, "the server answered as to a plain HTTP request", `< <html>hi\x1b[2J`}},
 		{"403", []string{"--origin", "https://evil.example"}, func(string, *http.Request) string {
 			return "HTTP/1.1 403 Forbidden\r\nContent-Length: 14\r\n\r\norigin refused"
-		}, nil, exitFail, []string{"FAIL  status 403 Forbidden", "try --origin", "< origin refused", "> Origin: https://evil.example"}},
+		}, nil, exitFail, []string{`FAIL  server answered "403 Forbidden"`, "try --origin", "< origin refused", "> Origin: https://evil.example"}},
 		{"426", nil, func(string, *http.Request) string {
 			return "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 7, 8\r\nContent-Length: 0\r\n\r\n"
 		}, nil, exitFail, []string{"the server does not speak version 13; it asks for Sec-WebSocket-Version: 7, 8 (RFC 6455 §4.4)"}},
@@ -174,13 +184,13 @@ func TestDoctorDiagnoses(t *testing.T) {
 		}, nil, exitFail, []string{`WWW-Authenticate: Bearer realm="api"`, "-H 'Authorization: ...'"}},
 		{"subprotocol not offered", []string{"-s", "chat,v2"}, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Protocol: superchat")
-		}, nil, exitFail, []string{`FAIL  subprotocol "superchat" was not offered (RFC 6455 §4.1, response rule 6)`, "offered: chat, v2"}},
+		}, nil, exitFail, []string{`FAIL  server chose subprotocol "superchat", which was not offered (RFC 6455 §4.1, response rule 6)`, "offered: chat, v2"}},
 		{"subprotocol none offered", nil, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Protocol: chat")
-		}, nil, exitFail, []string{`FAIL  subprotocol "chat" chosen, but none was offered`}},
+		}, nil, exitFail, []string{`FAIL  server chose subprotocol "chat", which was not offered: the request offered none`}},
 		{"two subprotocols", []string{"-s", "a,b"}, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Protocol: a, b")
-		}, nil, exitFail, []string{"names more than one subprotocol"}},
+		}, nil, exitFail, []string{`FAIL  Sec-WebSocket-Protocol "a, b" is not one subprotocol`}},
 		{"subprotocol chosen", []string{"-s", "a", "-s", "b"}, func(k string, req *http.Request) string {
 			if req.Header.Get("Sec-WebSocket-Protocol") != "a, b" {
 				return response101("offer not sent as one list")
@@ -189,7 +199,7 @@ func TestDoctorDiagnoses(t *testing.T) {
 		}, nil, exitOK, []string{"ok    subprotocol b, offered"}},
 		{"extension not offered", nil, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover")
-		}, nil, exitFail, []string{`FAIL  extension "permessage-deflate" was not offered (RFC 6455 §4.1, response rule 5; §9.1)`}},
+		}, nil, exitFail, []string{`FAIL  server accepted extension "permessage-deflate", which was not offered (RFC 6455 §4.1, response rule 5)`}},
 		{"extension offered", []string{"--extension", "permessage-deflate; client_max_window_bits"}, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate")
 		}, nil, exitOK, []string{"ok    extension permessage-deflate, offered", "> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"}},
@@ -204,21 +214,21 @@ func TestDoctorDiagnoses(t *testing.T) {
 		}, nil, exitFail, []string{"server_max_window_bits=12 is larger than the 10 offered"}},
 		{"deflate bad parameter", []string{"--extension", "permessage-deflate"}, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; server_no_context_takeover; x=1")
-		}, nil, exitFail, []string{"parameter server_no_context_takeover appears twice"}},
+		}, nil, exitFail, []string{"FAIL  extension permessage-deflate; server_no_context_takeover; server_no_context_takeover; x=1: duplicate parameter server_no_context_takeover (RFC 7692 §7.1)"}},
 		{"deflate window out of range", []string{"--extension", "permessage-deflate"}, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7")
-		}, nil, exitFail, []string{"server_max_window_bits=7 is not a window size from 8 to 15"}},
+		}, nil, exitFail, []string{"server_max_window_bits value 7 is out of the range 8..15"}},
 		{"malformed extensions", []string{"--extension", "permessage-deflate"}, func(k string, _ *http.Request) string {
 			return response101(good(k), `Sec-WebSocket-Extensions: permessage-deflate; ="x"`)
-		}, nil, exitFail, []string{`FAIL  Sec-WebSocket-Extensions: permessage-deflate; ="x" is malformed (RFC 6455 §9.1)`,
-			`a parameter name of permessage-deflate must be a token, found "=" at byte 20`, "Result: 1 problem."}},
+		}, nil, exitFail, []string{`FAIL  malformed Sec-WebSocket-Extensions header: expected a parameter name (a token) (found '=') at offset 20 in "permessage-deflate; =\"x\"" (RFC 6455 §9.1)`,
+			"a client must fail the connection", "Result: 1 problem."}},
 		{"malformed extension lines", []string{"--extension", "a, b"}, func(k string, _ *http.Request) string {
 			return response101(good(k), "Sec-WebSocket-Extensions: a", `Sec-WebSocket-Extensions: b; q="x y"`)
-		}, nil, exitFail, []string{`FAIL  Sec-WebSocket-Extensions: a, b; q="x y" is malformed`, `the value "x y" of parameter q is not a token once unquoted`}},
+		}, nil, exitFail, []string{"FAIL  malformed Sec-WebSocket-Extensions header: byte not allowed in a token inside a quoted parameter value (found ' ') at offset 7 in \"b; q=\\\"x y\\\"\""}},
 		{"malformed offer accepted", []string{"-H", "Sec-WebSocket-Extensions: x; q=\"a b\""}, func(k string, _ *http.Request) string {
 			return response101(good(k))
-		}, nil, exitOK, []string{`warn  the request's Sec-WebSocket-Extensions is malformed: the value "a b" of parameter q is not a token once unquoted (RFC 6455 §9.1)`,
-			"the server accepted it", "Result: the handshake is valid (1 warning)."}},
+		}, nil, exitOK, []string{`warn  the request's Sec-WebSocket-Extensions header: byte not allowed in a token inside a quoted parameter value (found ' ') at offset 7 in "x; q=\"a b\"" (RFC 6455 §9.1)`,
+			"the server accepted it, but a server must refuse it (with 400 Bad Request)", "Result: the handshake is valid (1 warning)."}},
 		{"hang up", nil, func(string, *http.Request) string { return "" }, nil, exitFail,
 			[]string{"FAIL  the server closed the connection without answering"}},
 		{"not HTTP", nil, func(string, *http.Request) string { return "SSH-2.0-OpenSSH\r\n\r\n" }, nil, exitFail,
@@ -229,9 +239,9 @@ func TestDoctorDiagnoses(t *testing.T) {
 			return "HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Accept: " + good(k) + "\n\n"
 		}, nil, exitOK, []string{"warn  lines end with a bare LF"}},
 		{"masked close", nil, func(k string, _ *http.Request) string { return response101(good(k)) },
-			appendCloseFrame(nil, wsx.StatusNormalClosure, "", true), exitFail, []string{"FAIL  the server sent a masked close frame (RFC 6455 §5.1)"}},
+			closeFrame(wsx.StatusNormalClosure, "", true), exitFail, []string{"FAIL  the server sent a masked close frame (RFC 6455 §5.1)"}},
 		{"data before close", nil, func(k string, _ *http.Request) string { return response101(good(k)) },
-			append([]byte{0x81, 2, 'h', 'i'}, appendCloseFrame(nil, 4000, "bye", false)...), exitOK,
+			append([]byte{0x81, 2, 'h', 'i'}, closeFrame(4000, "bye", false)...), exitOK,
 			[]string{"the server sent a text frame of 2 bytes before answering our Close", `answered our Close with 4000 "bye"`}},
 		{"header override", []string{"-H", "Sec-WebSocket-Version: 8", "-H", "User-Agent:", "-H", "X-Extra: 1"}, func(k string, req *http.Request) string {
 			if req.Header.Get("Sec-WebSocket-Version") != "8" || req.Header.Get("User-Agent") != "" || req.Header.Get("X-Extra") != "1" {
@@ -276,8 +286,9 @@ func TestDoctorMalformedOfferAgainstServe(t *testing.T) {
 	r := runWSX(t, context.Background(), nil, "doctor", "-H", "Sec-WebSocket-Extensions: permessage-deflate;;", s.url)
 	for _, w := range []string{
 		"> Sec-WebSocket-Extensions: permessage-deflate;;\n",
-		"      the request's Sec-WebSocket-Extensions is malformed: a parameter name of permessage-deflate must be a token, found \";\" at byte 19",
-		"FAIL  status 400 Bad Request: the server found the request invalid",
+		"      the request's Sec-WebSocket-Extensions header: expected a parameter name (a token) (found ';') at offset 19 in \"permessage-deflate;;\" (RFC 6455 §9.1)",
+		"a server refuses it, with 400 Bad Request",
+		`FAIL  server answered "400 Bad Request"`, "the server found the request invalid",
 	} {
 		if r.code != exitFail || !strings.Contains(r.stdout, w) {
 			t.Fatalf("exit %d, output lacks %q:\n%s", r.code, w, r.stdout)
@@ -373,8 +384,8 @@ func TestDoctorListenValid(t *testing.T) {
 		t.Fatalf("read: %v, want the doctor's close 1000", err)
 	}
 	r := <-done
-	for _, w := range []string{"> GET /chat HTTP/1.1", "ok    Sec-WebSocket-Version: 13 (§4.2.1 item 6)", "Origin: http://example.com: a browser",
-		"ok    offers subprotocols v1, v2", "< Sec-WebSocket-Protocol: v1", "the client answered our Close with 1000 (normal closure), masked", "Result: the handshake is valid."} {
+	for _, w := range []string{"> GET /chat HTTP/1.1", "ok    Sec-WebSocket-Version: 13 (RFC 6455 §4.2.1 item 6)", "Origin: http://example.com: a browser",
+		"ok    Sec-WebSocket-Protocol: v1, v2 (RFC 6455 §4.1 item 10)", "offers subprotocols v1, v2", "< Sec-WebSocket-Protocol: v1", "the client answered our Close with 1000 (normal closure), masked", "Result: the handshake is valid."} {
 		if r.code != exitOK || !strings.Contains(r.stdout, w) {
 			t.Fatalf("exit %d, output lacks %q:\n%s", r.code, w, r.stdout)
 		}
@@ -395,18 +406,18 @@ func TestDoctorListenInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "\n- Sec-WebSocket-Version: 8; RFC 6455 is version 13") {
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "\n- unsupported Sec-WebSocket-Version \"8\"; this server speaks version 13") {
 		t.Errorf("got %s %q, want 400 listing the problems", resp.Status, body)
 	}
 	r := <-done
 	for _, w := range []string{
-		"FAIL  method POST; the handshake is a GET request (RFC 6455 §4.2.1 item 1)",
-		"FAIL  HTTP/1.0; the handshake needs HTTP/1.1 or later",
-		`FAIL  Connection: close has no "Upgrade" token (RFC 6455 §4.2.1 item 4)`,
-		"FAIL  Sec-WebSocket-Key: c2hvcnQ= is invalid (RFC 6455 §4.2.1 item 5)", "decodes to 5 bytes, not 16",
-		"FAIL  Sec-WebSocket-Version: 8; RFC 6455 is version 13",
-		"FAIL  Sec-WebSocket-Protocol: a, a is not a list of distinct tokens",
-		"FAIL  Sec-WebSocket-Extensions: x; =1 is malformed (RFC 6455 §9.1)", `a parameter name of x must be a token, found "=" at byte 3`,
+		`FAIL  method "POST" is not GET (RFC 6455 §4.2.1 item 1)`, "a server refuses it, with 405 Method Not Allowed",
+		`FAIL  "HTTP/1.0" request; the handshake needs HTTP/1.1 or later`,
+		`FAIL  Connection header "close" does not include "Upgrade" (RFC 6455 §4.2.1 item 4)`,
+		`FAIL  Sec-WebSocket-Key "c2hvcnQ=" is not the base64 of 16 bytes (RFC 6455 §4.2.1 item 5)`, "decodes to 5 bytes, not 16",
+		`FAIL  unsupported Sec-WebSocket-Version "8"; this server speaks version 13`, "a server refuses it, with 426 Upgrade Required",
+		`FAIL  Sec-WebSocket-Protocol "a, a" offers "a" twice`,
+		`FAIL  malformed Sec-WebSocket-Extensions header: expected a parameter name (a token) (found '=') at offset 3 in "x; =1" (RFC 6455 §9.1)`,
 		"Result: 7 problems; answered 400 Bad Request.",
 	} {
 		if r.code != exitFail || !strings.Contains(r.stdout, w) {
@@ -429,10 +440,10 @@ func TestDoctorListenUnmaskedClient(t *testing.T) {
 	if err != nil || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
 		t.Fatalf("response %v, %v", resp, err)
 	}
-	if f, err := readFrame(br, 1024); err != nil || f.op != opClose || f.masked {
-		t.Fatalf("frame %+v, %v; want the doctor's unmasked close", f, err)
+	if h, _, err := readFrame(br, 1024); err != nil || h.Opcode != frame.OpClose || h.Masked {
+		t.Fatalf("frame %+v, %v; want the doctor's unmasked close", h, err)
 	}
-	c.Write(appendCloseFrame(nil, wsx.StatusNormalClosure, "", false))
+	c.Write(closeFrame(wsx.StatusNormalClosure, "", false))
 	r := <-done
 	if r.code != exitFail || !strings.Contains(r.stdout, "FAIL  the client sent an unmasked close frame (RFC 6455 §5.1, §5.3)") {
 		t.Fatalf("exit %d:\n%s", r.code, r.stdout)
@@ -442,38 +453,30 @@ func TestDoctorListenUnmaskedClient(t *testing.T) {
 	}
 }
 
-// parseExtensions follows the grammar of §9.1: names are tokens, a value is a token or a
-// quoted string that unquotes to one, separators may have whitespace around them.
-func TestParseExtensions(t *testing.T) {
+// The wrong scheme gets a hint with the right URL (issue 13): ws:// to a TLS port, whether
+// the server answers with a TLS alert or with net/http's 400, and wss:// to a plain port.
+func TestDoctorWrongScheme(t *testing.T) {
+	// A TLS server that answers anything but a ClientHello with an alert (RFC 8446 §6).
+	tlsAddr := rawServer(t, func(c net.Conn) {
+		c.Read(make([]byte, 1024))
+		c.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46}) // fatal protocol_version
+	})
+	alert := "ws://" + tlsAddr + "/chat"
+	tlsServe := startServe(t, "--tls-self-signed")
+	plain := startServe(t)
 	for _, tc := range []struct {
-		in, want, err string // want: the extensions written back; err: part of the error
+		url  string
+		want []string
 	}{
-		{"permessage-deflate", "permessage-deflate", ""},
-		{"a ; b = 1 ;c,\td;e=\"2\"", "a; b=1; c, d; e=2", ""},
-		{"foo, , bar; baz=2,", "foo, bar; baz=2", ""},                                 // empty list elements (RFC 9110 §5.6.1)
-		{`x; q="a\bc"`, "x; q=abc", ""},                                               // quoted-pair
-		{`0;=" "0`, "", `a parameter name of 0 must be a token, found "=" at byte 2`}, // the fuzzer's find
-		{`0;=" 0`, "", `a parameter name of 0 must be a token, found "=" at byte 2`},
-		{`x; q="a b"`, "", `the value "a b" of parameter q is not a token once unquoted`},
-		{`x; q="a,b"`, "", `the value "a,b" of parameter q is not a token once unquoted`},
-		{`x; q=""`, "", `the value "" of parameter q is not a token once unquoted`},
-		{`x; q="abc`, "", "the value of parameter q: the quoted string starting at byte 5 does not end"},
-		{"x; q=\"a\x01\"", "", "bad character in the quoted string"},
-		{"x; q=", "", "the value of parameter q must be a token or a quoted string, found the end of the value"},
-		{"x; q=a b", "", `want ";" or "," after x; q=a, found "b" at byte 7`},
-		{"x; ", "", "a parameter name of x must be a token, found the end of the value"},
-		{"a, b=1", "a", `want ";" or "," after b, found "=" at byte 4`},
-		{"; q", "", `an extension name must be a token, found ";" at byte 0`},
-		{"", "", "the list is empty"},
-		{" , ", "", "the list is empty"},
+		{alert, []string{"FAIL  the server answered with TLS, not HTTP", "this port speaks TLS: connect with wss://" + tlsAddr + "/chat"}},
+		{"ws://" + tlsServe.addr + "/echo", []string{`FAIL  server answered "400 Bad Request"`, "the server expects TLS on this port: connect with wss://" + tlsServe.addr + "/echo"}},
+		{"wss://" + plain.addr + "/echo", []string{"FAIL  TLS handshake with ", "the server answered in plain HTTP: this port speaks ws://, not wss://: connect with ws://" + plain.addr + "/echo"}},
 	} {
-		xs, err := parseExtensions(tc.in)
-		var got []string
-		for _, x := range xs {
-			got = append(got, x.String())
-		}
-		if strings.Join(got, ", ") != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
-			t.Errorf("parseExtensions(%q) = %q, %v; want %q and an error with %q", tc.in, got, err, tc.want, tc.err)
+		r := runWSX(t, context.Background(), nil, "doctor", tc.url)
+		for _, w := range tc.want {
+			if r.code != exitFail || !strings.Contains(r.stdout, w) {
+				t.Errorf("%s: exit %d, output lacks %q:\n%s", tc.url, r.code, w, r.stdout)
+			}
 		}
 	}
 }

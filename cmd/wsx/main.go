@@ -20,6 +20,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -343,4 +345,27 @@ func formatDuration(d time.Duration) string {
 		return d.Round(time.Microsecond).String()
 	}
 	return d.String()
+}
+
+// loopbackHostPatterns returns the AcceptOptions.HostPatterns of a server listening on addr:
+// when addr is a loopback address (localhost, 127.0.0.0/8, ::1), the loopback names and
+// addresses on any port, plus names (a name without a port means any port), so that a page
+// on another name that rebinds to the loopback address is refused (DNS rebinding); nil for
+// any other address, where the server's names are not known.
+func loopbackHostPatterns(addr string, names ...string) []string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
+		return nil
+	}
+	patterns := []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}
+	for _, n := range names {
+		if !strings.Contains(n, ":") {
+			n += ":*"
+		}
+		patterns = append(patterns, n)
+	}
+	return patterns
 }

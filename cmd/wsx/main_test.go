@@ -7,11 +7,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/wsx-go/wsx"
 	"github.com/wsx-go/wsx/internal/leakcheck"
 )
 
@@ -136,6 +138,33 @@ func TestHeaderFlag(t *testing.T) {
 	for _, bad := range []string{"NoColon", ": v", "Bad Name: v"} {
 		if err := h.Set(bad); err == nil {
 			t.Errorf("Set(%q) accepted", bad)
+		}
+	}
+}
+
+// A server on a loopback address answers for its own names only (issue 8 item 10).
+func TestLoopbackHostPatterns(t *testing.T) {
+	loopback := []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}
+	for _, tc := range []struct {
+		addr  string
+		names []string
+		want  []string
+	}{
+		{"127.0.0.1:8080", nil, loopback},
+		{"127.1.2.3:0", nil, loopback},
+		{"[::1]:8080", nil, loopback},
+		{"localhost:8080", []string{"dev.test", "box.lan:8443"}, append(loopback[:3:3], "dev.test:*", "box.lan:8443")},
+		{"0.0.0.0:8080", nil, nil},
+		{"[::]:8080", nil, nil},
+		{"192.168.1.5:80", []string{"dev.test"}, nil},
+		{"example.com:80", nil, nil},
+	} {
+		got := loopbackHostPatterns(tc.addr, tc.names...)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("loopbackHostPatterns(%q, %q) = %q, want %q", tc.addr, tc.names, got, tc.want)
+		}
+		if err := (&wsx.AcceptOptions{HostPatterns: got}).Validate(); err != nil {
+			t.Errorf("%q: %v", tc.addr, err)
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // testServer is a "wsx serve" running in-process.
@@ -469,16 +470,16 @@ func readMessage(t *testing.T, br *bufio.Reader, limit int) (byte, []byte) {
 	var op byte
 	var msg []byte
 	for {
-		f, err := readFrame(br, limit)
+		h, payload, err := readFrame(br, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.masked || f.op >= opClose || (op == 0) != (f.op != 0) {
-			t.Fatalf("frame %s, masked %v, after %d bytes of a message", f.opName(), f.masked, len(msg))
+		if h.Masked || h.Opcode >= frame.OpClose || (op == 0) != (h.Opcode != 0) {
+			t.Fatalf("frame %s, masked %v, after %d bytes of a message", h.Opcode, h.Masked, len(msg))
 		}
-		op = max(op, f.op)
-		msg = append(msg, f.payload...)
-		if f.fin {
+		op = max(op, byte(h.Opcode))
+		msg = append(msg, payload...)
+		if h.Fin {
 			return op, msg
 		}
 	}
@@ -504,7 +505,7 @@ func TestServeAutobahnSizes(t *testing.T) {
 	}
 	var frames []byte
 	for i := 0; i < len(msg); i += 64 {
-		op := byte(0x0)
+		op := frame.OpContinuation
 		if i == 0 {
 			op = 0x2
 		}
@@ -516,9 +517,9 @@ func TestServeAutobahnSizes(t *testing.T) {
 	if op, got := readMessage(t, br, len(msg)); op != 0x2 || !bytes.Equal(got, msg) {
 		t.Fatalf("4 MiB in 64-byte fragments: opcode %d, %d bytes back", op, len(got))
 	}
-	c.Write(appendCloseFrame(nil, wsx.StatusNormalClosure, "", true))
-	if f, err := readFrame(br, 125); err != nil || f.op != opClose {
-		t.Fatalf("after close: %+v, %v", f, err)
+	c.Write(closeFrame(wsx.StatusNormalClosure, "", true))
+	if h, _, err := readFrame(br, 125); err != nil || h.Opcode != frame.OpClose {
+		t.Fatalf("after close: %+v, %v", h, err)
 	}
 }
 

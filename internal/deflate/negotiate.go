@@ -302,26 +302,46 @@ func ClientOffer(cfg Config) header.Extension {
 	return ext
 }
 
-// ClientAccept validates the server's permessage-deflate response to the
-// offer ClientOffer(cfg) made and returns the Params the client applies.
-// Per §5.1 the client must fail the connection when the response has a
-// parameter not defined for responses or twice, an invalid value, or a
-// configuration the client cannot honour: a server_max_window_bits above
-// the one offered (§7.1.2.1) or a client_max_window_bits above the one
-// offered (§7.1.2.2). A server that omits server_max_window_bits or
-// server_no_context_takeover we asked for is tolerated: inflating accepts
-// any window and context takeover, at the cost of memory.
-func ClientAccept(resp header.Extension, cfg Config) (Params, error) {
-	fail := func(msg string) (Params, error) {
-		return Params{}, errors.New("deflate: server response " + strconv.Quote(resp.String()) + ": " + msg)
-	}
+// CheckResponse checks resp, a server's permessage-deflate response, against
+// offer, the client's offer it answers (RFC 7692 §7.1): its parameters must
+// be defined for a response, once each, with valid values (§5.1), and within
+// what the offer allows: server_max_window_bits no larger than an offered
+// one (§7.1.2.1), client_max_window_bits only if offered, and no larger than
+// an offered value (§7.1.2.2). A server that omits a parameter the client
+// asked for is tolerated: the client can inflate any window and context
+// takeover, at the cost of memory.
+func CheckResponse(resp, offer header.Extension) error {
 	if !strings.EqualFold(resp.Name, ExtensionName) {
-		return fail("not " + ExtensionName)
+		return errors.New("not " + ExtensionName)
 	}
-	o, err := parseParams(resp.Params, true)
+	r, err := parseParams(resp.Params, true)
 	if err != nil {
-		return fail(err.Error())
+		return err
 	}
+	o, err := parseParams(offer.Params, false)
+	if err != nil {
+		return errors.New("it answers an offer that is not valid (" + err.Error() + "), which the server must decline (§5.1)")
+	}
+	if o.serverBits > 0 && r.serverBits > o.serverBits {
+		return errors.New(serverMaxWindowBits + "=" + strconv.Itoa(r.serverBits) + " is larger than the " + strconv.Itoa(o.serverBits) + " offered (§7.1.2.1)")
+	}
+	switch {
+	case r.clientBits > 0 && o.clientBits == 0:
+		return errors.New(clientMaxWindowBits + " in the response, but the offer did not include it (§7.1.2.2)")
+	case r.clientBits > 0 && o.clientBits > 0 && r.clientBits > o.clientBits:
+		return errors.New(clientMaxWindowBits + "=" + strconv.Itoa(r.clientBits) + " is larger than the " + strconv.Itoa(o.clientBits) + " offered (§7.1.2.2)")
+	}
+	return nil
+}
+
+// ClientAccept validates the server's permessage-deflate response to the
+// offer ClientOffer(cfg) made (CheckResponse: §5.1 makes every problem
+// grounds to fail the connection) and returns the Params the client applies.
+func ClientAccept(resp header.Extension, cfg Config) (Params, error) {
+	if err := CheckResponse(resp, ClientOffer(cfg)); err != nil {
+		return Params{}, errors.New("deflate: server response " + strconv.Quote(resp.String()) + ": " + err.Error())
+	}
+	o, _ := parseParams(resp.Params, true)
 	p := Params{
 		ServerNoContextTakeover: o.serverNCT,
 		ClientNoContextTakeover: o.clientNCT || cfg.NoContextTakeover,
@@ -329,15 +349,9 @@ func ClientAccept(resp header.Extension, cfg Config) (Params, error) {
 		ClientMaxWindowBits:     cfg.windowBits(),
 	}
 	if o.serverBits > 0 {
-		if asked := cfg.peerWindowBits(); o.serverBits > asked {
-			return fail("server_max_window_bits is larger than the " + strconv.Itoa(asked) + " offered (§7.1.2.1)")
-		}
 		p.ServerMaxWindowBits = o.serverBits
 	}
 	if o.clientBits > 0 {
-		if offered := cfg.offeredClientBits(); offered > 0 && o.clientBits > offered {
-			return fail("client_max_window_bits is larger than the " + strconv.Itoa(offered) + " offered (§7.1.2.2)")
-		}
 		p.ClientMaxWindowBits = min(p.ClientMaxWindowBits, o.clientBits)
 	}
 	return p, nil

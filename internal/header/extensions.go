@@ -35,7 +35,20 @@ type Param struct {
 // Names and values are substrings of values unless a quoted-string holds an
 // escape, so the result allocates little beyond its slices.
 func ParseExtensions(values []string) ([]Extension, error) {
-	var exts []Extension
+	exts, err := AppendExtensions(nil, values)
+	if err != nil {
+		return nil, err
+	}
+	return exts, nil
+}
+
+// AppendExtensions parses values as ParseExtensions does and appends the
+// extensions to dst. On a syntax error it returns dst with the extensions
+// before the offending one. The elements of dst past its length are reused
+// with the storage of their parameters, so that a dst kept from one field to
+// the next parses it without allocating.
+func AppendExtensions(dst []Extension, values []string) ([]Extension, error) {
+	n := len(dst)
 	for _, v := range values {
 		for i := 0; ; {
 			i = skipOWS(v, i)
@@ -46,34 +59,39 @@ func ParseExtensions(values []string) ([]Extension, error) {
 				i++
 				continue
 			}
+			var params []Param
+			if len(dst) < cap(dst) {
+				params = dst[: len(dst)+1 : cap(dst)][len(dst)].Params[:0]
+			}
 			var ext Extension
 			var err error
-			ext, i, err = parseExtension(v, i)
+			ext, i, err = parseExtension(v, i, params)
 			if err != nil {
-				return nil, err
+				return dst, err
 			}
-			exts = append(exts, ext)
+			dst = append(dst, ext)
 			// parseExtension stops at the end, or at a byte that is not
 			// ";" after optional whitespace.
 			if i == len(v) {
 				break
 			}
 			if v[i] != ',' {
-				return nil, syntaxError(v, i, "expected ',' or ';' after an extension")
+				return dst, syntaxError(v, i, "expected ',' or ';' after an extension")
 			}
 			i++
 		}
 	}
-	if len(values) > 0 && len(exts) == 0 {
-		return nil, syntaxError(values[0], 0, "empty list")
+	if len(values) > 0 && len(dst) == n {
+		return dst, syntaxError(values[0], 0, "empty list")
 	}
-	return exts, nil
+	return dst, nil
 }
 
-// parseExtension parses one extension starting at v[i] and returns it with
-// the index of the first byte after it and any whitespace that follows.
-func parseExtension(v string, i int) (Extension, int, error) {
-	var ext Extension
+// parseExtension parses one extension starting at v[i], appending its
+// parameters to params, and returns it with the index of the first byte
+// after it and any whitespace that follows.
+func parseExtension(v string, i int, params []Param) (Extension, int, error) {
+	ext := Extension{Params: params}
 	start := i
 	i = scanToken(v, i)
 	if i == start {

@@ -163,23 +163,14 @@ type SyntaxError struct {
 	Msg    string // what was expected or found, such as "expected a token"
 }
 
-// maxQuoted bounds how much of a value Error quotes, so that an error about
-// a huge header line stays short.
-const maxQuoted = 64
-
 // Error returns a one-line description such as
 // `expected a token at offset 4 in "foo;"`.
 func (e *SyntaxError) Error() string {
-	v := e.Value
-	var ellipsis string
-	if len(v) > maxQuoted {
-		v, ellipsis = v[:maxQuoted], "..."
-	}
 	what := e.Msg
 	if e.Offset < len(e.Value) && e.Msg != "empty list" {
 		what += " (found " + describeByte(e.Value[e.Offset]) + ")"
 	}
-	return what + " at offset " + strconv.Itoa(e.Offset) + " in " + strconv.QuoteToASCII(v) + ellipsis
+	return what + " at offset " + strconv.Itoa(e.Offset) + " in " + Quote(e.Value)
 }
 
 // describeByte returns c quoted if it is printable ASCII, else in hex.

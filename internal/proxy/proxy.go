@@ -1,4 +1,10 @@
-package wsx
+// Package proxy opens tunnels through proxies to the server a WebSocket client dials (RFC
+// 6455 §4.1 client step 3): HTTP CONNECT (RFC 9110 §9.3.6) over TCP or TLS, and SOCKS5 (RFC
+// 1928, through internal/socks5).
+//
+// It speaks over a connection the caller has already opened to the proxy, so that timeouts and
+// cancellation stay with the caller (deadlines on that connection, closing it).
+package proxy
 
 import (
 	"bufio"
@@ -12,59 +18,35 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/wsx-go/wsx/internal/httphead"
 	"github.com/wsx-go/wsx/internal/socks5"
 )
 
-// proxyFor returns the proxy DialOptions choose for the handshake request req, or nil for
-// a direct connection.
-func proxyFor(opts *DialOptions, req *http.Request) (*url.URL, error) {
-	choose := opts.Proxy
-	if choose == nil {
-		choose = http.ProxyFromEnvironment
-	}
-	proxy, err := choose(req)
-	if err != nil {
-		return nil, fmt.Errorf("choosing a proxy: %w", err)
-	}
-	if proxy == nil {
-		return nil, nil
-	}
-	switch proxy.Scheme {
-	case "http", "https", "socks5", "socks5h":
-	default:
-		return nil, fmt.Errorf("proxy %s: unsupported scheme %q; want http, https, socks5 or socks5h", proxy.Redacted(), proxy.Scheme)
-	}
-	if proxy.Hostname() == "" {
-		return nil, fmt.Errorf("proxy %s: no host", proxy.Redacted())
-	}
-	return proxy, nil
-}
+// MaxResponseHead bounds what an HTTP proxy can make the client read before its CONNECT
+// response ends.
+const MaxResponseHead = 1 << 20
 
-// proxyConnect asks the proxy at the other end of nc to open a TCP connection to host:port
-// (§4.1 client step 3) and returns the tunnel. ctx is for name resolution: the caller's
-// deadline and cancellation on nc bound the rest.
-func proxyConnect(ctx context.Context, nc net.Conn, proxy *url.URL, opts *DialOptions, host, port string) (net.Conn, error) {
-	var err error
+// Tunnel asks the proxy at the other end of nc, described by its URL (schemes http, https,
+// socks5 and socks5h; userinfo authenticates), to open a TCP connection to host:port, and
+// returns the tunnel. For an https proxy it runs TLS with tlsConfig first. ctx is for name
+// resolution (socks5:// resolves the host here, as curl does) and the TLS handshake.
+func Tunnel(ctx context.Context, nc net.Conn, proxy *url.URL, tlsConfig *tls.Config, host, port string) (net.Conn, error) {
 	switch proxy.Scheme {
 	case "socks5", "socks5h":
-		err = socksConnect(ctx, nc, proxy, host, port)
+		return nc, socksConnect(ctx, nc, proxy, host, port)
 	case "https":
-		phost, _ := hostPort(proxy)
-		cfg := tlsConfig(opts.TLSConfig, phost)
-		cfg.ServerName = phost // TLSConfig.ServerName, if set, names the server, not the proxy
-		tc := tls.Client(nc, cfg)
-		if err = tc.HandshakeContext(ctx); err == nil {
-			nc, err = httpConnect(tc, proxy, host, port)
+		tc := tls.Client(nc, tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, err
 		}
-	default:
-		nc, err = httpConnect(nc, proxy, host, port)
+		return httpConnect(tc, proxy, host, port)
 	}
-	return nc, err
+	return httpConnect(nc, proxy, host, port)
 }
 
 // httpConnect opens a tunnel through the HTTP proxy at the other end of conn with the CONNECT
 // method (RFC 9110 §9.3.6), authenticating with Basic credentials (RFC 7617) from the
-// proxy URL's userinfo, as in §4.1's example.
+// proxy URL's userinfo, as in RFC 6455 §4.1's example.
 func httpConnect(conn net.Conn, proxy *url.URL, host, port string) (net.Conn, error) {
 	target := net.JoinHostPort(host, port)
 	b := make([]byte, 0, 256)
@@ -79,10 +61,11 @@ func httpConnect(conn net.Conn, proxy *url.URL, host, port string) (net.Conn, er
 	if _, err := conn.Write(b); err != nil {
 		return nil, fmt.Errorf("sending CONNECT: %w", err)
 	}
-	br := bufio.NewReader(&limitReader{r: conn, n: maxResponseHeaderBytes})
+	hr := &httphead.HeadReader{R: conn, Limit: MaxResponseHead}
+	br := bufio.NewReader(hr)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect, URL: &url.URL{Host: target}})
 	if err != nil {
-		return nil, fmt.Errorf("reading the CONNECT response: %w", err)
+		return nil, fmt.Errorf("reading the CONNECT response: %w", hr.Cause(err))
 	}
 	// Any 2xx opens the tunnel (RFC 9110 §9.3.6).
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
