@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -130,4 +132,62 @@ func TestSenderReceiverRoundTrip(t *testing.T) {
 	if got != want {
 		t.Errorf("events %q\nwant %q", got, want)
 	}
+}
+
+// FuzzRoundTrip: whatever messages a Sender frames — any sizes, fragments, compressed or not,
+// with control frames between fragments, either role — the peer's Receiver reads back exactly
+// those messages and control frames, however the bytes are split.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add([]byte("hello"), uint8(3), true, false, uint64(1))
+	f.Add([]byte(strings.Repeat("compress me ", 300)), uint8(7), false, true, uint64(2))
+	f.Add([]byte{0xff, 0, 1, 2}, uint8(1), true, true, uint64(3))
+	f.Fuzz(func(t *testing.T, data []byte, pieces uint8, client, deflated bool, seed uint64) {
+		var s Sender
+		cfg := SenderConfig{Client: client}
+		rcfg := Config{Client: !client, MaxFragments: 1 << 12}
+		if deflated {
+			cfg.Compressor = deflate.NewCompressor(11, true, 1)
+			rcfg.Inflater = deflate.NewDecompressor(11, true)
+		}
+		s.Init(cfg)
+		rng := rand.New(rand.NewPCG(seed, uint64(pieces)))
+		var stream []byte
+		var want strings.Builder
+		// Three messages from data: binary whole, text (when it is UTF-8) in fragments with a
+		// ping between, and binary compressed in fragments.
+		for m := range 3 {
+			op, p := frame.OpBinary, data
+			if m == 1 {
+				if CheckText(data) != nil {
+					continue
+				}
+				op = frame.OpText
+			}
+			fmt.Fprintf(&want, "|%v:", op)
+			rsv := byte(0)
+			if deflated && m != 0 {
+				p, rsv = s.Compressor().AppendMessage(nil, data), frame.Rsv1
+			}
+			n := 1 + int(pieces)%8
+			for i := range n {
+				part := p[len(p)*i/n : len(p)*(i+1)/n]
+				h, err := s.Data(op, rsv, i == n-1, int64(len(part)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				stream = AppendFrame(stream, h, part)
+				if i == 0 && n > 1 {
+					stream, _ = s.AppendPing(stream, []byte("between"))
+					want.WriteString("|ping:between")
+				}
+			}
+			want.Write(data)
+		}
+		stream, _ = s.AppendClose(stream, 1000, []byte("end"))
+		want.WriteString("|close:1000:end")
+		got := transcript(newReceiver(rcfg), stream, func() int { return 1 + rng.IntN(64) }, func() int { return rng.IntN(64) })
+		if got != want.String() {
+			t.Fatalf("read back %q\nsent      %q", got, want.String())
+		}
+	})
 }
