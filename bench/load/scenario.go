@@ -1,6 +1,7 @@
 package load
 
 import (
+	"github.com/wsx-go/wsx/internal/frame"
 	"math/rand/v2"
 	"strings"
 )
@@ -104,9 +105,9 @@ func utf8Tail(s string) int {
 // ClientFrame returns the complete masked frame the scenario's clients send.
 func (s Scenario) ClientFrame() []byte {
 	p := s.Payload()
-	op := byte(opBinary)
+	op := frame.OpBinary
 	if s.Text {
-		op = opText
+		op = frame.OpText
 	}
 	if s.Deflate {
 		return Frame(op, Deflate(p), true)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // Verify checks that the server d dials (with deflate set as the scenario needs) echoes the scenario's message correctly: it sends
@@ -19,9 +20,9 @@ func Verify(ctx context.Context, d *Dialer, s Scenario) error {
 		c.SetDeadline(dl)
 	}
 	want := s.Payload()
-	wantOp := byte(opBinary)
+	wantOp := frame.OpBinary
 	if s.Text {
-		wantOp = opText
+		wantOp = frame.OpText
 	}
 	n := max(s.InFlight, 1)
 	frame := s.ClientFrame()
