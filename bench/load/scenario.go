@@ -31,8 +31,10 @@ type Scenario struct {
 var Scenarios = []Scenario{
 	{Name: "echo16", Desc: "100 conns x 16 B request/response", Kind: KindEcho, Conns: 100, InFlight: 1, Size: 16},
 	{Name: "pipe1k", Desc: "100 conns x 1 KiB, 8 in flight", Kind: KindEcho, Conns: 100, InFlight: 8, Size: 1 << 10},
+	{Name: "pipe1k32", Desc: "100 conns x 1 KiB, 32 in flight", Kind: KindEcho, Conns: 100, InFlight: 32, Size: 1 << 10},
 	{Name: "big64k", Desc: "10 conns x 64 KiB", Kind: KindEcho, Conns: 10, InFlight: 1, Size: 64 << 10},
 	{Name: "big1m", Desc: "10 conns x 1 MiB", Kind: KindEcho, Conns: 10, InFlight: 1, Size: 1 << 20},
+	{Name: "big16m", Desc: "4 conns x 16 MiB", Kind: KindEcho, Conns: 4, InFlight: 1, Size: 16 << 20},
 	{Name: "deflate4k", Desc: "10 conns x 4 KiB text, permessage-deflate", Kind: KindEcho, Conns: 10, InFlight: 1, Size: 4 << 10, Text: true, Deflate: true},
 	{Name: "idle10k", Desc: "10,000 idle conns: server RSS per conn", Kind: KindIdle, Conns: 10000, Size: 16},
 	{Name: "connect", Desc: "new connections: server CPU per handshake", Kind: KindConnect, Conns: 8},

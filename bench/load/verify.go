@@ -26,9 +26,15 @@ func Verify(ctx context.Context, d *Dialer, s Scenario) error {
 	}
 	n := max(s.InFlight, 1)
 	frame := s.ClientFrame()
-	if _, err := c.Write(bytes.Repeat(frame, n)); err != nil {
-		return err
-	}
+	// Written while the echoes are read: a server may stream an echo back before it has read
+	// the whole message (the floor does), and neither side would read while blocked writing.
+	// On an early return the deferred Abort ends the write; the channel's slot lets the
+	// goroutine finish.
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(bytes.Repeat(frame, n))
+		wrote <- err
+	}()
 	er := newEchoReader(c, c.leftover, 4096)
 	er.keep = true
 	for got := 0; got < n; {
@@ -63,5 +69,5 @@ func Verify(ctx context.Context, d *Dialer, s Scenario) error {
 			return fmt.Errorf("echo of %d bytes differs from the %d sent", len(p), len(want))
 		}
 	}
-	return nil
+	return <-wrote
 }

@@ -13,12 +13,11 @@ func init() {
 	register(&Lib{Name: "wsx-http", Serve: serveWsxHTTP, Deflate: true})
 }
 
-// wsxOptions are the options of both wsx servers: permessage-deflate uses the zero
-// CompressionOptions.
+// wsxOptions are the options of both wsx servers.
 func wsxOptions(o Options) *wsx.AcceptOptions {
 	opts := &wsx.AcceptOptions{ConnOptions: wsx.ConnOptions{ReadLimit: ReadLimit}}
 	if o.Deflate {
-		opts.Compression = &wsx.CompressionOptions{}
+		opts.Compression = &wsx.CompressionOptions{Level: DeflateLevel}
 	}
 	return opts
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,10 @@ type cell struct {
 	heap     float64
 	stack    float64
 	allocs   float64
+	sys      []float64 // system calls per operation, in syscallEvents order; nil if not counted
+	instr    float64   // instructions per operation under callgrind; 0 if not counted
+	spread   float64   // (max - min) / median of the headline figure over the repetitions
+	n        int       // repetitions that succeeded
 }
 
 func median(xs []float64) float64 {
@@ -35,18 +40,35 @@ func median(xs []float64) float64 {
 	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
-// summarize takes the median of every metric separately over the runs that succeeded.
-func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) cell {
+// skip tells why lib does not run scenario s ("pending", "n/a"), or "" when it does.
+func skip(s load.Scenario, lib string) string {
 	l, _ := servers.Get(lib)
 	switch {
-	case l.Pending != "":
-		return cell{note: "pending"}
-	case s.Deflate && l.DeflatePending != "":
-		return cell{note: "pending"}
-	case s.Deflate && !l.Deflate:
-		return cell{note: "n/a"}
+	case l.Pending != "", s.Deflate && l.DeflatePending != "":
+		return "pending"
+	case s.Deflate && !l.Deflate, s.Kind == load.KindIdle && l.Floor:
+		return "n/a"
 	}
-	var cpu, rate, p50, p99, per, heap, stack, allocs []float64
+	return ""
+}
+
+// figure is the scenario's headline figure of a sample or cell: RSS per connection for idle
+// connections, CPU per operation otherwise.
+func figure(s load.Scenario, cpuPerOp, perConn float64) float64 {
+	if s.Kind == load.KindIdle {
+		return perConn
+	}
+	return cpuPerOp
+}
+
+// summarize takes the median of every metric separately over the runs that succeeded, and
+// the spread of the headline figure: (max - min) / median.
+func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) cell {
+	if note := skip(s, lib); note != "" {
+		return cell{note: note}
+	}
+	var cpu, rate, p50, p99, per, heap, stack, allocs, fig, instr []float64
+	sys := make([][]float64, len(syscallEvents))
 	for _, sm := range samples {
 		if sm.err != nil {
 			*errs = append(*errs, fmt.Sprintf("%s/%s: %v", s.Name, lib, sm.err))
@@ -55,13 +77,32 @@ func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) ce
 		cpu, rate, per = append(cpu, sm.cpuPerOp), append(rate, sm.rate), append(per, sm.perConn)
 		heap, stack, allocs = append(heap, sm.heap), append(stack, sm.stack), append(allocs, sm.allocs)
 		p50, p99 = append(p50, float64(sm.p50)), append(p99, float64(sm.p99))
+		fig = append(fig, figure(s, sm.cpuPerOp, sm.perConn))
+		for i, v := range sm.sys {
+			sys[i] = append(sys[i], v)
+		}
+		if sm.instr > 0 {
+			instr = append(instr, sm.instr)
+		}
 	}
 	if len(cpu) == 0 {
 		return cell{note: "error"}
 	}
-	return cell{ok: true, cpuPerOp: median(cpu), rate: median(rate), perConn: median(per),
+	c := cell{ok: true, n: len(fig), cpuPerOp: median(cpu), rate: median(rate), perConn: median(per),
 		heap: median(heap), stack: median(stack), allocs: median(allocs),
 		p50: time.Duration(median(p50)), p99: time.Duration(median(p99))}
+	if len(sys[0]) > 0 {
+		for _, v := range sys {
+			c.sys = append(c.sys, median(v))
+		}
+	}
+	if len(instr) > 0 {
+		c.instr = median(instr)
+	}
+	if m := median(fig); m > 0 {
+		c.spread = (slices.Max(fig) - slices.Min(fig)) / m
+	}
+	return c
 }
 
 func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Duration) {
@@ -86,7 +127,12 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	if len(noise) > 0 && cfg.serverCPU >= 0 {
 		fmt.Fprintf(w, " Other processes took %.0f%% of the server's core (median over runs).", 100*median(noise))
 	}
-	fmt.Fprint(w, "\n\n")
+	fmt.Fprint(w, "\n")
+	if slices.ContainsFunc(cfg.scenarios, func(s load.Scenario) bool { return s.Deflate }) {
+		fmt.Fprintf(w, "permessage-deflate without context takeover either way, compression level %d in every "+
+			"server that has a setting (coder has none and uses 1).\n", servers.DeflateLevel)
+	}
+	fmt.Fprint(w, "\n")
 
 	hasWsx := slices.Contains(cfg.libs, "wsx")
 	head := func(title, first string) {
@@ -100,12 +146,7 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	head("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), "+
 		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.", "scenario")
 	for _, s := range cfg.scenarios {
-		value := func(c cell) float64 {
-			if s.Kind == load.KindIdle {
-				return c.perConn
-			}
-			return c.cpuPerOp
-		}
+		value := func(c cell) float64 { return figure(s, c.cpuPerOp, c.perConn) }
 		base := cells[key{s.Name, "wsx"}]
 		fmt.Fprintf(w, "| %s |", s.Desc)
 		for _, lib := range cfg.libs {
@@ -124,6 +165,24 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
+
+	head(fmt.Sprintf("Run-to-run spread of the figures above: (max − min) / median over the %d repetitions.", cfg.reps), "scenario")
+	for _, s := range cfg.scenarios {
+		fmt.Fprintf(w, "| %s |", s.Desc)
+		for _, lib := range cfg.libs {
+			c := cells[key{s.Name, lib}]
+			if !c.ok {
+				fmt.Fprintf(w, " %s |", c.note)
+				continue
+			}
+			fmt.Fprintf(w, " %s |", fmtPct(c.spread))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+	if hasWsx {
+		printFacts(w, cfg, cells)
+	}
 
 	busy := slices.ContainsFunc(cfg.scenarios, func(s load.Scenario) bool { return s.Kind != load.KindIdle })
 	if busy {
@@ -162,6 +221,50 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 			fmt.Fprintf(w, " %.2f |", c.allocs)
 		}
 		fmt.Fprintln(w)
+	}
+	if cfg.syscalls {
+		fmt.Fprintln(w)
+		head("System calls of the server per echoed message (per handshake for connect), perf stat over the measured interval: "+
+			strings.Join(syscallNames, " / ")+".", "scenario")
+		for _, s := range cfg.scenarios {
+			if s.Kind == load.KindIdle {
+				continue
+			}
+			fmt.Fprintf(w, "| %s |", s.Desc)
+			for _, lib := range cfg.libs {
+				c := cells[key{s.Name, lib}]
+				if !c.ok || c.sys == nil {
+					fmt.Fprintf(w, " %s |", cmp.Or(c.note, "–"))
+					continue
+				}
+				var f []string
+				for _, v := range c.sys {
+					f = append(f, fmtCount(v))
+				}
+				fmt.Fprintf(w, " %s |", strings.Join(f, " / "))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if len(cfg.callgrind) > 0 {
+		fmt.Fprintln(w)
+		head("Instructions the server executed per echoed message (per handshake for connect), user space only "+
+			"(callgrind, counting over the measured interval).", "scenario")
+		for _, s := range cfg.scenarios {
+			if s.Kind == load.KindIdle {
+				continue
+			}
+			fmt.Fprintf(w, "| %s |", s.Desc)
+			for _, lib := range cfg.libs {
+				c := cells[key{s.Name, lib}]
+				if !c.ok || c.instr == 0 {
+					fmt.Fprintf(w, " %s |", cmp.Or(c.note, "–"))
+					continue
+				}
+				fmt.Fprintf(w, " %s |", groupThousands(int64(c.instr+0.5)))
+			}
+			fmt.Fprintln(w)
+		}
 	}
 	for _, s := range cfg.scenarios {
 		if s.Kind != load.KindIdle {
@@ -203,6 +306,20 @@ func fmtCost(v float64, bytes bool) string {
 		return fmt.Sprintf("%.2f", v)
 	case v < 100:
 		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func fmtPct(f float64) string {
+	if f < 0.1 {
+		return fmt.Sprintf("%.1f%%", 100*f)
+	}
+	return fmt.Sprintf("%.0f%%", 100*f)
+}
+
+func fmtCount(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
 	}
 	return fmt.Sprintf("%.0f", v)
 }
