@@ -107,7 +107,6 @@ func (p *perfProbe) stop() error {
 }
 
 func (p *perfProbe) end() error {
-	p.ctl.Close()
 	p.cmd.Process.Signal(syscall.SIGINT)
 	var err error
 	select {
@@ -116,6 +115,7 @@ func (p *perfProbe) end() error {
 		p.cmd.Process.Kill()
 		err = <-p.done
 	}
+	p.ctl.Close() // not before: perf record stops without its data on a closed control pipe
 	p.ackf.Close()
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == -1 || ok && ee.ExitCode() == 130 {
 		err = nil // ended by our SIGINT
