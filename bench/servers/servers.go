@@ -52,6 +52,9 @@ type Lib struct {
 	Floor bool
 	// EventLoop marks a server without a goroutine per connection (nbio's epoll engine).
 	EventLoop bool
+	// Variant, for another way to run wsx (wsx-http, wsx-cork), says what it is. Variants
+	// are reported beside wsx, never counted as peers.
+	Variant string
 }
 
 var libs = map[string]*Lib{}
@@ -71,7 +74,7 @@ func Get(name string) (*Lib, error) {
 }
 
 // Names returns the registered servers: wsx first, the peers in alphabetical order, then
-// wsx-http and the floor.
+// wsx's variants and the floor.
 func Names() []string {
 	var names []string
 	for n := range libs {
@@ -81,7 +84,7 @@ func Names() []string {
 		switch {
 		case n == "wsx":
 			return 0
-		case n == "wsx-http":
+		case libs[n].Variant != "":
 			return 2
 		case libs[n].Floor:
 			return 3

@@ -10,7 +10,7 @@ import (
 
 func init() {
 	register(&Lib{Name: "wsx", Serve: serveWsx, Deflate: true})
-	register(&Lib{Name: "wsx-http", Serve: serveWsxHTTP, Deflate: true})
+	register(&Lib{Name: "wsx-http", Serve: serveWsxHTTP, Deflate: true, Variant: "Accept behind net/http"})
 }
 
 // wsxOptions are the options of both wsx servers.

@@ -153,9 +153,10 @@ func startChild(lib string, deflate bool, cpu int, verbose bool, callgrind strin
 	cmd.Env = append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate))
 	if callgrind != "" {
 		cmd = exec.Command("valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file="+callgrind, exe)
-		// Valgrind knows no RDTSCP, which Go's runtime uses when the CPU has it.
+		// Valgrind knows no RDTSCP, which Go's runtime uses when the CPU has it, and
+		// callgrind trips over the signals of asynchronous preemption.
 		cmd.Env = append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate),
-			"GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",cpu.rdtscp=off", ","))
+			"GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",cpu.rdtscp=off,asyncpreemptoff=1", ","))
 		start = time.Minute
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -14,11 +14,11 @@ import (
 // by how much, whether that is more than the runs' own spread), computed from the same
 // cells, so that the text cannot drift from the figures.
 
-// peer reports whether lib is another WebSocket library: not wsx, not wsx behind net/http,
+// peer reports whether lib is another WebSocket library: not wsx, not one of its variants,
 // not the floor.
 func peer(lib string) bool {
 	l, _ := servers.Get(lib)
-	return lib != "wsx" && lib != "wsx-http" && !l.Floor
+	return lib != "wsx" && l.Variant == "" && !l.Floor
 }
 
 // best returns the peer with the lowest headline figure in scenario s, among those for which
@@ -80,7 +80,7 @@ func printFacts(w io.Writer, cfg *config, cells map[key]cell) {
 			if !c.ok || peer(lib) || lib == "wsx" {
 				continue
 			}
-			what := "Accept behind net/http (wsx-http)"
+			what := l.Variant + " (" + lib + ")"
 			if l.Floor {
 				what = "the floor (" + lib + ")"
 			}
