@@ -9,7 +9,7 @@ import (
 
 func init() {
 	register(&Lib{Name: "wsx-cork", Serve: serveWsxCork, Deflate: true,
-		Variant: "wsx with writes held until its next read (a prototype of write coalescing)"})
+		Variant: "wsx with writes held until its next read"})
 }
 
 // serveWsxCork measures what write coalescing would save before wsx has it: the wsx server

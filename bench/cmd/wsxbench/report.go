@@ -122,7 +122,7 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 			}
 		}
 	}
-	fmt.Fprintf(w, "Median of %d runs of %v each (after %v of warm-up), libraries interleaved; whole run %v.",
+	fmt.Fprintf(w, "Median of %d runs of %v each (after %v of warm-up and at least two echoes per connection), libraries interleaved; whole run %v.",
 		cfg.reps, cfg.d, cfg.warmup, took.Round(time.Second))
 	if len(noise) > 0 && cfg.serverCPU >= 0 {
 		fmt.Fprintf(w, " Other processes took %.0f%% of the server's core (median over runs).", 100*median(noise))
