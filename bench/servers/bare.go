@@ -23,16 +23,7 @@ func init() {
 // it arrives, without being gathered whole). The handshake is as bare: find the key, answer
 // 101 (§4.2.2).
 func serveBare(ln net.Listener, _ Options) (Server, error) {
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go bareConn(nc)
-		}
-	}()
-	return ln, nil
+	return serveConns(ln, bareConn)
 }
 
 func bareConn(nc net.Conn) {

@@ -25,16 +25,7 @@ func init() {
 // connection, at compress/flate level DeflateLevel like the other libraries, instead of the helpers that
 // build a level-9 compressor for every frame.
 func serveGobwas(ln net.Listener, o Options) (Server, error) {
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go gobwasConn(nc, o.Deflate)
-		}
-	}()
-	return ln, nil
+	return serveConns(ln, func(nc net.Conn) { gobwasConn(nc, o.Deflate) })
 }
 
 func gobwasConn(nc net.Conn, deflate bool) {

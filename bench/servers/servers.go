@@ -100,6 +100,21 @@ func Names() []string {
 	return names
 }
 
+// serveConns runs handle in a goroutine of its own for every connection that ln accepts, for
+// the servers that take raw connections; closing ln stops it.
+func serveConns(ln net.Listener, handle func(net.Conn)) (Server, error) {
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(nc)
+		}
+	}()
+	return ln, nil
+}
+
 // httpServer serves h on ln with net/http, for the libraries that upgrade from a handler.
 type httpServer struct{ s *http.Server }
 

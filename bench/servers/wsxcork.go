@@ -1,11 +1,6 @@
 package servers
 
-import (
-	"context"
-	"net"
-
-	"github.com/wsx-go/wsx"
-)
+import "net"
 
 func init() {
 	register(&Lib{Name: "wsx-cork", Serve: serveWsxCork, Deflate: true,
@@ -21,23 +16,7 @@ func init() {
 // echo loop both reads and writes), and the wrapper hides the socket from wsx, so wsx reads
 // and writes through net.Conn instead of syscall.RawConn.
 func serveWsxCork(ln net.Listener, o Options) (Server, error) {
-	opts := wsxOptions(o)
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				c, err := wsx.AcceptConn(context.Background(), &corkConn{Conn: nc}, opts)
-				if err != nil {
-					return
-				}
-				go wsxEcho(c)
-			}()
-		}
-	}()
-	return ln, nil
+	return serveWsxConns(ln, o, func(nc net.Conn) net.Conn { return &corkConn{Conn: nc} })
 }
 
 // corkConn holds writes until the next Read, or until 64 KiB are held.

@@ -143,134 +143,83 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 		fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(cfg.libs)))
 	}
 
-	head("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), "+
-		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.", "scenario")
-	for _, s := range cfg.scenarios {
-		value := func(c cell) float64 { return figure(s, c.cpuPerOp, c.perConn) }
-		base := cells[key{s.Name, "wsx"}]
-		fmt.Fprintf(w, "| %s |", s.Desc)
-		for _, lib := range cfg.libs {
-			c := cells[key{s.Name, lib}]
-			if !c.ok {
-				fmt.Fprintf(w, " %s |", c.note)
-				continue
-			}
-			v := value(c)
-			txt := fmtCost(v, s.Kind == load.KindIdle)
-			if hasWsx && lib != "wsx" && base.ok && value(base) > 0 {
-				txt += fmt.Sprintf(" (×%.2f)", v/value(base))
-			}
-			fmt.Fprintf(w, " %s |", txt)
-		}
-		fmt.Fprintln(w)
-	}
-	fmt.Fprintln(w)
-
-	head(fmt.Sprintf("Run-to-run spread of the figures above: (max − min) / median over the %d repetitions.", cfg.reps), "scenario")
-	for _, s := range cfg.scenarios {
-		fmt.Fprintf(w, "| %s |", s.Desc)
-		for _, lib := range cfg.libs {
-			c := cells[key{s.Name, lib}]
-			if !c.ok {
-				fmt.Fprintf(w, " %s |", c.note)
-				continue
-			}
-			fmt.Fprintf(w, " %s |", fmtPct(c.spread))
-		}
-		fmt.Fprintln(w)
-	}
-	fmt.Fprintln(w)
-	if hasWsx {
-		printFacts(w, cfg, cells)
-	}
-
-	busy := slices.ContainsFunc(cfg.scenarios, func(s load.Scenario) bool { return s.Kind != load.KindIdle })
-	if busy {
-		head("Throughput and latency: messages (or handshakes) per second; round-trip p50 / p99.", "scenario")
-	}
-	for _, s := range cfg.scenarios {
-		if s.Kind == load.KindIdle {
-			continue
-		}
-		fmt.Fprintf(w, "| %s |", s.Desc)
-		for _, lib := range cfg.libs {
-			c := cells[key{s.Name, lib}]
-			if !c.ok {
-				fmt.Fprintf(w, " %s |", c.note)
-				continue
-			}
-			fmt.Fprintf(w, " %s/s; %s / %s |", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
-		}
-		fmt.Fprintln(w)
-	}
-	if busy {
-		fmt.Fprintln(w)
-		head("Server heap allocations per echoed message (per handshake for connect).", "scenario")
-	}
-	for _, s := range cfg.scenarios {
-		if s.Kind == load.KindIdle {
-			continue
-		}
-		fmt.Fprintf(w, "| %s |", s.Desc)
-		for _, lib := range cfg.libs {
-			c := cells[key{s.Name, lib}]
-			if !c.ok {
-				fmt.Fprintf(w, " %s |", c.note)
-				continue
-			}
-			fmt.Fprintf(w, " %.2f |", c.allocs)
-		}
-		fmt.Fprintln(w)
-	}
-	if cfg.syscalls {
-		fmt.Fprintln(w)
-		head("System calls of the server per echoed message (per handshake for connect), perf stat over the measured interval: "+
-			strings.Join(syscallNames, " / ")+".", "scenario")
+	// table prints a table with a row per scenario that keep accepts, a column per library,
+	// and a blank line after it; text gives a cell's content, "" for none.
+	table := func(title string, keep func(load.Scenario) bool, text func(s load.Scenario, lib string, c cell) string) {
+		var rows []load.Scenario
 		for _, s := range cfg.scenarios {
-			if s.Kind == load.KindIdle {
-				continue
+			if keep(s) {
+				rows = append(rows, s)
 			}
+		}
+		if len(rows) == 0 {
+			return
+		}
+		head(title, "scenario")
+		for _, s := range rows {
 			fmt.Fprintf(w, "| %s |", s.Desc)
 			for _, lib := range cfg.libs {
 				c := cells[key{s.Name, lib}]
-				if !c.ok || c.sys == nil {
-					fmt.Fprintf(w, " %s |", cmp.Or(c.note, "–"))
-					continue
+				t := c.note
+				if c.ok {
+					t = cmp.Or(text(s, lib, c), "–")
 				}
+				fmt.Fprintf(w, " %s |", t)
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w)
+	}
+	all := func(load.Scenario) bool { return true }
+	busy := func(s load.Scenario) bool { return s.Kind != load.KindIdle }
+
+	table("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), "+
+		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.", all,
+		func(s load.Scenario, lib string, c cell) string {
+			v := figure(s, c.cpuPerOp, c.perConn)
+			txt := fmtCost(v, s.Kind == load.KindIdle)
+			base := cells[key{s.Name, "wsx"}]
+			if bv := figure(s, base.cpuPerOp, base.perConn); hasWsx && lib != "wsx" && base.ok && bv > 0 {
+				txt += fmt.Sprintf(" (×%.2f)", v/bv)
+			}
+			return txt
+		})
+	table(fmt.Sprintf("Run-to-run spread of the figures above: (max − min) / median over the %d repetitions.", cfg.reps), all,
+		func(_ load.Scenario, _ string, c cell) string { return fmtPct(c.spread) })
+	if hasWsx {
+		printFacts(w, cfg, cells)
+	}
+	table("Throughput and latency: messages (or handshakes) per second; round-trip p50 / p99.", busy,
+		func(_ load.Scenario, _ string, c cell) string {
+			return fmt.Sprintf("%s/s; %s / %s", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
+		})
+	table("Server heap allocations per echoed message (per handshake for connect).", busy,
+		func(_ load.Scenario, _ string, c cell) string { return fmt.Sprintf("%.2f", c.allocs) })
+	if cfg.syscalls {
+		table("System calls of the server per echoed message (per handshake for connect), perf stat over the measured interval: "+
+			strings.Join(syscallNames, " / ")+".", busy,
+			func(_ load.Scenario, _ string, c cell) string {
 				var f []string
 				for _, v := range c.sys {
 					f = append(f, fmtCount(v))
 				}
-				fmt.Fprintf(w, " %s |", strings.Join(f, " / "))
-			}
-			fmt.Fprintln(w)
-		}
+				return strings.Join(f, " / ")
+			})
 	}
 	if len(cfg.callgrind) > 0 {
-		fmt.Fprintln(w)
-		head("Instructions the server executed per echoed message (per handshake for connect), user space only "+
-			"(callgrind, counting over the measured interval).", "scenario")
-		for _, s := range cfg.scenarios {
-			if s.Kind == load.KindIdle {
-				continue
-			}
-			fmt.Fprintf(w, "| %s |", s.Desc)
-			for _, lib := range cfg.libs {
-				c := cells[key{s.Name, lib}]
-				if !c.ok || c.instr == 0 {
-					fmt.Fprintf(w, " %s |", cmp.Or(c.note, "–"))
-					continue
+		table("Instructions the server executed per echoed message (per handshake for connect), user space only "+
+			"(callgrind, counting over the measured interval).", busy,
+			func(_ load.Scenario, _ string, c cell) string {
+				if c.instr == 0 {
+					return ""
 				}
-				fmt.Fprintf(w, " %s |", groupThousands(int64(c.instr+0.5)))
-			}
-			fmt.Fprintln(w)
-		}
+				return groupThousands(int64(c.instr + 0.5))
+			})
 	}
 	for _, s := range cfg.scenarios {
 		if s.Kind != load.KindIdle {
 			continue
 		}
-		fmt.Fprintln(w)
 		head(fmt.Sprintf("Memory per idle connection (%s), bytes: RSS, and the Go heap and goroutine stacks within it.", s.Name), "bytes per connection")
 		for _, row := range []struct {
 			name string
