@@ -1,6 +1,7 @@
 package load
 
 import (
+	"encoding/binary"
 	"github.com/wsx-go/wsx/internal/frame"
 	"math/rand/v2"
 	"strings"
@@ -56,11 +57,11 @@ func Find(name string) (Scenario, bool) {
 func (s Scenario) Payload() []byte {
 	r := rand.New(rand.NewPCG(uint64(s.Size), 7))
 	if !s.Text {
-		p := make([]byte, s.Size)
-		for i := range p {
-			p[i] = byte(r.Uint32())
+		p := make([]byte, s.Size+7)
+		for i := 0; i < s.Size; i += 8 {
+			binary.LittleEndian.PutUint64(p[i:], r.Uint64())
 		}
-		return p
+		return p[:s.Size:s.Size]
 	}
 	words := []string{"user", "order", "price", "quantity", "status", "active", "pending", "shipped",
 		"id", "timestamp", "région", "currency", "EUR", "USD", "value", "items", "name", "ok"}
