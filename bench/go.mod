@@ -15,7 +15,7 @@ require (
 require (
 	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
-	github.com/klauspost/compress v1.17.9 // indirect
+	github.com/klauspost/compress v1.17.9
 	github.com/lesismal/llib v1.2.2 // indirect
 	github.com/wsx-go/wsx v0.0.0-00010101000000-000000000000
 	golang.org/x/crypto v0.0.0-20210513122933-cd7d49e622d5 // indirect

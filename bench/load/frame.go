@@ -6,51 +6,29 @@ package load
 import (
 	"bytes"
 	"compress/flate"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-)
 
-// Opcodes used by the generator (RFC 6455 §5.2).
-const (
-	opCont   = 0x0
-	opText   = 0x1
-	opBinary = 0x2
-	opClose  = 0x8
-	opPing   = 0x9
-	opPong   = 0xA
+	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // maskKey masks every client frame (§5.3). A fixed key lets frames be masked ahead of time;
 // the server cannot tell.
 var maskKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
-// Frame returns a complete masked client frame with FIN set (§5.2). rsv1 marks a
-// permessage-deflate compressed message (RFC 7692 §6).
-func Frame(op byte, payload []byte, rsv1 bool) []byte {
-	b0 := 0x80 | op
+// Frame returns a complete masked client frame with FIN set (§5.2), encoded and masked by
+// wsx's own frame codec. rsv1 marks a permessage-deflate compressed message (RFC 7692 §6).
+func Frame(op frame.Opcode, payload []byte, rsv1 bool) []byte {
+	h := frame.Header{Fin: true, Opcode: op, Masked: true, Key: maskKey, Length: int64(len(payload))}
 	if rsv1 {
-		b0 |= 0x40
+		h.Rsv = frame.Rsv1
 	}
-	n := len(payload)
-	f := make([]byte, 0, 14+n)
-	switch {
-	case n < 126:
-		f = append(f, b0, 0x80|byte(n))
-	case n <= 0xffff:
-		f = append(f, b0, 0x80|126, byte(n>>8), byte(n))
-	default:
-		f = append(f, b0, 0x80|127)
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
-	}
-	f = append(f, maskKey[:]...)
-	start := len(f)
-	f = append(f, payload...)
-	for i := range payload {
-		f[start+i] ^= maskKey[i&3]
-	}
+	hs := frame.Size(h.Length, true)
+	f := make([]byte, hs+len(payload))
+	frame.Put(f, h)
+	frame.Mask(maskKey, 0, f[hs:hs+copy(f[hs:], payload)])
 	return f
 }
 
@@ -87,10 +65,10 @@ type echoReader struct {
 	control bool
 
 	keep   bool
-	op     byte // opcode of the current message
+	op     frame.Opcode // opcode of the current message
 	rsv1   bool
 	msg    []byte
-	lastOp byte
+	lastOp frame.Opcode
 	last   []byte
 	lastR1 bool
 }
@@ -157,43 +135,25 @@ func (e *echoReader) parse() (int, error) {
 			}
 			continue
 		}
-		avail := e.buf[e.r:e.w]
-		if len(avail) < 2 {
+		h, hl, err := frame.Parse(e.buf[e.r:e.w])
+		if err == frame.ErrShortHeader {
 			return msgs, nil
 		}
-		b0, b1 := avail[0], avail[1]
-		if b1&0x80 != 0 {
+		if err != nil {
+			return msgs, fmt.Errorf("load: %w", err)
+		}
+		if h.Masked {
 			return msgs, errors.New("load: masked server frame (§5.1)")
 		}
-		hl, n := 2, int64(b1&0x7f)
-		switch n {
-		case 126:
-			hl = 4
-		case 127:
-			hl = 10
-		}
-		if len(avail) < hl {
-			return msgs, nil
-		}
-		switch n {
-		case 126:
-			n = int64(binary.BigEndian.Uint16(avail[2:]))
-		case 127:
-			u := binary.BigEndian.Uint64(avail[2:])
-			if u>>63 != 0 {
-				return msgs, errors.New("load: 64-bit length with the top bit set (§5.2)")
-			}
-			n = int64(u)
-		}
 		e.r += hl
-		op := b0 & 0x0f
-		e.inFrame, e.left, e.fin, e.control = true, n, b0&0x80 != 0, op >= 0x8
+		op := h.Opcode
+		e.inFrame, e.left, e.fin, e.control = true, h.Length, h.Fin, op.IsControl()
 		switch {
-		case op == opClose:
+		case op == frame.OpClose:
 			return msgs, ErrClosed
-		case op == opText || op == opBinary:
-			e.op, e.rsv1 = op, b0&0x40 != 0
-		case op == opCont, op == opPing, op == opPong:
+		case op == frame.OpText || op == frame.OpBinary:
+			e.op, e.rsv1 = op, h.Rsv&frame.Rsv1 != 0
+		case op == frame.OpContinuation, op == frame.OpPing, op == frame.OpPong:
 		default:
 			return msgs, fmt.Errorf("load: unexpected opcode %#x", op)
 		}

@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"errors"
+	"github.com/wsx-go/wsx/internal/frame"
 	"net"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ import (
 
 // §5.7: a single-frame masked text message "Hello", with the mask key 37 fa 21 3d.
 func TestFrameMaskedHello(t *testing.T) {
-	got := Frame(opText, []byte("Hello"), false)
+	got := Frame(frame.OpText, []byte("Hello"), false)
 	want := []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("Frame = % x, want % x", got, want)
@@ -29,12 +30,12 @@ func TestFrameLengths(t *testing.T) {
 		{0xffff, []byte{0x82, 0x80 | 126, 0xff, 0xff}},
 		{0x10000, []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, 1, 0, 0}},
 	} {
-		f := Frame(opBinary, make([]byte, tc.n), false)
+		f := Frame(frame.OpBinary, make([]byte, tc.n), false)
 		if !bytes.HasPrefix(f, tc.head) || len(f) != len(tc.head)+4+tc.n {
 			t.Errorf("n=%d: header % x, len %d", tc.n, f[:len(tc.head)], len(f))
 		}
 	}
-	if f := Frame(opText, nil, true); f[0] != 0xc1 {
+	if f := Frame(frame.OpText, nil, true); f[0] != 0xc1 {
 		t.Errorf("RSV1 frame starts %#x, want 0xc1", f[0])
 	}
 }
@@ -165,4 +166,28 @@ func FuzzEchoReader(f *testing.F) {
 			t.Fatalf("kept %d bytes from %d", len(e.msg)+len(e.last), len(in))
 		}
 	})
+}
+
+// BenchmarkEchoReaderParse is the generator's cost of parsing echoes: a read that delivered
+// 64 pipelined 16-byte server frames.
+func BenchmarkEchoReaderParse(b *testing.B) {
+	one := []byte{0x82, 16}
+	one = append(one, make([]byte, 16)...)
+	in := bytes.Repeat(one, 64)
+	e := newEchoReader(nil, nil, len(in))
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		e.r, e.w = 0, copy(e.buf, in)
+		if n, err := e.parse(); n != 64 || err != nil {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+// BenchmarkFrame is the cost of building a masked 1 KiB client frame.
+func BenchmarkFrame(b *testing.B) {
+	p := make([]byte, 1024)
+	for b.Loop() {
+		Frame(frame.OpBinary, p, false)
+	}
 }

@@ -66,6 +66,18 @@ func (e *Echo) Run(ctx context.Context, warmup, d time.Duration, mark func()) (R
 		done <- epollEcho(conns, batch, len(e.Frame), e.InFlight, &st, &h, dl)
 	}()
 	time.Sleep(warmup)
+	// Warm-up lasts until every connection has had its first messages echoed too: a server's
+	// first message on a connection sizes its buffers, which for 16 MiB messages takes
+	// longer than the whole warm-up.
+	for st.count.Load() < int64(2*e.Conns*e.InFlight) && ctx.Err() == nil {
+		select {
+		case err := <-done:
+			done <- err
+		case <-time.After(10 * time.Millisecond):
+			continue
+		}
+		break
+	}
 	mark()
 	start, n0 := time.Now(), st.count.Load()
 	st.measuring.Store(true)

@@ -1,6 +1,8 @@
 package load
 
 import (
+	"encoding/binary"
+	"github.com/wsx-go/wsx/internal/frame"
 	"math/rand/v2"
 	"strings"
 )
@@ -30,8 +32,10 @@ type Scenario struct {
 var Scenarios = []Scenario{
 	{Name: "echo16", Desc: "100 conns x 16 B request/response", Kind: KindEcho, Conns: 100, InFlight: 1, Size: 16},
 	{Name: "pipe1k", Desc: "100 conns x 1 KiB, 8 in flight", Kind: KindEcho, Conns: 100, InFlight: 8, Size: 1 << 10},
+	{Name: "pipe1k32", Desc: "100 conns x 1 KiB, 32 in flight", Kind: KindEcho, Conns: 100, InFlight: 32, Size: 1 << 10},
 	{Name: "big64k", Desc: "10 conns x 64 KiB", Kind: KindEcho, Conns: 10, InFlight: 1, Size: 64 << 10},
 	{Name: "big1m", Desc: "10 conns x 1 MiB", Kind: KindEcho, Conns: 10, InFlight: 1, Size: 1 << 20},
+	{Name: "big16m", Desc: "4 conns x 16 MiB", Kind: KindEcho, Conns: 4, InFlight: 1, Size: 16 << 20},
 	{Name: "deflate4k", Desc: "10 conns x 4 KiB text, permessage-deflate", Kind: KindEcho, Conns: 10, InFlight: 1, Size: 4 << 10, Text: true, Deflate: true},
 	{Name: "idle10k", Desc: "10,000 idle conns: server RSS per conn", Kind: KindIdle, Conns: 10000, Size: 16},
 	{Name: "connect", Desc: "new connections: server CPU per handshake", Kind: KindConnect, Conns: 8},
@@ -53,11 +57,11 @@ func Find(name string) (Scenario, bool) {
 func (s Scenario) Payload() []byte {
 	r := rand.New(rand.NewPCG(uint64(s.Size), 7))
 	if !s.Text {
-		p := make([]byte, s.Size)
-		for i := range p {
-			p[i] = byte(r.Uint32())
+		p := make([]byte, s.Size+7)
+		for i := 0; i < s.Size; i += 8 {
+			binary.LittleEndian.PutUint64(p[i:], r.Uint64())
 		}
-		return p
+		return p[:s.Size:s.Size]
 	}
 	words := []string{"user", "order", "price", "quantity", "status", "active", "pending", "shipped",
 		"id", "timestamp", "région", "currency", "EUR", "USD", "value", "items", "name", "ok"}
@@ -104,9 +108,9 @@ func utf8Tail(s string) int {
 // ClientFrame returns the complete masked frame the scenario's clients send.
 func (s Scenario) ClientFrame() []byte {
 	p := s.Payload()
-	op := byte(opBinary)
+	op := frame.OpBinary
 	if s.Text {
-		op = opText
+		op = frame.OpText
 	}
 	if s.Deflate {
 		return Frame(op, Deflate(p), true)

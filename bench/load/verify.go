@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // Verify checks that the server d dials (with deflate set as the scenario needs) echoes the scenario's message correctly: it sends
@@ -19,15 +20,21 @@ func Verify(ctx context.Context, d *Dialer, s Scenario) error {
 		c.SetDeadline(dl)
 	}
 	want := s.Payload()
-	wantOp := byte(opBinary)
+	wantOp := frame.OpBinary
 	if s.Text {
-		wantOp = opText
+		wantOp = frame.OpText
 	}
 	n := max(s.InFlight, 1)
 	frame := s.ClientFrame()
-	if _, err := c.Write(bytes.Repeat(frame, n)); err != nil {
-		return err
-	}
+	// Written while the echoes are read: a server may stream an echo back before it has read
+	// the whole message (the floor does), and neither side would read while blocked writing.
+	// On an early return the deferred Abort ends the write; the channel's slot lets the
+	// goroutine finish.
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(bytes.Repeat(frame, n))
+		wrote <- err
+	}()
 	er := newEchoReader(c, c.leftover, 4096)
 	er.keep = true
 	for got := 0; got < n; {
@@ -62,5 +69,5 @@ func Verify(ctx context.Context, d *Dialer, s Scenario) error {
 			return fmt.Errorf("echo of %d bytes differs from the %d sent", len(p), len(want))
 		}
 	}
-	return nil
+	return <-wrote
 }

@@ -22,19 +22,10 @@ func init() {
 //
 // permessage-deflate follows the README's wsflate example (Extension.Negotiate with
 // DefaultParameters: no context takeover) but keeps one wsflate Reader and Writer per
-// connection, at compress/flate level 1 like the other libraries, instead of the helpers that
+// connection, at compress/flate level DeflateLevel like the other libraries, instead of the helpers that
 // build a level-9 compressor for every frame.
 func serveGobwas(ln net.Listener, o Options) (Server, error) {
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go gobwasConn(nc, o.Deflate)
-		}
-	}()
-	return ln, nil
+	return serveConns(ln, func(nc net.Conn) { gobwasConn(nc, o.Deflate) })
 }
 
 func gobwasConn(nc net.Conn, deflate bool) {
@@ -109,7 +100,7 @@ func newGobwasFlate() *gobwasFlate {
 			return &flateReader{flate.NewReader(r)}
 		}),
 		w: wsflate.NewWriter(nil, func(w io.Writer) wsflate.Compressor {
-			f, _ := flate.NewWriter(w, flate.BestSpeed)
+			f, _ := flate.NewWriter(w, DeflateLevel)
 			return f
 		}),
 	}

@@ -22,6 +22,9 @@ func serveGorilla(ln net.Listener, o Options) (Server, error) {
 			return
 		}
 		defer c.Close()
+		if err := c.SetCompressionLevel(DeflateLevel); err != nil {
+			return
+		}
 		var buf []byte
 		for {
 			typ, rd, err := c.NextReader()

@@ -17,7 +17,7 @@ func init() {
 func serveGws(ln net.Listener, o Options) (Server, error) {
 	up := gws.NewUpgrader(gwsEcho{}, &gws.ServerOption{
 		ReadMaxPayloadSize: ReadLimit,
-		PermessageDeflate:  gws.PermessageDeflate{Enabled: o.Deflate},
+		PermessageDeflate:  gws.PermessageDeflate{Enabled: o.Deflate, Level: DeflateLevel},
 	})
 	return serveHTTP(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r)

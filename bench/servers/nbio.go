@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register(&Lib{Name: "nbio", Serve: serveNbio, Deflate: true})
+	register(&Lib{Name: "nbio", Serve: serveNbio, Deflate: true, EventLoop: true})
 	logging.SetLevel(logging.LevelNone)
 }
 
@@ -22,6 +22,9 @@ func init() {
 func serveNbio(ln net.Listener, o Options) (Server, error) {
 	up := websocket.NewUpgrader()
 	up.EnableCompression(o.Deflate)
+	if err := up.SetCompressionLevel(DeflateLevel); err != nil {
+		return nil, err
+	}
 	up.MessageLengthLimit = ReadLimit
 	up.OnMessage(func(c *websocket.Conn, typ websocket.MessageType, p []byte) {
 		_ = c.WriteMessage(typ, p)

@@ -18,6 +18,11 @@ type Options struct {
 	Deflate bool
 }
 
+// DeflateLevel is the compression level of every server that has a setting for it (wsx,
+// gobwas, gorilla, gws, nbio; coder has none and always uses 1), so that permessage-deflate
+// compares equal work. 1 is also the default of all of them.
+const DeflateLevel = 1
+
 // ReadLimit is the largest message the echo servers accept. Libraries whose default is lower
 // (coder: 32 KiB) are raised to it so that every scenario fits.
 const ReadLimit = 32 << 20
@@ -40,6 +45,16 @@ type Lib struct {
 	DeflatePending string
 	// Pending, when set, tells why the library cannot run yet.
 	Pending string
+	// Floor marks the bare floor (bare.go): no WebSocket library, but the least a
+	// goroutine-per-connection server pays per message. It is reported beside the libraries,
+	// never counted as a peer, and has no idle figure (its one buffer per connection is not
+	// what a library would keep).
+	Floor bool
+	// EventLoop marks a server without a goroutine per connection (nbio's epoll engine).
+	EventLoop bool
+	// Variant, for another way to run wsx (wsx-http, wsx-cork), says what it is. Variants
+	// are reported beside wsx, never counted as peers.
+	Variant string
 }
 
 var libs = map[string]*Lib{}
@@ -58,19 +73,46 @@ func Get(name string) (*Lib, error) {
 	return l, nil
 }
 
-// Names returns the registered libraries, wsx first and the peers in alphabetical order.
+// Names returns the registered servers: wsx first, the peers in alphabetical order, then
+// wsx's variants and the floor.
 func Names() []string {
 	var names []string
 	for n := range libs {
-		if n != "wsx" {
-			names = append(names, n)
+		names = append(names, n)
+	}
+	rank := func(n string) int {
+		switch {
+		case n == "wsx":
+			return 0
+		case libs[n].Variant != "":
+			return 2
+		case libs[n].Floor:
+			return 3
 		}
+		return 1
 	}
-	sort.Strings(names)
-	if _, ok := libs["wsx"]; ok {
-		names = append([]string{"wsx"}, names...)
-	}
+	sort.Slice(names, func(i, j int) bool {
+		if ri, rj := rank(names[i]), rank(names[j]); ri != rj {
+			return ri < rj
+		}
+		return names[i] < names[j]
+	})
 	return names
+}
+
+// serveConns runs handle in a goroutine of its own for every connection that ln accepts, for
+// the servers that take raw connections; closing ln stops it.
+func serveConns(ln net.Listener, handle func(net.Conn)) (Server, error) {
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(nc)
+		}
+	}()
+	return ln, nil
 }
 
 // httpServer serves h on ln with net/http, for the libraries that upgrade from a handler.

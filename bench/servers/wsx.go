@@ -10,15 +10,14 @@ import (
 
 func init() {
 	register(&Lib{Name: "wsx", Serve: serveWsx, Deflate: true})
-	register(&Lib{Name: "wsx-http", Serve: serveWsxHTTP, Deflate: true})
+	register(&Lib{Name: "wsx-http", Serve: serveWsxHTTP, Deflate: true, Variant: "Accept behind net/http"})
 }
 
-// wsxOptions are the options of both wsx servers: permessage-deflate uses the zero
-// CompressionOptions.
+// wsxOptions are the options of both wsx servers.
 func wsxOptions(o Options) *wsx.AcceptOptions {
 	opts := &wsx.AcceptOptions{ConnOptions: wsx.ConnOptions{ReadLimit: ReadLimit}}
 	if o.Deflate {
-		opts.Compression = &wsx.CompressionOptions{}
+		opts.Compression = &wsx.CompressionOptions{Level: DeflateLevel}
 	}
 	return opts
 }
@@ -28,23 +27,20 @@ func wsxOptions(o Options) *wsx.AcceptOptions {
 // the read loop in a goroutine of its own, which starts with a small stack instead of keeping
 // the one the handshake grew. Like the gobwas server, it gives the handshake no deadline.
 func serveWsx(ln net.Listener, o Options) (Server, error) {
+	return serveWsxConns(ln, o, func(nc net.Conn) net.Conn { return nc })
+}
+
+// serveWsxConns runs serveWsx's accept loop, handing AcceptConn what wrap makes of each
+// accepted connection.
+func serveWsxConns(ln net.Listener, o Options, wrap func(net.Conn) net.Conn) (Server, error) {
 	opts := wsxOptions(o)
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				c, err := wsx.AcceptConn(context.Background(), nc, opts)
-				if err != nil {
-					return
-				}
-				go wsxEcho(c)
-			}()
+	return serveConns(ln, func(nc net.Conn) {
+		c, err := wsx.AcceptConn(context.Background(), wrap(nc), opts)
+		if err != nil {
+			return
 		}
-	}()
-	return ln, nil
+		go wsxEcho(c)
+	})
 }
 
 // serveWsxHTTP is wsx behind net/http, for a port that serves HTTP too: Accept in a handler,

@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -133,16 +134,31 @@ type child struct {
 	out  *bufio.Reader
 	addr string
 	done chan error
+	once sync.Once
 }
 
-// startChild starts the server for lib pinned to cpu (if cpu >= 0).
-func startChild(lib string, deflate bool, cpu int, verbose bool) (*child, error) {
+// pid returns the server's process id.
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// startChild starts the server for lib pinned to cpu (if cpu >= 0); with callgrind set, under
+// valgrind's callgrind writing to that file, its instrumentation (and so its counting) off
+// until callgrindControl turns it on.
+func startChild(lib string, deflate bool, cpu int, verbose bool, callgrind string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
+	start := 10 * time.Second
 	cmd.Env = append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate))
+	if callgrind != "" {
+		cmd = exec.Command("valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file="+callgrind, exe)
+		// Valgrind knows no RDTSCP, which Go's runtime uses when the CPU has it, and
+		// callgrind trips over the signals of asynchronous preemption.
+		cmd.Env = append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate),
+			"GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",cpu.rdtscp=off,asyncpreemptoff=1", ","))
+		start = time.Minute
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if verbose {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -164,7 +180,7 @@ func startChild(lib string, deflate bool, cpu int, verbose bool) (*child, error)
 	}
 	c := &child{cmd: cmd, in: in, ctrl: r, out: bufio.NewReader(r), done: make(chan error, 1)}
 	go func() { c.done <- cmd.Wait() }()
-	line, err := c.readLine(10 * time.Second)
+	line, err := c.readLine(start)
 	if err != nil {
 		c.stop()
 		return nil, fmt.Errorf("%s server did not start: %v", lib, err)
@@ -260,12 +276,14 @@ func (c *child) rss() (int64, error) {
 // stop ends the server: closing stdin asks it to exit; a server that does not within a few
 // seconds is killed.
 func (c *child) stop() {
-	c.in.Close()
-	select {
-	case <-c.done:
-	case <-time.After(5 * time.Second):
-		c.cmd.Process.Kill()
-		<-c.done
-	}
-	c.ctrl.Close()
+	c.once.Do(func() {
+		c.in.Close()
+		select {
+		case <-c.done:
+		case <-time.After(30 * time.Second): // callgrind takes its time to write its counts
+			c.cmd.Process.Kill()
+			<-c.done
+		}
+		c.ctrl.Close()
+	})
 }

@@ -39,6 +39,9 @@ type config struct {
 	verbose   bool
 	maxNoise  float64
 	tries     int
+	syscalls  bool            // count every server's system calls over the measured interval
+	perf      string          // library whose server perf record samples
+	callgrind map[string]bool // libraries whose servers run under callgrind
 }
 
 func main() {
@@ -56,13 +59,17 @@ func main() {
 	verbose := flag.Bool("v", false, "print every run, and the servers' own output, on stderr")
 	maxNoise := flag.Float64("max-noise", 0.1, "retry a run during which other processes took more than this share of the server's core")
 	tries := flag.Int("tries", 3, "most tries of a run (see -max-noise); the least disturbed is kept")
+	syscalls := flag.Bool("syscalls", false, "count every server's system calls over the measured interval (perf stat)")
+	perf := flag.String("perf", "", "sample this library's server with perf record (kernel included), first repetition only")
+	callgrind := flag.String("callgrind", "", "run these libraries' servers (comma-separated, or all) under valgrind's callgrind and report instructions per operation")
 	flag.Parse()
 	if serveFromEnv() {
 		return
 	}
 
 	cfg := config{d: *d, warmup: *warmup, reps: max(*reps, 1), idleConns: *idle, serverCPU: -1,
-		profile: *profile, profDir: *profDir, verbose: *verbose, maxNoise: *maxNoise, tries: max(*tries, 1)}
+		profile: *profile, profDir: *profDir, verbose: *verbose, maxNoise: *maxNoise, tries: max(*tries, 1),
+		syscalls: *syscalls, perf: *perf, callgrind: map[string]bool{}}
 	for _, n := range strings.Split(*libs, ",") {
 		if _, err := servers.Get(n); err != nil {
 			fatalf("unknown library %q (have %s)", n, strings.Join(servers.Names(), ", "))
@@ -76,6 +83,21 @@ func main() {
 		}
 		cfg.scenarios = append(cfg.scenarios, s)
 	}
+	if *callgrind != "" {
+		for _, n := range strings.Split(*callgrind, ",") {
+			if n == "all" {
+				for _, l := range cfg.libs {
+					cfg.callgrind[l] = true
+				}
+			} else if _, err := servers.Get(n); err != nil {
+				fatalf("unknown library %q in -callgrind", n)
+			}
+			cfg.callgrind[n] = true
+		}
+	}
+	if cfg.syscalls && len(cfg.callgrind) > 0 {
+		fatalf("-syscalls and -callgrind go in separate runs: valgrind makes system calls of its own")
+	}
 	if *pin && runtime.NumCPU() >= 2 {
 		cfg.serverCPU, cfg.loadCPU = *serverCPU, *loadCPU
 		if err := pinSelf(cfg.loadCPU); err != nil {
@@ -83,7 +105,7 @@ func main() {
 		}
 	}
 	raiseFileLimit()
-	if cfg.profile != "" {
+	if cfg.profile != "" || cfg.perf != "" || len(cfg.callgrind) > 0 {
 		if err := os.MkdirAll(cfg.profDir, 0o755); err != nil {
 			fatalf("%v", err)
 		}
@@ -122,13 +144,15 @@ type sample struct {
 	cpuPerOp float64 // server CPU µs per message or handshake
 	rate     float64 // messages or handshakes per second
 	p50, p99 time.Duration
-	perConn  float64 // idle: server RSS bytes per connection
-	heap     float64 // idle: Go heap in use per connection
-	stack    float64 // idle: goroutine stack bytes per connection
-	util     float64 // server CPU time / wall time over the measured interval
-	genPerOp float64 // the load generator's own CPU µs per operation, to show it is not the limit
-	noise    float64 // share of the server's core that other processes used during the interval
-	allocs   float64 // server heap allocations per operation
+	perConn  float64   // idle: server RSS bytes per connection
+	heap     float64   // idle: Go heap in use per connection
+	stack    float64   // idle: goroutine stack bytes per connection
+	util     float64   // server CPU time / wall time over the measured interval
+	genPerOp float64   // the load generator's own CPU µs per operation, to show it is not the limit
+	noise    float64   // share of the server's core that other processes used during the interval
+	allocs   float64   // server heap allocations per operation
+	sys      []float64 // -syscalls: system calls per operation, in syscallEvents order
+	instr    float64   // -callgrind: instructions per operation
 	err      error
 }
 
@@ -143,16 +167,19 @@ func run(cfg *config) map[key][]sample {
 		for r := range cfg.reps {
 			for i := range cfg.libs {
 				lib := cfg.libs[(i+r)%len(cfg.libs)]
-				l, _ := servers.Get(lib)
-				if l.Pending != "" || (s.Deflate && !l.Deflate) {
+				if skip(s, lib) != "" {
 					continue
 				}
 				// Other processes on the server's core inflate its CPU time per message
 				// (cache misses, their interrupts), so a disturbed run is retried and the
 				// least disturbed of the tries kept.
 				var best sample
-				for try := range cfg.tries {
-					sm := runOne(cfg, s, lib, r == 0 && lib == cfg.profile)
+				tries := cfg.tries
+				if cfg.callgrind[lib] {
+					tries = 1 // instruction counts do not suffer from other processes
+				}
+				for try := range tries {
+					sm := runOne(cfg, s, lib, r == 0)
 					if cfg.verbose {
 						logSample(s, lib, r, sm)
 					}
@@ -180,15 +207,29 @@ func logSample(s load.Scenario, lib string, rep int, sm sample) {
 		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %.0f B/conn RSS, of which Go heap %.0f, stacks %.0f\n",
 			s.Name, lib, rep, sm.perConn, sm.heap, sm.stack)
 	default:
-		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  %.2f allocs/op  server core %3.0f%% (others %2.0f%%)  load %.2f µs/op\n",
+		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  %.2f allocs/op  server core %3.0f%% (others %2.0f%%)  load %.2f µs/op",
 			s.Name, lib, rep, sm.cpuPerOp, sm.rate, sm.p50, sm.p99, sm.allocs, 100*sm.util, 100*sm.noise, sm.genPerOp)
+		if sm.sys != nil {
+			fmt.Fprintf(os.Stderr, "  syscalls/op %.2f (read %.2f write %.2f writev %.2f epoll_pwait %.2f futex %.2f)",
+				sm.sys[0], sm.sys[1], sm.sys[2], sm.sys[3], sm.sys[4], sm.sys[5])
+		}
+		if sm.instr > 0 {
+			fmt.Fprintf(os.Stderr, "  instructions/op %.0f", sm.instr)
+		}
+		fmt.Fprintln(os.Stderr)
 	}
 }
 
 // runOne starts lib's server, checks that it echoes the scenario's message correctly, and
-// measures it.
-func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) {
-	ch, err := startChild(lib, s.Deflate, cfg.serverCPU, cfg.verbose)
+// measures it. Profiles are taken in the first repetition.
+func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
+	profile := first && lib == cfg.profile
+	profPath := filepath.Join(cfg.profDir, fmt.Sprintf("%s-%s", lib, s.Name))
+	cg := ""
+	if cfg.callgrind[lib] && s.Kind != load.KindIdle {
+		cg = profPath + ".callgrind.out"
+	}
+	ch, err := startChild(lib, s.Deflate, cfg.serverCPU, cfg.verbose, cg)
 	if err != nil {
 		return sample{err: err}
 	}
@@ -207,12 +248,30 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 			return sample{err: fmt.Errorf("echo check: %w", err)}
 		}
 	}
-	profPath := filepath.Join(cfg.profDir, fmt.Sprintf("%s-%s", lib, s.Name))
-
 	if s.Kind == load.KindIdle {
 		return runIdle(ctx, cfg, ch, dialer, s, profile, profPath)
 	}
 
+	var probes []*perfProbe
+	defer func() {
+		for _, p := range probes {
+			p.stop()
+		}
+	}()
+	var sysProbe *perfProbe
+	if cfg.syscalls {
+		if sysProbe, err = startSyscallCount(ch.pid(), profPath+".syscalls.txt"); err != nil {
+			return sample{err: err}
+		}
+		probes = append(probes, sysProbe)
+	}
+	if first && lib == cfg.perf && s.Kind != load.KindIdle {
+		p, err := startPerfRecord(ch.pid(), profPath+".perf.data")
+		if err != nil {
+			return sample{err: err}
+		}
+		probes = append(probes, p)
+	}
 	var cpu, gen, busy, allocs [2]int64
 	var marks [2]time.Time
 	k := 0
@@ -221,6 +280,9 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 		if profile && k == 1 {
 			_, err := ch.call("stopprof")
 			markErr = firstErr(markErr, err)
+		}
+		if k == 1 {
+			markErr = firstErr(markErr, toggleProbes(probes, cg, ch, false))
 		}
 		c, err := ch.cpu()
 		markErr = firstErr(markErr, err)
@@ -235,6 +297,9 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 		if profile && k == 0 {
 			_, err := ch.call("prof " + profPath + ".cpu.pprof")
 			markErr = firstErr(markErr, err)
+		}
+		if k == 0 {
+			markErr = firstErr(markErr, toggleProbes(probes, cg, ch, true))
 		}
 		k++
 	}
@@ -255,6 +320,26 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 	if res.Count == 0 {
 		return sample{err: fmt.Errorf("nothing completed")}
 	}
+	var sys []float64
+	if sysProbe != nil {
+		sysProbe.stop()
+		counts, err := sysProbe.syscallCounts()
+		if err != nil {
+			return sample{err: err}
+		}
+		for _, n := range counts {
+			sys = append(sys, n/float64(res.Count))
+		}
+	}
+	var instr float64
+	if cg != "" {
+		ch.stop() // callgrind writes its counts when the server exits
+		ir, err := callgrindTotal(cg)
+		if err != nil {
+			return sample{err: err}
+		}
+		instr = ir / float64(res.Count)
+	}
 	used := float64(cpu[1] - cpu[0])
 	wall := float64(marks[1].Sub(marks[0]).Microseconds())
 	noise := 0.0
@@ -270,6 +355,8 @@ func runOne(cfg *config, s load.Scenario, lib string, profile bool) (sm sample) 
 		noise:    noise,
 		allocs:   float64(allocs[1]-allocs[0]) / float64(res.Count),
 		genPerOp: float64(gen[1]-gen[0]) / float64(res.Count),
+		sys:      sys,
+		instr:    instr,
 	}
 }
 
@@ -324,4 +411,21 @@ func firstErr(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// toggleProbes starts (on) or stops counting in every probe of a run at a mark.
+func toggleProbes(probes []*perfProbe, callgrind string, ch *child, on bool) error {
+	cmd := "disable"
+	if on {
+		cmd = "enable"
+	}
+	for _, p := range probes {
+		if err := p.command(cmd); err != nil {
+			return err
+		}
+	}
+	if callgrind != "" {
+		return callgrindControl(ch.pid(), on)
+	}
+	return nil
 }

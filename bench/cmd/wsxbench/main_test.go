@@ -57,6 +57,14 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("row without a ratio to wsx: %s", line)
 		}
 	}
+	if n := strings.Count(out.String(), "Server cost, lower is better"); n != 1 {
+		t.Errorf("the cost table's title %d times", n)
+	}
+	for _, want := range []string{"Run-to-run spread", "Where wsx stands", "- 100 conns x 16 B request/response: wsx ", "best peer gorilla "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report without %q:\n%s", want, out.String())
+		}
+	}
 	if strings.Contains(out.String(), "Errors:") {
 		t.Errorf("report lists errors:\n%s", out.String())
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,10 @@ type cell struct {
 	heap     float64
 	stack    float64
 	allocs   float64
+	sys      []float64 // system calls per operation, in syscallEvents order; nil if not counted
+	instr    float64   // instructions per operation under callgrind; 0 if not counted
+	spread   float64   // (max - min) / median of the headline figure over the repetitions
+	n        int       // repetitions that succeeded
 }
 
 func median(xs []float64) float64 {
@@ -35,18 +40,35 @@ func median(xs []float64) float64 {
 	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
-// summarize takes the median of every metric separately over the runs that succeeded.
-func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) cell {
+// skip tells why lib does not run scenario s ("pending", "n/a"), or "" when it does.
+func skip(s load.Scenario, lib string) string {
 	l, _ := servers.Get(lib)
 	switch {
-	case l.Pending != "":
-		return cell{note: "pending"}
-	case s.Deflate && l.DeflatePending != "":
-		return cell{note: "pending"}
-	case s.Deflate && !l.Deflate:
-		return cell{note: "n/a"}
+	case l.Pending != "", s.Deflate && l.DeflatePending != "":
+		return "pending"
+	case s.Deflate && !l.Deflate, s.Kind == load.KindIdle && l.Floor:
+		return "n/a"
 	}
-	var cpu, rate, p50, p99, per, heap, stack, allocs []float64
+	return ""
+}
+
+// figure is the scenario's headline figure of a sample or cell: RSS per connection for idle
+// connections, CPU per operation otherwise.
+func figure(s load.Scenario, cpuPerOp, perConn float64) float64 {
+	if s.Kind == load.KindIdle {
+		return perConn
+	}
+	return cpuPerOp
+}
+
+// summarize takes the median of every metric separately over the runs that succeeded, and
+// the spread of the headline figure: (max - min) / median.
+func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) cell {
+	if note := skip(s, lib); note != "" {
+		return cell{note: note}
+	}
+	var cpu, rate, p50, p99, per, heap, stack, allocs, fig, instr []float64
+	sys := make([][]float64, len(syscallEvents))
 	for _, sm := range samples {
 		if sm.err != nil {
 			*errs = append(*errs, fmt.Sprintf("%s/%s: %v", s.Name, lib, sm.err))
@@ -55,13 +77,32 @@ func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) ce
 		cpu, rate, per = append(cpu, sm.cpuPerOp), append(rate, sm.rate), append(per, sm.perConn)
 		heap, stack, allocs = append(heap, sm.heap), append(stack, sm.stack), append(allocs, sm.allocs)
 		p50, p99 = append(p50, float64(sm.p50)), append(p99, float64(sm.p99))
+		fig = append(fig, figure(s, sm.cpuPerOp, sm.perConn))
+		for i, v := range sm.sys {
+			sys[i] = append(sys[i], v)
+		}
+		if sm.instr > 0 {
+			instr = append(instr, sm.instr)
+		}
 	}
 	if len(cpu) == 0 {
 		return cell{note: "error"}
 	}
-	return cell{ok: true, cpuPerOp: median(cpu), rate: median(rate), perConn: median(per),
+	c := cell{ok: true, n: len(fig), cpuPerOp: median(cpu), rate: median(rate), perConn: median(per),
 		heap: median(heap), stack: median(stack), allocs: median(allocs),
 		p50: time.Duration(median(p50)), p99: time.Duration(median(p99))}
+	if len(sys[0]) > 0 {
+		for _, v := range sys {
+			c.sys = append(c.sys, median(v))
+		}
+	}
+	if len(instr) > 0 {
+		c.instr = median(instr)
+	}
+	if m := median(fig); m > 0 {
+		c.spread = (slices.Max(fig) - slices.Min(fig)) / m
+	}
+	return c
 }
 
 func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Duration) {
@@ -81,12 +122,17 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 			}
 		}
 	}
-	fmt.Fprintf(w, "Median of %d runs of %v each (after %v of warm-up), libraries interleaved; whole run %v.",
+	fmt.Fprintf(w, "Median of %d runs of %v each (after %v of warm-up and at least two echoes per connection), libraries interleaved; whole run %v.",
 		cfg.reps, cfg.d, cfg.warmup, took.Round(time.Second))
 	if len(noise) > 0 && cfg.serverCPU >= 0 {
 		fmt.Fprintf(w, " Other processes took %.0f%% of the server's core (median over runs).", 100*median(noise))
 	}
-	fmt.Fprint(w, "\n\n")
+	fmt.Fprint(w, "\n")
+	if slices.ContainsFunc(cfg.scenarios, func(s load.Scenario) bool { return s.Deflate }) {
+		fmt.Fprintf(w, "permessage-deflate without context takeover either way, compression level %d in every "+
+			"server that has a setting (coder has none and uses 1).\n", servers.DeflateLevel)
+	}
+	fmt.Fprint(w, "\n")
 
 	hasWsx := slices.Contains(cfg.libs, "wsx")
 	head := func(title, first string) {
@@ -97,77 +143,83 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 		fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(cfg.libs)))
 	}
 
-	head("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), "+
-		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.", "scenario")
-	for _, s := range cfg.scenarios {
-		value := func(c cell) float64 {
-			if s.Kind == load.KindIdle {
-				return c.perConn
+	// table prints a table with a row per scenario that keep accepts, a column per library,
+	// and a blank line after it; text gives a cell's content, "" for none.
+	table := func(title string, keep func(load.Scenario) bool, text func(s load.Scenario, lib string, c cell) string) {
+		var rows []load.Scenario
+		for _, s := range cfg.scenarios {
+			if keep(s) {
+				rows = append(rows, s)
 			}
-			return c.cpuPerOp
 		}
-		base := cells[key{s.Name, "wsx"}]
-		fmt.Fprintf(w, "| %s |", s.Desc)
-		for _, lib := range cfg.libs {
-			c := cells[key{s.Name, lib}]
-			if !c.ok {
-				fmt.Fprintf(w, " %s |", c.note)
-				continue
+		if len(rows) == 0 {
+			return
+		}
+		head(title, "scenario")
+		for _, s := range rows {
+			fmt.Fprintf(w, "| %s |", s.Desc)
+			for _, lib := range cfg.libs {
+				c := cells[key{s.Name, lib}]
+				t := c.note
+				if c.ok {
+					t = cmp.Or(text(s, lib, c), "–")
+				}
+				fmt.Fprintf(w, " %s |", t)
 			}
-			v := value(c)
-			txt := fmtCost(v, s.Kind == load.KindIdle)
-			if hasWsx && lib != "wsx" && base.ok && value(base) > 0 {
-				txt += fmt.Sprintf(" (×%.2f)", v/value(base))
-			}
-			fmt.Fprintf(w, " %s |", txt)
+			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
+	all := func(load.Scenario) bool { return true }
+	busy := func(s load.Scenario) bool { return s.Kind != load.KindIdle }
 
-	busy := slices.ContainsFunc(cfg.scenarios, func(s load.Scenario) bool { return s.Kind != load.KindIdle })
-	if busy {
-		head("Throughput and latency: messages (or handshakes) per second; round-trip p50 / p99.", "scenario")
-	}
-	for _, s := range cfg.scenarios {
-		if s.Kind == load.KindIdle {
-			continue
-		}
-		fmt.Fprintf(w, "| %s |", s.Desc)
-		for _, lib := range cfg.libs {
-			c := cells[key{s.Name, lib}]
-			if !c.ok {
-				fmt.Fprintf(w, " %s |", c.note)
-				continue
+	table("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), "+
+		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.", all,
+		func(s load.Scenario, lib string, c cell) string {
+			v := figure(s, c.cpuPerOp, c.perConn)
+			txt := fmtCost(v, s.Kind == load.KindIdle)
+			base := cells[key{s.Name, "wsx"}]
+			if bv := figure(s, base.cpuPerOp, base.perConn); hasWsx && lib != "wsx" && base.ok && bv > 0 {
+				txt += fmt.Sprintf(" (×%.2f)", v/bv)
 			}
-			fmt.Fprintf(w, " %s/s; %s / %s |", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
-		}
-		fmt.Fprintln(w)
+			return txt
+		})
+	table(fmt.Sprintf("Run-to-run spread of the figures above: (max − min) / median over the %d repetitions.", cfg.reps), all,
+		func(_ load.Scenario, _ string, c cell) string { return fmtPct(c.spread) })
+	if hasWsx {
+		printFacts(w, cfg, cells)
 	}
-	if busy {
-		fmt.Fprintln(w)
-		head("Server heap allocations per echoed message (per handshake for connect).", "scenario")
+	table("Throughput and latency: messages (or handshakes) per second; round-trip p50 / p99.", busy,
+		func(_ load.Scenario, _ string, c cell) string {
+			return fmt.Sprintf("%s/s; %s / %s", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
+		})
+	table("Server heap allocations per echoed message (per handshake for connect).", busy,
+		func(_ load.Scenario, _ string, c cell) string { return fmt.Sprintf("%.2f", c.allocs) })
+	if cfg.syscalls {
+		table("System calls of the server per echoed message (per handshake for connect), perf stat over the measured interval: "+
+			strings.Join(syscallNames, " / ")+".", busy,
+			func(_ load.Scenario, _ string, c cell) string {
+				var f []string
+				for _, v := range c.sys {
+					f = append(f, fmtCount(v))
+				}
+				return strings.Join(f, " / ")
+			})
 	}
-	for _, s := range cfg.scenarios {
-		if s.Kind == load.KindIdle {
-			continue
-		}
-		fmt.Fprintf(w, "| %s |", s.Desc)
-		for _, lib := range cfg.libs {
-			c := cells[key{s.Name, lib}]
-			if !c.ok {
-				fmt.Fprintf(w, " %s |", c.note)
-				continue
-			}
-			fmt.Fprintf(w, " %.2f |", c.allocs)
-		}
-		fmt.Fprintln(w)
+	if len(cfg.callgrind) > 0 {
+		table("Instructions the server executed per echoed message (per handshake for connect), user space only "+
+			"(callgrind, counting over the measured interval).", busy,
+			func(_ load.Scenario, _ string, c cell) string {
+				if c.instr == 0 {
+					return ""
+				}
+				return groupThousands(int64(c.instr + 0.5))
+			})
 	}
 	for _, s := range cfg.scenarios {
 		if s.Kind != load.KindIdle {
 			continue
 		}
-		fmt.Fprintln(w)
 		head(fmt.Sprintf("Memory per idle connection (%s), bytes: RSS, and the Go heap and goroutine stacks within it.", s.Name), "bytes per connection")
 		for _, row := range []struct {
 			name string
@@ -203,6 +255,20 @@ func fmtCost(v float64, bytes bool) string {
 		return fmt.Sprintf("%.2f", v)
 	case v < 100:
 		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func fmtPct(f float64) string {
+	if f < 0.1 {
+		return fmt.Sprintf("%.1f%%", 100*f)
+	}
+	return fmt.Sprintf("%.0f%%", 100*f)
+}
+
+func fmtCount(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
 	}
 	return fmt.Sprintf("%.0f", v)
 }
