@@ -157,7 +157,9 @@ type reading struct {
 	eng      engine.Receiver
 	engLimit int64 // the read limit the engine has
 	limit    atomic.Int64
-	stalling bool // a raw read armed the stall bound and has not made progress since
+	stalling bool        // a raw read armed the stall bound and has not made progress since
+	busy     bool        // the last read filled the buffer: the next takes a larger one
+	more     atomic.Bool // input for the next message is buffered: replies may be held (coalesce.go)
 
 	buf  []byte  // input read and not yet consumed is buf[pos:end]; nil while idle
 	bufp *[]byte // buf's pool entry, when pooled
@@ -202,6 +204,10 @@ type writing struct {
 	iov       [2][]byte
 	bufs      net.Buffers
 	err       error // under frameLock; sticky
+
+	held       *[]byte     // data frames held for coalescing, under frameLock (coalesce.go)
+	holding    atomic.Bool // held has frames
+	flushTimer *time.Timer // bounds how long frames are held
 }
 
 // closeWatcher is told when a connection's transport has been closed.
@@ -276,12 +282,21 @@ func (c *Conn) readBuffer() {
 	if c.pooledReadBuffer() {
 		return
 	}
-	b := make([]byte, c.r.size)
+	size := c.r.size
+	if c.r.busy {
+		size = busyReadBufferSize
+	}
+	b := make([]byte, size)
 	c.r.buf = b
 	if c.r.size == DefaultReadBufferSize {
 		c.r.bufp = &b
 	}
 }
+
+// busyReadBufferSize is the read buffer of a connection whose last read filled its buffer: the
+// peer sends faster than one buffer a read (pipelined messages), and larger reads take fewer
+// system calls. It goes back to its pool when the socket runs dry, as the small one does.
+const busyReadBufferSize = 64 << 10
 
 // pooledReadBuffer makes sure the read buffer exists if it can without allocating: it reports
 // false when a buffer of the default size is needed and the pool has none. (The raw read path
@@ -293,7 +308,11 @@ func (c *Conn) pooledReadBuffer() bool {
 	if c.r.size != DefaultReadBufferSize {
 		return false
 	}
-	bp, _ := readBuffers.Get().(*[]byte)
+	pool := &readBuffers
+	if c.r.busy {
+		pool = &busyReadBuffers
+	}
+	bp, _ := pool.Get().(*[]byte)
 	if bp == nil {
 		return false
 	}
@@ -304,14 +323,18 @@ func (c *Conn) pooledReadBuffer() bool {
 // releaseReadBuffer gives a pooled, empty read buffer back.
 func (c *Conn) releaseReadBuffer() {
 	if c.r.bufp != nil && c.r.pos == c.r.end {
-		readBuffers.Put(c.r.bufp)
+		if len(c.r.buf) == busyReadBufferSize {
+			busyReadBuffers.Put(c.r.bufp)
+		} else {
+			readBuffers.Put(c.r.bufp)
+		}
 		c.r.bufp, c.r.buf = nil, nil
 		c.r.pos, c.r.end = 0, 0
 	}
 }
 
-// readBuffers holds read buffers of the default size (*[]byte).
-var readBuffers sync.Pool
+// readBuffers and busyReadBuffers hold read buffers of the default and the busy size (*[]byte).
+var readBuffers, busyReadBuffers sync.Pool
 
 // Subprotocol returns the subprotocol agreed in the opening handshake, or "" (§1.9, §4.2.2).
 func (c *Conn) Subprotocol() string { return c.subprotocol }
@@ -333,8 +356,14 @@ func (c *Conn) SetReadLimit(n int64) {
 	c.r.limit.Store(o.readLimit())
 }
 
-// isTimeout reports whether err is a network timeout.
+// isTimeout reports whether err is a network timeout. (It walks the chain by hand: errors.As
+// costs thousands of instructions and grows a small stack.)
 func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	for err != nil {
+		if t, ok := err.(interface{ Timeout() bool }); ok {
+			return t.Timeout()
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
 }

@@ -46,6 +46,13 @@ func (d *deadline) begin(ctx context.Context) error {
 		}
 	}
 	t, _ := ctx.Deadline()
+	if done == nil && d.stop == nil && t.IsZero() && d.current.IsZero() {
+		// Nothing to apply and nothing watching: no lock needed (expire runs only for a
+		// watched context, and the other methods only in the goroutine that owns this
+		// direction).
+		d.ctxAt, d.stallAt = time.Time{}, time.Time{}
+		return nil
+	}
 	d.mu.Lock()
 	if done != d.done {
 		if d.stop != nil {
@@ -65,6 +72,9 @@ func (d *deadline) begin(ctx context.Context) error {
 
 // end marks the call begun by begin as finished.
 func (d *deadline) end() {
+	if d.stop == nil {
+		return // nothing watches a context
+	}
 	d.mu.Lock()
 	d.active = false
 	d.mu.Unlock()

@@ -192,6 +192,7 @@ func (c *Conn) rawRead(fd uintptr) bool {
 			n = 0
 		}
 		c.raw.rn, c.raw.rerr = n, err
+		c.r.busy = n == len(c.r.buf) || (c.r.busy && n > DefaultReadBufferSize)
 		return true
 	}
 }

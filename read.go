@@ -150,6 +150,7 @@ func (c *Conn) readMessage(dst []byte, start int) (MessageType, []byte, error) {
 		}
 		if ev.Kind == engine.MessageEnd {
 			c.r.handed = false
+			c.r.more.Store(c.r.pos < c.r.end)
 			if h.holding() {
 				dst = h.appendTo(dst)
 			}
@@ -499,6 +500,7 @@ func (c *Conn) input(out []byte) (int, error) {
 	if d < int64(c.r.size) || len(out) < c.r.size || c.r.pos != c.r.end {
 		return 0, c.fill()
 	}
+	c.waitingForPeer()
 	c.armReadStall()
 	n, err := c.nc.Read(out[:min(d, int64(len(out)))])
 	if n == 0 {
@@ -565,6 +567,7 @@ func (c *Conn) pinged(err error) error {
 // fill reads more bytes from the connection into the read buffer.
 func (c *Conn) fill() error {
 	if c.r.pos == c.r.end {
+		c.waitingForPeer()
 		c.r.pos, c.r.end = 0, 0
 		if c.raw.ok() {
 			return c.fillRaw()
@@ -581,6 +584,15 @@ func (c *Conn) fill() error {
 		return nil
 	}
 	return c.ioError(err)
+}
+
+// waitingForPeer is called when the reading side has consumed all it has and reads from the
+// peer: replies held for coalescing go out now (coalesce.go).
+func (c *Conn) waitingForPeer() {
+	c.r.more.Store(false)
+	if c.w.holding.Load() {
+		c.flushHeld()
+	}
 }
 
 // armReadStall bounds the next read by the stall timeout while the peer owes us the rest of a

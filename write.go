@@ -281,9 +281,18 @@ func (c *Conn) sendData(ctx context.Context, op frame.Opcode, rsv byte, fin bool
 	if err != nil {
 		return errClosed // §5.5.1: no data frames after a Close frame
 	}
+	if c.hold(h, p) {
+		return nil
+	}
 	if err := c.w.dl.begin(ctx); err != nil {
 		c.w.eng.Undo(h)
 		return err
+	}
+	if c.w.held != nil {
+		if err := c.flushHeldLocked(); err != nil {
+			c.w.dl.end()
+			return err
+		}
 	}
 	n, err := c.writeFrame(h, p)
 	c.w.dl.end()
@@ -425,6 +434,11 @@ func (c *Conn) sendControl(kind controlKind, code StatusCode, p []byte) error {
 	b, err := c.controlFrame(kind, code, p)
 	if len(b) == 0 {
 		return err
+	}
+	if c.w.held != nil {
+		if err := c.flushHeldLocked(); err != nil {
+			return err
+		}
 	}
 	if w, err := c.write(b); err != nil {
 		if w == 0 && isTimeout(err) {
