@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/wsx-go/wsx/internal/frame"
 )
@@ -112,5 +113,13 @@ func idleStack(t *testing.T, compressed bool) {
 	}
 	for range servers {
 		<-done
+	}
+}
+
+// A Conn is allocated in the runtime's 1,536-byte size class; a field that takes it past that
+// costs every connection 256 bytes (the next class is 1,792).
+func TestConnSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(Conn{}); size > 1536 {
+		t.Errorf("Conn is %d bytes, past the 1,536-byte size class", size)
 	}
 }

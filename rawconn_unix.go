@@ -33,15 +33,15 @@ type rawConn struct {
 	// Reads, under the read lock.
 	rfn  func(fd uintptr) bool // c.rawRead, bound once so that reads do not allocate
 	rn   int
-	rerr error
+	rerr syscall.Errno
 
 	// Writes, under frameLock.
 	wfn      func(fd uintptr) bool // c.rawWrite, bound once
 	wbuf     []byte
 	wn       int
-	werr     error
+	werr     syscall.Errno
 	wstalled bool      // the stall bound is armed for the write in progress
-	wbound   time.Time // a deadline to arm if the write in progress has to wait
+	wbound   int64     // a deadline (Unix nanoseconds) to arm if the write in progress has to wait
 }
 
 func (r *rawConn) ok() bool { return r.rc != nil }
@@ -69,14 +69,14 @@ func (c *Conn) write(p []byte) (int, error) {
 		c.armWriteStall()
 		return c.nc.Write(p)
 	}
-	r.wbuf, r.wn, r.werr = p, 0, nil
+	r.wbuf, r.wn, r.werr = p, 0, 0
 	err := r.rc.Write(r.wfn)
 	r.wbuf = nil
 	if r.wstalled {
 		r.wstalled = false
 		c.w.dl.disarmStall()
 	}
-	if err == nil {
+	if err == nil && r.werr != 0 {
 		err = r.werr
 	}
 	return r.wn, err
@@ -88,7 +88,7 @@ func (c *Conn) write(p []byte) (int, error) {
 // room for.
 func (c *Conn) boundWrites(deadline time.Time) {
 	if c.raw.rc != nil {
-		c.raw.wbound = deadline
+		c.raw.wbound = unixNano(deadline)
 	} else if !deadline.IsZero() {
 		c.w.dl.setAt(deadline)
 	}
@@ -111,9 +111,9 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 			r.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
-			if !r.wbound.IsZero() {
-				c.w.dl.setAt(r.wbound)
-				r.wbound = time.Time{}
+			if r.wbound != 0 {
+				c.w.dl.setAt(time.Unix(0, r.wbound))
+				r.wbound = 0
 			}
 			if d := c.opts.stallTimeout(); d > 0 {
 				c.w.dl.armStall(d)
@@ -121,7 +121,7 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 			}
 			return false
 		default:
-			r.werr = err
+			r.werr = err.(syscall.Errno)
 			return true
 		}
 	}
@@ -132,7 +132,7 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 // socket has data.
 func (c *Conn) fillRaw() error {
 	r := &c.raw
-	r.rn, r.rerr = 0, nil
+	r.rn, r.rerr = 0, 0
 	err := r.rc.Read(r.rfn)
 	for err == nil && r.rn < 0 {
 		// The pool had no buffer: make one here, where the stack has room for the
@@ -146,7 +146,7 @@ func (c *Conn) fillRaw() error {
 		c.progressed()
 		return nil
 	}
-	if err == nil {
+	if err == nil && r.rerr != 0 {
 		err = r.rerr
 	}
 	if err == nil {
@@ -188,10 +188,10 @@ func (c *Conn) rawRead(fd uintptr) bool {
 			}
 			return false
 		}
+		c.raw.rn, c.raw.rerr = n, 0
 		if err != nil {
-			n = 0
+			c.raw.rn, c.raw.rerr = 0, err.(syscall.Errno)
 		}
-		c.raw.rn, c.raw.rerr = n, err
 		c.r.busy = n == len(c.r.buf) || (c.r.busy && n > DefaultReadBufferSize)
 		return true
 	}
