@@ -40,8 +40,8 @@ type rawConn struct {
 	wbuf     []byte
 	wn       int
 	werr     syscall.Errno
-	wstalled bool      // the stall bound is armed for the write in progress
-	wbound   int64     // a deadline (Unix nanoseconds) to arm if the write in progress has to wait
+	wstalled bool  // the stall bound is armed for the write in progress
+	wbound   int64 // a deadline (Unix nanoseconds) to arm if the write in progress has to wait
 }
 
 func (r *rawConn) ok() bool { return r.rc != nil }
