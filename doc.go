@@ -46,8 +46,14 @@
 // # Messages
 //
 // Read, ReadMessage and Reader receive messages whole, into a caller's buffer, or as a stream;
-// Write and Writer send them. Text is validated as UTF-8 as it arrives (§8.1). Messages
-// larger than ConnOptions.ReadLimit fail the connection with StatusMessageTooBig (1009).
+// Write and Writer send them. Text is validated as UTF-8 as it arrives (§8.1), and text that is
+// not UTF-8 is refused before it goes out. Messages larger than ConnOptions.ReadLimit fail the
+// connection with StatusMessageTooBig (1009); SetReadLimit changes the limit later.
+//
+// A peer cannot make a connection hold memory or a call hang for long: a message that stops
+// making progress fails the connection after ConnOptions.StallTimeout, a write the peer does not
+// let progress closes it after the same time, and the memory all connections' messages in
+// progress hold together is bounded by SetMessageMemoryLimit.
 //
 // Every call takes a context. A read whose context expires returns its error and leaves the
 // connection usable; the next read carries on. A write that expires part-way through a frame
@@ -56,9 +62,19 @@
 // # Closing
 //
 // Close runs the closing handshake (§7); the peer's Close is answered automatically by the
-// reading goroutine, and its code and reason come back from reads as a *CloseError (see
-// CloseStatus). CloseNow drops the connection. KeepAlive detects dead peers, and Group closes a
-// server's connections with StatusGoingAway (1001) when it shuts down.
+// reading goroutine, with the peer's code and reason, and they come back from reads as a
+// *CloseError (CloseError.Local tells whether this side started the close). When wsx fails a
+// connection because the peer broke a rule, reads return a *ProtocolError naming the rule and
+// the close code sent; CloseStatus returns either code. CloseNow drops the connection.
+// KeepAlive detects dead peers, and Group closes a server's connections with StatusGoingAway
+// (1001) when it shuts down.
+//
+// # Control frames
+//
+// Pings are answered and pongs matched by the reading goroutine; ConnOptions.OnPing and OnPong
+// see them. Ping and KeepAlive work when nobody reads (Ping then reads by itself until its
+// pong), and CloseRead hands the reading to wsx for a connection the application only writes
+// to.
 //
 // # Concurrency
 //
