@@ -74,15 +74,18 @@ func idleStack(t *testing.T, compressed bool) {
 	done := make(chan struct{})
 	for _, c := range servers {
 		go func() {
+			// An echo loop as a server writes one (bench/servers/wsx.go).
 			defer func() { done <- struct{}{} }()
+			defer c.CloseNow()
+			ctx := context.Background()
 			var buf []byte
 			for {
-				typ, p, err := c.ReadMessage(context.Background(), buf[:0])
+				typ, p, err := c.ReadMessage(ctx, buf[:0])
 				if err != nil {
 					return
 				}
 				buf = p
-				if c.Write(context.Background(), typ, p) != nil {
+				if err := c.Write(ctx, typ, buf); err != nil {
 					return
 				}
 			}

@@ -258,48 +258,44 @@ func (w *messageWriter) writeCompressed(p []byte, fin bool) error {
 
 // writeData sends one data frame. The caller holds msgLock. When p lies in c.w.buf right after
 // frame.MaxHeaderSize bytes of room, the header is put in front of it and the frame goes out
-// in one write.
+// in one write. (One function with one exit and no defers: the frames under the write's system
+// calls must stay small, see rawconn_unix.go.)
 func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin bool, p []byte) error {
 	if err := c.w.frameLock.lock(ctx); err != nil {
 		return err
 	}
-	err := c.sendData(ctx, op, rsv, fin, p)
+	var err error
+	switch {
+	case c.closing.closed.Load():
+		err = errClosed
+	case c.w.err != nil:
+		err = c.w.err
+	default:
+		var h frame.Header
+		if h, err = c.w.eng.Data(op, rsv, fin, int64(len(p))); err != nil {
+			err = errClosed // §5.5.1: no data frames after a Close frame
+			break
+		}
+		if c.hold(h, p) {
+			break
+		}
+		if err = c.w.dl.begin(ctx); err != nil {
+			c.w.eng.Undo(h)
+			break
+		}
+		if c.w.held != nil {
+			err = c.flushHeldLocked()
+		}
+		if err == nil {
+			var n int64
+			if n, err = c.writeFrame(h, p); err != nil {
+				err = c.dataWriteFailed(ctx, h, n, err)
+			}
+		}
+		c.w.dl.end()
+	}
 	c.w.frameLock.unlock()
 	return err
-}
-
-// sendData is writeData for a caller holding frameLock. (The two are apart, and without
-// defers, so that the frames under writeFrame's system calls stay small: see rawconn_unix.go.)
-func (c *Conn) sendData(ctx context.Context, op frame.Opcode, rsv byte, fin bool, p []byte) error {
-	if c.closing.closed.Load() {
-		return errClosed
-	}
-	if c.w.err != nil {
-		return c.w.err
-	}
-	h, err := c.w.eng.Data(op, rsv, fin, int64(len(p)))
-	if err != nil {
-		return errClosed // §5.5.1: no data frames after a Close frame
-	}
-	if c.hold(h, p) {
-		return nil
-	}
-	if err := c.w.dl.begin(ctx); err != nil {
-		c.w.eng.Undo(h)
-		return err
-	}
-	if c.w.held != nil {
-		if err := c.flushHeldLocked(); err != nil {
-			c.w.dl.end()
-			return err
-		}
-	}
-	n, err := c.writeFrame(h, p)
-	c.w.dl.end()
-	if err != nil {
-		return c.dataWriteFailed(ctx, h, n, err)
-	}
-	return nil
 }
 
 // dataWriteFailed handles a data frame that did not go out whole.
