@@ -837,3 +837,50 @@ func TestZeroAllocsPerDelivery(t *testing.T) {
 		t.Fatalf("%v allocations per publish, want the prepared message's 2", allocs[1])
 	}
 }
+
+// BenchmarkPublish publishes bursts to 100 subscribers on loopback TCP, whose clients read
+// them; ns/op is per delivered message, clients included.
+func BenchmarkPublish(b *testing.B) {
+	for _, burst := range []int{1, 16} {
+		b.Run(fmt.Sprint("burst", burst), func(b *testing.B) {
+			h := New(nil)
+			s := newServer(b, h, wsx.AcceptOptions{}, nil)
+			const subs = 100
+			var round sync.WaitGroup
+			start := make([]chan bool, subs)
+			for i := range subs {
+				client, _ := s.subscriber(nil, "t")
+				start[i] = make(chan bool)
+				go func() {
+					buf := make([]byte, 0, 128)
+					for <-start[i] {
+						for range burst {
+							if _, _, err := client.ReadMessage(context.Background(), buf[:0]); err != nil {
+								b.Error(err)
+							}
+						}
+						round.Done()
+					}
+				}()
+			}
+			msg := make([]byte, 64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += subs * burst {
+				round.Add(subs)
+				for _, c := range start {
+					c <- true
+				}
+				for range burst {
+					h.Publish(context.Background(), "t", wsx.MessageBinary, msg)
+				}
+				round.Wait()
+			}
+			b.StopTimer()
+			for _, c := range start {
+				close(c)
+			}
+			shutdown(b, h, s)
+		})
+	}
+}
