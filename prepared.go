@@ -116,7 +116,7 @@ func (c *Conn) WritePrepared(ctx context.Context, msgs ...*PreparedMessage) erro
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := lock(ctx, c.w.msgLock); err != nil {
+	if err := c.w.msgLock.lock(ctx); err != nil {
 		return err
 	}
 	defer c.endMessage()

@@ -309,11 +309,11 @@ func (c *Conn) sendData(ctx context.Context, op frame.Opcode, rsv byte, fin bool
 // is set and nothing went out before ctx expired, the connection carries on, as in sendData;
 // otherwise a failed write ends it.
 func (c *Conn) writeFrames(ctx context.Context, frames *net.Buffers, intact bool) error {
-	if err := lock(ctx, c.w.frameLock); err != nil {
+	if err := c.w.frameLock.lock(ctx); err != nil {
 		return err
 	}
 	err := c.sendFrames(ctx, frames, intact)
-	unlock(c.w.frameLock)
+	c.w.frameLock.unlock()
 	return err
 }
 
@@ -327,6 +327,12 @@ func (c *Conn) sendFrames(ctx context.Context, frames *net.Buffers, intact bool)
 	}
 	if err := c.w.dl.begin(ctx); err != nil {
 		return err
+	}
+	if c.w.held != nil {
+		if err := c.flushHeldLocked(); err != nil { // held frames go first
+			c.w.dl.end()
+			return err
+		}
 	}
 	var n int64
 	var err error
