@@ -59,6 +59,10 @@
 // connection usable; the next read carries on. A write that expires part-way through a frame
 // closes the connection, since the peer cannot make sense of what follows.
 //
+// A server that sends one message to many connections frames it once with
+// NewPreparedMessage and sends it with WritePrepared, several at a time in one system call;
+// the hub package (github.com/wsx-go/wsx/hub) builds topics and fan-out on it.
+//
 // # Closing
 //
 // Close runs the closing handshake (§7); the peer's Close is answered automatically by the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -296,6 +297,57 @@ func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin boo
 	}
 	c.w.frameLock.unlock()
 	return err
+}
+
+// writeFrames writes whole server frames made by the caller (prepared.go) under the
+// connection's write locks; the caller holds msgLock. They go out in one system call where the
+// connection allows it: a plain write for one buffer, a vectored one for several. When intact
+// is set and nothing went out before ctx expired, the connection carries on, as in writeData;
+// otherwise a failed write ends it.
+func (c *Conn) writeFrames(ctx context.Context, frames *net.Buffers, intact bool) error {
+	if err := c.w.frameLock.lock(ctx); err != nil {
+		return err
+	}
+	err := c.sendFrames(ctx, frames, intact)
+	c.w.frameLock.unlock()
+	return err
+}
+
+// sendFrames is writeFrames for a caller holding frameLock.
+func (c *Conn) sendFrames(ctx context.Context, frames *net.Buffers, intact bool) error {
+	switch {
+	case c.closing.closed.Load(), c.w.eng.CloseSent():
+		return errClosed // §5.5.1: no data frames after a Close frame
+	case c.w.err != nil:
+		return c.w.err
+	}
+	if err := c.w.dl.begin(ctx); err != nil {
+		return err
+	}
+	if c.w.held != nil {
+		if err := c.flushHeldLocked(); err != nil { // held frames go first
+			c.w.dl.end()
+			return err
+		}
+	}
+	var n int64
+	var err error
+	if len(*frames) == 1 {
+		var k int
+		k, err = c.write((*frames)[0])
+		n = int64(k)
+	} else {
+		n, err = c.writev(frames)
+	}
+	c.w.dl.end()
+	if err != nil {
+		err = ctxError(ctx, err)
+		if n == 0 && isTimeout(err) && intact {
+			return err // nothing went out: the connection is intact
+		}
+		return c.setWriteErr(err)
+	}
+	return nil
 }
 
 // dataWriteFailed handles a data frame that did not go out whole.

@@ -22,9 +22,10 @@ if ! staticcheck -version 2>/dev/null | grep -q "${staticcheck_version#v}"; then
 	go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
 fi
 
-modules=(. cmd/wsx interop bench)
-# The library and the command: the core module and the command's own module (go.work joins them).
-lib=(./... ./cmd/wsx/...)
+modules=(. cmd/wsx natsbroker interop bench)
+# The library, the NATS broker and the command: the core module and the optional modules
+# (go.work joins them).
+lib=(./... ./natsbroker/... ./cmd/wsx/...)
 
 step "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
