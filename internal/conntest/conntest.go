@@ -445,10 +445,15 @@ func moveReadDeadline(t *testing.T, c1, c2 net.Conn, _ Options) {
 // moveWriteDeadline: a Write blocked on a peer that does not read keeps waiting when its
 // deadline moves later, and completes once the peer reads.
 func moveWriteDeadline(t *testing.T, c1, c2 net.Conn, _ Options) {
+	// Larger than any buffer between the two ends, so that it blocks until c2 reads, and
+	// random, so that compression cannot shrink it.
+	big := make([]byte, 16<<20)
+	rnd := rand.New(rand.NewPCG(9, 10))
+	for i := 0; i < len(big); i += 8 {
+		binary.LittleEndian.PutUint64(big[i:], rnd.Uint64())
+	}
 	first := time.Now().Add(time.Second)
 	c1.SetWriteDeadline(first)
-	// Larger than any buffer between the two ends, so that it blocks until c2 reads.
-	big := make([]byte, 16<<20)
 	res := make(chan error, 1)
 	go func() {
 		_, err := c1.Write(big)

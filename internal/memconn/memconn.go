@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wsx-go/wsx/internal/deadline"
+	"github.com/wsx-go/wsx/internal/expiry"
 )
 
 // Addr is the address of one end of a pair: the name given to Pair.
@@ -136,7 +136,7 @@ func (s *stream) leave() {
 type Conn struct {
 	in, out       *stream
 	local, remote Addr
-	rd, wd        deadline.Timer
+	rd, wd        expiry.Timer
 	closeOnce     sync.Once
 	closed        chan struct{}
 }

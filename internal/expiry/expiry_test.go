@@ -1,4 +1,4 @@
-package deadline
+package expiry
 
 import (
 	"context"
@@ -121,55 +121,67 @@ func TestClose(t *testing.T) {
 	}
 }
 
-func TestAfterFunc(t *testing.T) {
+// context.AfterFunc runs its function when the deadline passes, through the generation's own
+// AfterFunc method; one registered after expiry runs at once; stop before expiry keeps it from
+// running.
+func TestContextAfterFunc(t *testing.T) {
 	var d Timer
+	ctx := d.Context()
+	if _, ok := ctx.(interface{ AfterFunc(func()) func() bool }); !ok {
+		t.Fatal("the context has no AfterFunc method: context.AfterFunc would start a goroutine")
+	}
 	ran := make(chan int, 3)
-	d.AfterFunc(func() { ran <- 1 })
-	stop := d.AfterFunc(func() { ran <- 2 })
-	if !stop() {
+	context.AfterFunc(ctx, func() { ran <- 1 })
+	stopped := context.AfterFunc(ctx, func() { ran <- 2 })
+	if !stopped() {
 		t.Fatal("stop before expiry reported false")
 	}
-	d.Set(time.Unix(1, 0))
+	d.Set(time.Now().Add(10 * time.Millisecond))
 	if got := <-ran; got != 1 {
 		t.Fatalf("ran %d", got)
 	}
-	// Registered after expiry: runs at once, in its own goroutine.
-	stop = d.AfterFunc(func() { ran <- 3 })
+	stop := context.AfterFunc(ctx, func() { ran <- 3 })
 	if got := <-ran; got != 3 {
 		t.Fatalf("ran %d", got)
 	}
 	if stop() {
 		t.Fatal("stop after the function ran reported true")
 	}
-	if len(ran) != 0 {
-		t.Fatal("a stopped function ran")
-	}
-}
-
-// timerContext is a context.Context built on Timer, as a net.Conn adapter builds one.
-type timerContext struct{ Timer }
-
-func (*timerContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (*timerContext) Value(any) any               { return nil }
-
-// context.AfterFunc uses Timer's AfterFunc method: the callback runs when the deadline passes,
-// and stopping it before then keeps it from running.
-func TestContextAfterFunc(t *testing.T) {
-	ctx := &timerContext{}
-	var _ context.Context = ctx
-	ran := make(chan struct{})
-	context.AfterFunc(ctx, func() { close(ran) })
-	stopped := context.AfterFunc(ctx, func() { t.Error("a stopped AfterFunc ran") })
-	if !stopped() {
-		t.Fatal("stop reported false before expiry")
-	}
-	ctx.Set(time.Now().Add(10 * time.Millisecond))
-	<-ran
-	// A derived context is cancelled with the Timer's error.
+	// A derived context is cancelled with the deadline's error.
 	child, cancel := context.WithCancel(ctx)
 	defer cancel()
 	<-child.Done()
 	if !errors.Is(child.Err(), os.ErrDeadlineExceeded) {
 		t.Fatalf("derived context: %v", child.Err())
+	}
+	if len(ran) != 0 {
+		t.Fatal("a stopped function ran")
+	}
+}
+
+// A context, once done, stays done with the same error, as context.Context requires, even
+// when the Timer is set again: the new deadline is a new context.
+func TestContextGenerations(t *testing.T) {
+	var d Timer
+	first := d.Context()
+	d.Set(time.Unix(1, 0))
+	if !closed(first.Done()) || first.Err() != os.ErrDeadlineExceeded {
+		t.Fatal("the first context did not end with the deadline")
+	}
+	d.Set(time.Now().Add(time.Hour))
+	second := d.Context()
+	if second == first || closed(second.Done()) || second.Err() != nil {
+		t.Fatal("a new deadline did not start a new, open context")
+	}
+	if first.Err() != os.ErrDeadlineExceeded {
+		t.Fatal("the first context's error changed")
+	}
+	if _, ok := second.Deadline(); ok || second.Value("k") != nil {
+		t.Fatal("the context reports a deadline or values")
+	}
+	errStop := errors.New("stopped")
+	d.Close(errStop)
+	if second.Err() != errStop || d.Context().Err() != errStop {
+		t.Fatal("Close did not end the current context with its error")
 	}
 }
