@@ -34,8 +34,10 @@ const netConnMessage = 32 << 10
 // boundaries mean nothing. A message of the other type fails the connection with
 // StatusUnsupportedData (1003, §7.4.1). Read returns io.EOF after the peer's Close frame with
 // StatusNormalClosure, StatusGoingAway or no status, and after an empty message (see
-// CloseWrite); a Close frame with another code comes back as its *CloseError. Messages may be
-// as large as the Conn's ConnOptions.ReadLimit allows.
+// CloseWrite); a Close frame with another code comes back as its *CloseError. Each message is
+// received whole before Read returns its first byte (into p itself when p holds it, else into
+// a pooled buffer), so a peer's messages may be as large as the Conn's ConnOptions.ReadLimit,
+// and the NetConn holds one at a time.
 //
 // Deadlines follow net.Conn's contract: they apply to calls in progress as well as to later
 // ones, may be moved (earlier, later, or cleared) while a call is blocked, and once one has
