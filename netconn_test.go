@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsx-go/wsx/internal/conntest"
+	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // wsServer is an httptest server that accepts WebSockets with opts and hands each Conn to the
@@ -395,22 +396,21 @@ func TestNetConnWrongType(t *testing.T) {
 // How the peer ends the stream: Close with 1000, 1001 or no status is io.EOF; another code is
 // its *CloseError; CloseWrite (an empty message) is io.EOF with the other direction open.
 func TestNetConnEnd(t *testing.T) {
-	ctx := context.Background()
 	for _, tc := range []struct {
 		code    StatusCode
 		wantEOF bool
 	}{{StatusNormalClosure, true}, {StatusGoingAway, true}, {StatusNoStatusReceived, true}, {4000, false}, {StatusInternalError, false}} {
 		t.Run(tc.code.String(), func(t *testing.T) {
-			client, server := pipe(t, nil, nil)
-			nc := NetConn(server, MessageBinary)
-			go func() {
-				if tc.code == StatusNoStatusReceived {
-					client.sendClose(tc.code, "") // an empty Close frame
-					client.Read(ctx)
-					return
-				}
-				client.Close(tc.code, "reason")
-			}()
+			var nc net.Conn
+			if tc.code == StatusNoStatusReceived {
+				server, peer := serverWithRawClient(t, ConnOptions{})
+				nc = NetConn(server, MessageBinary)
+				peer.send(true, frame.OpClose, nil) // an empty Close frame (§5.5.1)
+			} else {
+				client, server := pipe(t, nil, nil)
+				nc = NetConn(server, MessageBinary)
+				go client.Close(tc.code, "reason")
+			}
 			_, err := nc.Read(make([]byte, 10))
 			if tc.wantEOF && err != io.EOF || !tc.wantEOF && CloseStatus(err) != tc.code {
 				t.Fatalf("Read = %v", err)
