@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsx
 
 import (
@@ -13,24 +15,6 @@ import (
 	"github.com/wsx-go/wsx/internal/frame"
 	"github.com/wsx-go/wsx/internal/utf8"
 )
-
-// WriteOption changes how one message goes out.
-type WriteOption uint8
-
-// Uncompressed sends a message without compression even when permessage-deflate is on, for data
-// that would not shrink:
-//
-//	c.Write(ctx, wsx.MessageBinary, jpeg, wsx.Uncompressed)
-const Uncompressed WriteOption = 1
-
-func uncompressed(opts []WriteOption) bool {
-	for _, o := range opts {
-		if o == Uncompressed {
-			return true
-		}
-	}
-	return false
-}
 
 // Write sends p as one message of type typ. It is safe to call from several goroutines at once;
 // messages go out whole, one after another. Text must be UTF-8 (§8.1): Write refuses text that

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package hub delivers messages published on topics to the WebSocket connections subscribed
 // to them, as chat rooms, live dashboards and notification services do.
 //
