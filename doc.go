@@ -84,4 +84,33 @@
 //
 // One goroutine may read at a time; any number may write, ping and close. wsx starts no
 // goroutine of its own per connection.
+//
+// # Streams, JSON and tests
+//
+// NetConn turns a Conn into a net.Conn, to run HTTP, gRPC, SSH or any stream protocol over a
+// WebSocket. ReadJSON and WriteJSON exchange one JSON value per text message. Pipe returns two
+// connected Conns in memory, through the real handshake with any options, for testing
+// handlers without a network.
+//
+// # WebAssembly
+//
+// Built with GOOS=js GOARCH=wasm, wsx runs in a browser: Dial opens the browser's WebSocket,
+// and Conn has Read, ReadMessage, Reader, Write, Writer, Close, CloseNow, CloseRead,
+// SetReadLimit, Subprotocol, Extensions, LocalAddr and RemoteAddr, so that NetConn, ReadJSON
+// and WriteJSON work there too. What a page cannot do is not there, or differs:
+//
+//   - Dial takes only Subprotocols and ConnOptions, of which ReadLimit and CloseTimeout apply:
+//     the browser sets the headers, cookies, Origin, TLS, proxy and permessage-deflate offer
+//     itself, frames and buffers messages, and answers pings without telling the page (OnPing
+//     and OnPong are never called). It does not say why a handshake failed, so Dial returns no
+//     *http.Response then.
+//   - There is no Accept, AcceptConn, Group, Ping, KeepAlive, SetMessageMemoryLimit or
+//     CompressionOptions; WriteOptions such as Uncompressed are ignored.
+//   - Close sends only 1000 or 3000-4999, as browsers allow. CloseNow cannot drop the
+//     connection: the browser still closes it with a Close frame without a status (1005), in
+//     the background. A message over the read limit, or one that CloseRead receives, closes
+//     it the same way, since a page may not send 1009 or 1008.
+//   - The browser delivers and sends whole messages: Reader's stream is in memory already,
+//     Writer sends at Close, and Write returns once the browser holds the message (waiting
+//     while it holds more than 4 MiB unsent). Text must be valid UTF-8, which Write checks.
 package wsx
