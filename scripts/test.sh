@@ -36,6 +36,10 @@ for m in "${modules[@]}"; do
 	(cd "$m" && go vet ./... && staticcheck ./...)
 done
 
+step "go vet for the browser (GOOS=js GOARCH=wasm): the library and the wasm interop client"
+GOOS=js GOARCH=wasm go vet ./...
+(cd interop && GOOS=js GOARCH=wasm go vet ./wasmclient)
+
 step "the library and the command (go test -race)"
 go test -race -count=1 "${lib[@]}"
 
@@ -54,7 +58,7 @@ if [ "$fuzztime" != 0 ]; then
 	done
 fi
 
-step "interop with real peers: Node ws, Chromium, gorilla/websocket"
+step "interop with real peers: Node ws, Chromium (wsx in the page too, as WebAssembly), gorilla/websocket"
 (cd interop && go test -race -count=1 ./...)
 
 step "benchmarks, once each, so they keep compiling and stay correct"
