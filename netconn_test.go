@@ -66,26 +66,29 @@ func (s *wsServer) dial(t *testing.T, opts *DialOptions) (client, server *Conn) 
 // to break the connection (see NetConn).
 func TestNetConnConformance(t *testing.T) {
 	opts := conntest.Options{WriteTimeoutBreaks: true}
+	// The closing handshakes wait for a peer that may still be reading megabytes written
+	// before the Close frame, on a machine the race detector slows down: give them time.
+	patient := ConnOptions{CloseTimeout: time.Minute}
 	t.Run("Pipe", func(t *testing.T) {
 		conntest.Run(t, func(t *testing.T) (net.Conn, net.Conn, func()) {
-			client, server, err := Pipe(nil, nil)
+			client, server, err := Pipe(&DialOptions{ConnOptions: patient}, &AcceptOptions{ConnOptions: patient})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return NetConn(client, MessageBinary), NetConn(server, MessageBinary), func() {}
-		}, opts)
+		}, conntest.Options{WriteTimeoutBreaks: true, InFlight: 2*pipeBuffer + 2*netConnMessage})
 	})
 	t.Run("TCP", func(t *testing.T) {
-		srv := newWSServer(t, nil)
+		srv := newWSServer(t, &AcceptOptions{ConnOptions: patient})
 		conntest.Run(t, func(t *testing.T) (net.Conn, net.Conn, func()) {
-			client, server := srv.dial(t, nil)
+			client, server := srv.dial(t, &DialOptions{ConnOptions: patient})
 			return NetConn(client, MessageBinary), NetConn(server, MessageBinary), func() {}
 		}, opts)
 	})
 	t.Run("TCP compressed", func(t *testing.T) {
-		srv := newWSServer(t, &AcceptOptions{Compression: &CompressionOptions{}})
+		srv := newWSServer(t, &AcceptOptions{Compression: &CompressionOptions{}, ConnOptions: patient})
 		conntest.Run(t, func(t *testing.T) (net.Conn, net.Conn, func()) {
-			client, server := srv.dial(t, &DialOptions{Compression: &CompressionOptions{}})
+			client, server := srv.dial(t, &DialOptions{Compression: &CompressionOptions{}, ConnOptions: patient})
 			if client.Extensions() == "" {
 				t.Fatal("permessage-deflate not negotiated")
 			}
@@ -221,9 +224,9 @@ func TestNetConnHTTP(t *testing.T) {
 		h2   bool
 		size int
 	}{
-		{"binary HTTP/1.1", MessageBinary, false, 4 << 20},
+		{"binary HTTP/1.1", MessageBinary, false, 2 << 20},
 		{"text HTTP/1.1", MessageText, false, 1 << 20},
-		{"binary HTTP/2", MessageBinary, true, 4 << 20},
+		{"binary HTTP/2", MessageBinary, true, 2 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client, accepted := httpOverWebSocket(t, tc.typ, tc.h2, mux)

@@ -28,6 +28,11 @@ type Options struct {
 	// connection unusable (as tls.Conn does), so that the subtests check only that such a write
 	// times out, not that the connection goes on.
 	WriteTimeoutBreaks bool
+
+	// InFlight bounds what writes can leave between the two ends before a Write blocks
+	// (buffers of sockets, of the implementation). Zero means 8 MiB, above what loopback TCP
+	// holds.
+	InFlight int
 }
 
 // Run runs every check, each as a subtest with a fresh pair.
@@ -164,10 +169,10 @@ func roundTrip(t *testing.T, c net.Conn) {
 	}
 }
 
-// basicIO: 4 MiB in writes of random sizes arrive whole and in order, the reader sees io.EOF
+// basicIO: 1 MiB in writes of random sizes arrives whole and in order, the reader sees io.EOF
 // after the writer's Close, and both Close calls succeed.
 func basicIO(t *testing.T, c1, c2 net.Conn, _ Options) {
-	want := make([]byte, 4<<20)
+	want := make([]byte, 1<<20)
 	rnd := rand.New(rand.NewPCG(3, 4))
 	for i := range want {
 		want[i] = byte(rnd.Uint32())
@@ -444,14 +449,19 @@ func moveReadDeadline(t *testing.T, c1, c2 net.Conn, _ Options) {
 
 // moveWriteDeadline: a Write blocked on a peer that does not read keeps waiting when its
 // deadline moves later, and completes once the peer reads.
-func moveWriteDeadline(t *testing.T, c1, c2 net.Conn, _ Options) {
+func moveWriteDeadline(t *testing.T, c1, c2 net.Conn, opts Options) {
 	// Larger than any buffer between the two ends, so that it blocks until c2 reads, and
-	// random, so that compression cannot shrink it.
-	big := make([]byte, 16<<20)
+	// incompressible: a random block longer than deflate's 32 KiB window, repeated.
+	block := make([]byte, 64<<10)
 	rnd := rand.New(rand.NewPCG(9, 10))
-	for i := 0; i < len(big); i += 8 {
-		binary.LittleEndian.PutUint64(big[i:], rnd.Uint64())
+	for i := 0; i < len(block); i += 8 {
+		binary.LittleEndian.PutUint64(block[i:], rnd.Uint64())
 	}
+	inFlight := opts.InFlight
+	if inFlight == 0 {
+		inFlight = 8 << 20
+	}
+	big := bytes.Repeat(block, 2*inFlight/len(block)+1)
 	first := time.Now().Add(time.Second)
 	c1.SetWriteDeadline(first)
 	res := make(chan error, 1)

@@ -17,7 +17,7 @@ func TestConn(t *testing.T) {
 	conntest.Run(t, func(t *testing.T) (net.Conn, net.Conn, func()) {
 		a, b := Pair("a", "b", 64<<10)
 		return a, b, func() {}
-	}, conntest.Options{})
+	}, conntest.Options{InFlight: 64 << 10})
 }
 
 // Both ends can write at once without reading, up to the buffer's size: what net.Pipe cannot
