@@ -110,22 +110,24 @@ type netConn struct {
 
 var _ net.Conn = (*netConn)(nil)
 
-// acquire takes a one-slot lock, unless the deadline d passes first.
+// acquire takes the one-slot lock l for a call whose deadline is d, unless the deadline passes
+// first, and returns the error the call reports then. A deadline that has passed fails the
+// call even when the lock is free, as net.Conn's contract asks.
 func acquire(l chan struct{}, d *expiry.Timer) error {
 	select {
 	case l <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case l <- struct{}{}:
-		return nil
 	case <-d.Done():
-		if err := d.Err(); err != nil {
-			return err
+		err := d.Err()
+		if err == nil {
+			err = os.ErrDeadlineExceeded // a deadline passed, and another is set already
 		}
-		return os.ErrDeadlineExceeded // a deadline passed, and another is set already
+		return failed(d, err)
 	}
+	if err := d.Err(); err != nil {
+		<-l
+		return failed(d, err)
+	}
+	return nil
 }
 
 // failed returns what a call that failed with err reports, d being its deadline:
@@ -174,12 +176,9 @@ func (e *deadlineError) Unwrap() error { return e.err }
 // go on under a new deadline.)
 func (nc *netConn) Read(p []byte) (int, error) {
 	if err := acquire(nc.readLock, &nc.rd); err != nil {
-		return 0, failed(&nc.rd, err)
+		return 0, err
 	}
 	defer func() { <-nc.readLock }()
-	if err := nc.rd.Err(); err != nil {
-		return 0, failed(&nc.rd, err)
-	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -266,12 +265,9 @@ func (nc *netConn) wrongType(typ MessageType) error {
 
 func (nc *netConn) Write(p []byte) (int, error) {
 	if err := acquire(nc.writeLock, &nc.wd); err != nil {
-		return 0, failed(&nc.wd, err)
+		return 0, err
 	}
 	defer func() { <-nc.writeLock }()
-	if err := nc.wd.Err(); err != nil {
-		return 0, failed(&nc.wd, err)
-	}
 	if nc.writeErr != nil {
 		return 0, nc.writeErr
 	}
@@ -375,7 +371,7 @@ var errWriteClosed = fmt.Errorf("wsx: NetConn: write after CloseWrite: %w", net.
 // CloseWrite ends the stream this end sends with an empty message; see NetConn.
 func (nc *netConn) CloseWrite() error {
 	if err := acquire(nc.writeLock, &nc.wd); err != nil {
-		return failed(&nc.wd, err)
+		return err
 	}
 	defer func() { <-nc.writeLock }()
 	if nc.writeErr != nil {

@@ -37,18 +37,20 @@ func main() {
 	q, _ := url.ParseQuery(strings.TrimPrefix(js.Global().Get("location").Get("search").String(), "?"))
 	echo, refused := q.Get("ws"), q.Get("refused")
 	var steps []step
-	run := func(name string, f func(d map[string]any) error) {
+	run := func(name, u string, f func(ctx context.Context, u string, d map[string]any) error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
 		s := step{Name: name, Detail: map[string]any{}}
-		if err := f(s.Detail); err != nil {
+		if err := f(ctx, u+"?t="+name, s.Detail); err != nil {
 			s.Err = err.Error()
 		}
 		steps = append(steps, s)
 	}
-	run("echo", func(d map[string]any) error { return echoSteps(echo+"?t=echo", d) })
-	run("serverClose", func(d map[string]any) error { return serverClose(echo+"?t=serverClose", d) })
-	run("refused", func(d map[string]any) error { return refusedDial(refused+"?t=refused", d) })
-	run("readLimit", func(d map[string]any) error { return readLimit(echo+"?t=readLimit", d) })
-	run("netConn", func(d map[string]any) error { return netConn(echo+"?t=netConn", d) })
+	run("echo", echo, echoSteps)
+	run("serverClose", echo, serverClose)
+	run("refused", refused, refusedDial)
+	run("readLimit", echo, readLimit)
+	run("netConn", echo, netConn)
 	b, err := json.Marshal(map[string]any{"steps": steps})
 	if err != nil {
 		b = []byte(`{"error": "encoding the result"}`)
@@ -63,9 +65,7 @@ func sum(b []byte) string {
 
 // echoSteps exchanges messages of both types and sizes with an echo server through every
 // reading and writing method, then closes with a code of its own.
-func echoSteps(u string, d map[string]any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+func echoSteps(ctx context.Context, u string, d map[string]any) error {
 	c, resp, err := wsx.Dial(ctx, u, &wsx.DialOptions{Subprotocols: []string{"wsx.v2", "wsx.v1"}})
 	if err != nil {
 		return err
@@ -183,9 +183,7 @@ func echoSteps(u string, d map[string]any) error {
 }
 
 // serverClose asks the server to close, and reads its code and reason.
-func serverClose(u string, d map[string]any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+func serverClose(ctx context.Context, u string, d map[string]any) error {
 	c, _, err := wsx.Dial(ctx, u, nil)
 	if err != nil {
 		return err
@@ -207,9 +205,7 @@ func serverClose(u string, d map[string]any) error {
 }
 
 // refusedDial dials a server that refuses the page's origin.
-func refusedDial(u string, d map[string]any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+func refusedDial(ctx context.Context, u string, d map[string]any) error {
 	c, resp, err := wsx.Dial(ctx, u, nil)
 	if err == nil {
 		c.CloseNow()
@@ -220,9 +216,7 @@ func refusedDial(u string, d map[string]any) error {
 }
 
 // readLimit receives a message over its read limit.
-func readLimit(u string, d map[string]any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+func readLimit(ctx context.Context, u string, d map[string]any) error {
 	c, _, err := wsx.Dial(ctx, u, &wsx.DialOptions{ConnOptions: wsx.ConnOptions{ReadLimit: 1000}})
 	if err != nil {
 		return err
@@ -244,9 +238,7 @@ func readLimit(u string, d map[string]any) error {
 
 // netConn runs a text stream through NetConn over the browser's WebSocket, cutting a code
 // point between two writes.
-func netConn(u string, d map[string]any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+func netConn(ctx context.Context, u string, d map[string]any) error {
 	c, _, err := wsx.Dial(ctx, u, nil)
 	if err != nil {
 		return err
