@@ -251,18 +251,18 @@ func (c *Conn) CloseRead(ctx context.Context) context.Context {
 }
 
 // Read reads the next data message and returns its type and payload in a newly allocated
-// slice; ReadMessage reads into a buffer of the caller's. ctx bounds the wait for a message:
-// when it expires, Read returns its error and the connection stays usable. After the peer's
-// Close frame, and the messages that came before it, Read returns a *CloseError.
+// slice of the message's size; ReadMessage reads into a buffer of the caller's. ctx bounds the
+// wait for a message: when it expires, Read returns its error and the connection stays usable.
+// After the peer's Close frame, and the messages that came before it, Read returns a
+// *CloseError.
 func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
-	typ, p, err := c.ReadMessage(ctx, nil)
+	m, err := c.next(ctx)
 	if err != nil {
-		return typ, nil, err
+		return 0, nil, err
 	}
-	if p == nil {
-		p = []byte{}
-	}
-	return typ, p, nil
+	p := make([]byte, m.data.Length())
+	js.CopyBytesToGo(p, m.data)
+	return m.typ, p, nil
 }
 
 // ReadMessage appends the payload of the next data message to dst and returns the extended
