@@ -516,3 +516,56 @@ func TestNetConnZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNetConn streams chunks one way over loopback TCP through NetConn, beside the same
+// chunks sent as messages with Write and received with ReadMessage: the ratio of the two is
+// NetConn's cost.
+func BenchmarkNetConn(b *testing.B) {
+	for _, size := range []int{1 << 10, 32 << 10} {
+		for _, via := range []string{"Conn", "NetConn"} {
+			b.Run(fmt.Sprintf("%s/%dKiB", via, size>>10), func(b *testing.B) {
+				srv := newWSServer(&testing.T{}, nil)
+				defer srv.Close()
+				client, _, err := Dial(context.Background(), srv.url(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				server := <-srv.conns
+				defer client.CloseNow()
+				defer server.CloseNow()
+				chunk := make([]byte, size)
+				done := make(chan error, 1)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				if via == "Conn" {
+					go func() {
+						buf := make([]byte, 0, size)
+						for range b.N {
+							if _, _, err := server.ReadMessage(context.Background(), buf[:0]); err != nil {
+								done <- err
+								return
+							}
+						}
+						done <- nil
+					}()
+					for range b.N {
+						client.Write(context.Background(), MessageBinary, chunk)
+					}
+				} else {
+					w, r := NetConn(client, MessageBinary), NetConn(server, MessageBinary)
+					go func() {
+						_, err := io.CopyN(io.Discard, r, int64(size)*int64(b.N))
+						done <- err
+					}()
+					for range b.N {
+						w.Write(chunk)
+					}
+				}
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
+}
