@@ -35,7 +35,7 @@ type wsServer struct {
 	accepted atomic.Int32
 }
 
-func newWSServer(t *testing.T, opts *AcceptOptions) *wsServer {
+func newWSServer(t testing.TB, opts *AcceptOptions) *wsServer {
 	s := &wsServer{conns: make(chan *Conn, 64)}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Accept(w, r, opts)
@@ -524,8 +524,7 @@ func BenchmarkNetConn(b *testing.B) {
 	for _, size := range []int{1 << 10, 32 << 10} {
 		for _, via := range []string{"Conn", "NetConn"} {
 			b.Run(fmt.Sprintf("%s/%dKiB", via, size>>10), func(b *testing.B) {
-				srv := newWSServer(&testing.T{}, nil)
-				defer srv.Close()
+				srv := newWSServer(b, nil)
 				client, _, err := Dial(context.Background(), srv.url(), nil)
 				if err != nil {
 					b.Fatal(err)
