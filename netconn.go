@@ -54,6 +54,10 @@ const netConnMessage = 32 << 10
 // is complete, whichever end started it. The returned net.Conn also has a CloseWrite method,
 // which half-closes it as TCP's does: see CloseWrite below.
 //
+// c's ConnOptions still apply. Its StallTimeout closes the connection when the peer lets a
+// Write make no progress for that long (30 s by default): for a protocol whose peer may stop
+// reading for longer (a flow-controlled stream waiting on a slow consumer), set it negative.
+//
 // LocalAddr and RemoteAddr are c's. Once NetConn is called, c belongs to the net.Conn: read
 // from it only through the net.Conn. Control frames are handled while a Read is in progress, so
 // a peer's pings get their pongs and its Close frame its answer only while the net.Conn is
