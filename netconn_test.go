@@ -568,3 +568,32 @@ func BenchmarkNetConn(b *testing.B) {
 		}
 	}
 }
+
+// textPrefix, which cuts text NetConn messages, always cuts on a code point boundary, as late as
+// it can: the prefix is valid UTF-8, and what it leaves of a stream that ended inside a code
+// point is that code point's start only.
+func FuzzTextPrefix(f *testing.F) {
+	f.Add([]byte("ab✓"), 3, uint8(0))
+	f.Add([]byte("ab✓"), 10, uint8(1))
+	f.Add([]byte("😀😀"), 5, uint8(3))
+	f.Add([]byte("\xf0\x9f\x98"), 1, uint8(2))
+	f.Fuzz(func(t *testing.T, b []byte, max int, cut uint8) {
+		// A valid stream, whose last code point loses cut bytes, fewer than its size.
+		b = bytes.ToValidUTF8(b, []byte("?"))
+		if len(b) > 0 {
+			_, size := utf8.DecodeLastRune(b)
+			b = b[:len(b)-int(cut)%size]
+		}
+		max = 4 + int(uint(max)%1000)
+		k := textPrefix(b, max)
+		if k > max || k > len(b) || !utf8.Valid(b[:k]) {
+			t.Fatalf("textPrefix(%q, %d) = %d: not a valid prefix within the bound", b, max, k)
+		}
+		if len(b) > max && k < max-3 {
+			t.Fatalf("textPrefix(%q, %d) = %d: cut more than a code point early", b, max, k)
+		}
+		if len(b) <= max && (len(b)-k > 3 || (k < len(b) && utf8.FullRune(b[k:]))) {
+			t.Fatalf("textPrefix(%q, %d) = %d: left %q, more than an unfinished code point", b, max, k, b[k:])
+		}
+	})
+}
