@@ -35,7 +35,7 @@ func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, *http.R
 	if opts == nil {
 		opts = &DialOptions{}
 	}
-	ctx, cancel := withHandshakeTimeout(ctx)
+	ctx, cancel := context.WithDeadline(ctx, handshakeDeadline(ctx))
 	defer cancel()
 	u := urlStr
 	switch {

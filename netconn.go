@@ -1,6 +1,7 @@
 package wsx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -73,12 +74,7 @@ const netConnMessage = 32 << 10
 // Close is still needed to end the connection. With MessageText, CloseWrite fails if the last
 // Write ended inside a code point.
 func NetConn(c *Conn, typ MessageType) net.Conn {
-	nc := &netConn{
-		c:         c,
-		typ:       typ,
-		readLock:  make(chan struct{}, 1),
-		writeLock: make(chan struct{}, 1),
-	}
+	nc := &netConn{c: c, typ: typ}
 	if typ != MessageText && typ != MessageBinary {
 		err := fmt.Errorf("wsx: NetConn needs MessageText or MessageBinary, not %v", typ)
 		nc.readErr, nc.writeErr = err, err
@@ -97,13 +93,13 @@ type netConn struct {
 	// once per call, where moving it later could not reach a call in progress.
 	rd, wd expiry.Timer
 
-	readLock   chan struct{} // one-slot lock: Conn takes one reader at a time, net.Conn many
-	buf        []byte        // what is left to return of the last message read
-	bufp       *[]byte       // buf's pool entry, while buf holds a message
-	readErr    error         // sticky: io.EOF at the end of the peer's stream
-	peerClosed bool          // a read saw the peer's Close frame: the closing handshake is done
+	readLock   waitLock // Conn takes one reader at a time, net.Conn many
+	buf        []byte   // what is left to return of the last message read
+	bufp       *[]byte  // buf's pool entry, while buf holds a message
+	readErr    error    // sticky: io.EOF at the end of the peer's stream
+	peerClosed bool     // a read saw the peer's Close frame: the closing handshake is done
 
-	writeLock chan struct{}  // serialises Writes, which in text mode share pending
+	writeLock waitLock       // serialises Writes, which in text mode share pending
 	text      utf8.Validator // text mode: the state of the stream written so far
 	pending   [4]byte        // text mode: a code point that the last Write cut short
 	npending  int
@@ -114,21 +110,15 @@ type netConn struct {
 
 var _ net.Conn = (*netConn)(nil)
 
-// acquire takes the one-slot lock l for a call whose deadline is d, unless the deadline passes
-// first, and returns the error the call reports then. A deadline that has passed fails the
-// call even when the lock is free, as net.Conn's contract asks.
-func acquire(l chan struct{}, d *expiry.Timer) error {
-	select {
-	case l <- struct{}{}:
-	case <-d.Done():
-		err := d.Err()
-		if err == nil {
-			err = os.ErrDeadlineExceeded // a deadline passed, and another is set already
-		}
+// acquire takes l for a call whose deadline is d, unless the deadline passes first, and
+// returns the error the call reports then. A deadline that has passed fails the call even when
+// the lock is free, as net.Conn's contract asks.
+func acquire(l *waitLock, d *expiry.Timer) error {
+	if err := l.lock(d.Context()); err != nil {
 		return failed(d, err)
 	}
 	if err := d.Err(); err != nil {
-		<-l
+		l.unlock()
 		return failed(d, err)
 	}
 	return nil
@@ -179,10 +169,10 @@ func (e *deadlineError) Unwrap() error { return e.err }
 // the context it was opened with, and one that ended while no read was in progress could not
 // go on under a new deadline.)
 func (nc *netConn) Read(p []byte) (int, error) {
-	if err := acquire(nc.readLock, &nc.rd); err != nil {
+	if err := acquire(&nc.readLock, &nc.rd); err != nil {
 		return 0, err
 	}
-	defer func() { <-nc.readLock }()
+	defer nc.readLock.unlock()
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -268,10 +258,10 @@ func (nc *netConn) wrongType(typ MessageType) error {
 }
 
 func (nc *netConn) Write(p []byte) (int, error) {
-	if err := acquire(nc.writeLock, &nc.wd); err != nil {
+	if err := acquire(&nc.writeLock, &nc.wd); err != nil {
 		return 0, err
 	}
-	defer func() { <-nc.writeLock }()
+	defer nc.writeLock.unlock()
 	if nc.writeErr != nil {
 		return 0, nc.writeErr
 	}
@@ -374,10 +364,10 @@ var errWriteClosed = fmt.Errorf("wsx: NetConn: write after CloseWrite: %w", net.
 
 // CloseWrite ends the stream this end sends with an empty message; see NetConn.
 func (nc *netConn) CloseWrite() error {
-	if err := acquire(nc.writeLock, &nc.wd); err != nil {
+	if err := acquire(&nc.writeLock, &nc.wd); err != nil {
 		return err
 	}
-	defer func() { <-nc.writeLock }()
+	defer nc.writeLock.unlock()
 	if nc.writeErr != nil {
 		return nc.writeErr
 	}
@@ -400,8 +390,8 @@ func (nc *netConn) Close() error {
 	// reads past.
 	nc.rd.Close(errClosed)
 	nc.wd.Close(errClosed)
-	nc.readLock <- struct{}{} // no Read is running: peerClosed is settled
-	defer func() { <-nc.readLock }()
+	nc.readLock.lock(context.Background()) // no Read is running: peerClosed is settled
+	defer nc.readLock.unlock()
 	err := nc.c.Close(StatusNormalClosure, "")
 	if err != nil && nc.peerClosed {
 		return nil // the peer closed first, and c answered
