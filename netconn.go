@@ -60,9 +60,8 @@ const netConnMessage = 32 << 10
 // reading for longer (a flow-controlled stream waiting on a slow consumer), set it negative.
 //
 // LocalAddr and RemoteAddr are c's. Once NetConn is called, c belongs to the net.Conn: read
-// from it only through the net.Conn. Control frames are handled while a Read is in progress, so
-// a peer's pings get their pongs and its Close frame its answer only while the net.Conn is
-// being read, as for Conn itself.
+// from it only through the net.Conn. The peer's pings are answered while a Read is in progress,
+// as on any Conn; stream protocols keep one going (HTTP clients and servers, gRPC, SSH do).
 //
 // # CloseWrite
 //
