@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"syscall/js"
 	"time"
-	"unicode/utf8"
 
-	"github.com/wsx-go/wsx/internal/frame"
+	"github.com/wsx-go/wsx/internal/engine"
 )
 
 // Conn is a WebSocket connection from Dial. In a js/wasm build it is the browser's WebSocket
@@ -314,8 +313,8 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte, opts ...Wri
 	if typ != MessageText && typ != MessageBinary {
 		return fmt.Errorf("wsx: cannot write a message of type %v", typ)
 	}
-	if typ == MessageText && !utf8.Valid(p) {
-		return errors.New("wsx: a text message must be valid UTF-8 (§5.6)")
+	if typ == MessageText && engine.CheckText(p) != nil {
+		return errInvalidText
 	}
 	for {
 		if c.isClosing() {
@@ -390,11 +389,8 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	if code != StatusNormalClosure && (code < 3000 || code > 4999) {
 		return fmt.Errorf("wsx: status %v may not be sent from a browser, which allows 1000 and 3000-4999 only", code)
 	}
-	if len(reason) > frame.MaxControlPayload-2 {
-		return errors.New("wsx: close reason longer than 123 bytes (§5.5)")
-	}
-	if !utf8.ValidString(reason) {
-		return errors.New("wsx: close reason is not valid UTF-8 (§5.5.1)")
+	if err := engine.CheckClose(uint16(code), []byte(reason)); err != nil {
+		return fmt.Errorf("wsx: %w", err)
 	}
 	c.mu.Lock()
 	if c.closing || c.endErr != nil {

@@ -1,6 +1,11 @@
 package wsx
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/wsx-go/wsx/internal/engine"
+)
 
 // MessageType is the type of a WebSocket data message (§5.6).
 type MessageType int
@@ -42,3 +47,6 @@ func uncompressed(opts []WriteOption) bool {
 	}
 	return false
 }
+
+// errInvalidText is returned by a Write of text that is not UTF-8; nothing of it was sent.
+var errInvalidText = fmt.Errorf("wsx: %w", engine.ErrInvalidText)

@@ -45,8 +45,6 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte, opts ...Wri
 	return err
 }
 
-var errInvalidText = fmt.Errorf("wsx: %w", engine.ErrInvalidText)
-
 // writeCompressedMessage compresses p whole and sends it as one frame. The caller holds msgLock.
 func (c *Conn) writeCompressedMessage(ctx context.Context, op frame.Opcode, p []byte) error {
 	bp := compressBuffers.Get().(*[]byte)
