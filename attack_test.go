@@ -1,0 +1,545 @@
+package wsx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wsx-go/wsx/internal/deflate"
+	"github.com/wsx-go/wsx/internal/frame"
+)
+
+// A red team's attacks on an established connection, one test each; see also hostile_test.go
+// and bench/hostile (the figures). Tests named TestDefect... fail on the code they were
+// written against: each describes the defect it shows.
+
+// nonSocket hides the socket under a net.Conn, as a *tls.Conn does: wsx then reads and writes
+// through the net.Conn rather than through syscall.RawConn. CloseWrite stays, as on *tls.Conn.
+type nonSocket struct{ net.Conn }
+
+func (c nonSocket) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite() }
+
+// serverOver returns a server Conn over a (possibly wrapped) TCP connection and a raw client.
+func serverOver(t testing.TB, socket bool, opts ConnOptions) (*Conn, *rawPeer) {
+	a, b := tcpPair(t)
+	var nc net.Conn = a
+	if !socket {
+		nc = nonSocket{a}
+	}
+	return newConn(nc, connConfig{opts: opts}), &rawPeer{t: t, nc: b, client: true}
+}
+
+var transports = []struct {
+	name   string
+	socket bool
+}{{"socket", true}, {"non-socket (TLS)", false}}
+
+// DEFECT: on a transport that is not a socket (a *tls.Conn: every wss:// connection), the
+// stall bound armed while a control frame arrives in pieces stays on the connection after the
+// frame is whole; a read that then waits for the next message, as a read loop does, fails the
+// healthy idle connection with 1008 ("the peer stalled") StallTimeout later. On a socket the
+// bound is lifted on progress (rawconn_unix.go); deadline.armStall is never undone on the
+// net.Conn path (read.go fill and input).
+func TestDefectStallBoundOutlivesSplitControlFrame(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			opts := ConnOptions{StallTimeout: 200 * time.Millisecond, CloseTimeout: 200 * time.Millisecond}
+			c, peer := serverOver(t, tr.socket, opts)
+			ping := frameBytes(true, 0, frame.OpPing, true, []byte("split"))
+			go func() {
+				peer.nc.Write(ping[:3]) // the header, cut short
+				time.Sleep(50 * time.Millisecond)
+				peer.nc.Write(ping[3:])
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 6*opts.StallTimeout)
+			defer cancel()
+			_, _, err := c.ReadMessage(ctx, nil)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("an idle connection after a Ping in two pieces: read = %v; want the context's deadline", err)
+			}
+			if h, p := peer.readFrame(); h.Opcode != frame.OpPong || string(p) != "split" {
+				t.Fatalf("answer to the Ping: %v %q", h.Opcode, p)
+			}
+		})
+	}
+}
+
+// DEFECT: on a transport that is not a socket, a write's stall bound is set once, when the
+// write starts, so a large write to a peer that reads steadily but slowly is cut off (and the
+// connection closed) StallTimeout after it began, although it never stopped making progress.
+// StallTimeout promises to close only a write that the peer does not let progress.
+func TestDefectStallBoundCutsProgressingWrite(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			opts := ConnOptions{StallTimeout: 300 * time.Millisecond}
+			a, b := tcpPair(t)
+			a.(*net.TCPConn).SetWriteBuffer(32 << 10)
+			b.(*net.TCPConn).SetReadBuffer(32 << 10)
+			var nc net.Conn = a
+			if !tr.socket {
+				nc = nonSocket{a}
+			}
+			c := newConn(nc, connConfig{opts: opts})
+			const size = 3 << 20
+			got := make(chan int64, 1)
+			go func() {
+				// A slow reader: 32 KiB every 15 ms, never a pause near StallTimeout.
+				var n int64
+				buf := make([]byte, 32<<10)
+				for n < size {
+					k, err := b.Read(buf)
+					n += int64(k)
+					if err != nil {
+						break
+					}
+					time.Sleep(15 * time.Millisecond)
+				}
+				got <- n
+			}()
+			start := time.Now()
+			err := c.Write(ctxFor(t, 30*time.Second), MessageBinary, make([]byte, size))
+			if err != nil {
+				t.Errorf("Write to a slow but steady reader failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+			}
+			b.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if n := <-got; err == nil && n < size {
+				t.Errorf("the reader got %d bytes of %d", n, size)
+			}
+		})
+	}
+}
+
+// DEFECT: the messages Close reads while it waits for the peer's Close (queueUntilClose) are
+// held by wsx, up to the read limit per connection, outside the message memory limit: a peer
+// answering Close with messages makes the process hold ReadLimit bytes (32 MiB by default,
+// from 32 KiB compressed) per closing connection, whatever SetMessageMemoryLimit says, until
+// the application reads them or drops the Conn.
+func TestDefectCloseQueueOutsideMessageMemoryLimit(t *testing.T) {
+	const budget = 1 << 20
+	old := SetMessageMemoryLimit(budget)
+	defer SetMessageMemoryLimit(old)
+	c, peer := serverWithRawClient(t, ConnOptions{ReadLimit: 8 << 20, CloseTimeout: 5 * time.Second})
+	go func() {
+		payload := peer.expectClose(StatusNormalClosure)
+		for range 6 {
+			peer.nc.Write(frameBytes(true, 0, frame.OpBinary, true, make([]byte, 900<<10)))
+		}
+		peer.nc.Write(frameBytes(true, 0, frame.OpClose, true, payload))
+	}()
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	queued := 0
+	for _, m := range c.r.queued {
+		queued += len(m.data)
+	}
+	if queued > budget {
+		t.Errorf("Close holds %d bytes of the peer's messages for the application, over the message memory limit (%d); %d of it counted",
+			queued, budget, messageMemory.used.Load())
+	}
+}
+
+// DEFECT: a ReadMessage cut short by its context keeps what it had received in a copy
+// (heldMessage.prepend), which counts against the message memory limit only if the limit has
+// room for it; when it has not, wsx holds the copy anyway, uncounted: with a caller's buffer
+// large enough for the message (nothing counted while it arrives), N connections whose peers
+// stall past the callers' read timeouts make the process hold N x ReadLimit over the limit.
+func TestDefectInterruptedReadOutsideMessageMemoryLimit(t *testing.T) {
+	const budget = 1 << 20
+	old := SetMessageMemoryLimit(budget)
+	defer SetMessageMemoryLimit(old)
+	c, peer := serverWithRawClient(t, ConnOptions{StallTimeout: -1})
+	hdr := frame.Header{Fin: true, Opcode: frame.OpBinary, Masked: true, Length: 3 << 20}
+	var hb [frame.MaxHeaderSize]byte
+	peer.write(hb[:frame.Put(hb[:], hdr)])
+	go peer.nc.Write(make([]byte, 2<<20)) // two thirds of it, then silence
+	buf := make([]byte, 0, 4<<20)
+	for c.r.held.n+len(buf) < 2<<20 { // until the 2 MiB are in
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, msg, err := c.ReadMessage(ctx, buf[:0])
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("ReadMessage = %d bytes, %v; want the context's deadline", len(msg), err)
+		}
+	}
+	if held := c.r.held.n; held > budget {
+		t.Errorf("after the read timed out wsx holds %d bytes of the message, over the message memory limit (%d); %d of it counted",
+			held, budget, c.r.held.charged)
+	}
+	c.CloseNow()
+}
+
+// DEFECT: a connection read or written with a context that outlives it (a server's base
+// context, signal.NotifyContext's) stays reachable from that context after it is closed and
+// dropped: deadline.begin registers a context.AfterFunc that is only stopped when a call brings
+// another context, never when the connection ends. Every such connection (58 KB with
+// compression's state) is held until the context is done: a long-running server leaks all of
+// them.
+func TestDefectLongLivedContextPinsClosedConns(t *testing.T) {
+	serverCtx, cancel := context.WithCancel(context.Background()) // lives as long as the server
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+	}{{"context.Background", context.Background()}, {"a server's context", serverCtx}} {
+		const conns = 20
+		var freed atomic.Int32
+		for range conns {
+			a, b := tcpPair(t)
+			p := noContext
+			server := newConn(a, connConfig{deflate: &p})
+			client := newConn(b, connConfig{client: true, deflate: &p})
+			runtime.AddCleanup(server, func(n *atomic.Int32) { n.Add(1) }, &freed)
+			go client.Write(tc.ctx, MessageText, bytes.Repeat([]byte("hello "), 100))
+			if _, _, err := server.Read(tc.ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := server.Write(tc.ctx, MessageText, []byte("bye")); err != nil {
+				t.Fatal(err)
+			}
+			server.CloseNow()
+			client.CloseNow()
+		}
+		for i := 0; i < 50 && freed.Load() < conns; i++ {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := freed.Load(); n < conns/2 {
+			t.Errorf("used with %s: %d of %d closed and dropped connections were collected", tc.name, n, conns)
+		}
+	}
+}
+
+// DEFECT: a write cut off by StallTimeout under a context that has a deadline (not reached)
+// reports context.DeadlineExceeded: the caller is told its own deadline passed, when the peer
+// stalled (ctxError takes every deadline error for the context's).
+func TestDefectWriteStallReportedAsContextDeadline(t *testing.T) {
+	c, peer := serverWithRawClient(t, ConnOptions{StallTimeout: 200 * time.Millisecond})
+	peer.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	ctx := ctxFor(t, time.Minute)
+	err := c.Write(ctx, MessageBinary, make([]byte, 16<<20))
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("Write = %v (context: %v)", err, ctx.Err())
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a write stalled by the peer reports %v; the context's deadline is a minute away", err)
+	}
+}
+
+// Guards: attacks that wsx holds today.
+
+// §5.2, §10.4: a frame announcing 2^62 bytes fails at its header against the read limit; with
+// no limit, what wsx holds follows what arrives, never what the header announces.
+func TestAttackHugeLength_5_2(t *testing.T) {
+	hdr := frame.Header{Fin: true, Opcode: frame.OpBinary, Masked: true, Length: 1 << 62}
+	var hb [frame.MaxHeaderSize]byte
+	head := hb[:frame.Put(hb[:], hdr)]
+
+	c, peer := serverWithRawClient(t, ConnOptions{})
+	peer.write(head)
+	_, _, err := c.Read(ctxFor(t, 5*time.Second))
+	failedWith(t, err, StatusMessageTooBig)
+	peer.expectClose(StatusMessageTooBig)
+
+	if raceEnabled {
+		return // the race detector allocates on its own account
+	}
+	c, peer = serverWithRawClient(t, ConnOptions{ReadLimit: -1})
+	peer.write(head)
+	go func() {
+		peer.nc.Write(make([]byte, 1<<20))
+		peer.nc.(*net.TCPConn).CloseWrite()
+	}()
+	runtime.GC()
+	before := totalAllocated()
+	_, _, err = c.ReadMessage(ctxFor(t, 5*time.Second), nil)
+	if allocated := totalAllocated() - before; allocated > 4<<20 {
+		t.Errorf("reading 1 MiB of a frame announcing 2^62 bytes allocated %d bytes", allocated)
+	}
+	if CloseStatus(err) != StatusAbnormalClosure {
+		t.Errorf("a message cut short by the peer's FIN: %v, want status 1006", err)
+	}
+}
+
+// §10.4: a million one-byte fragments: the connection fails with 1008 at the fragment after
+// MaxFragments (empty fragments count too), having held no more than the bytes received.
+func TestAttackMillionFragments_10_4(t *testing.T) {
+	for _, size := range []int{1, 0} {
+		c, peer := serverWithRawClient(t, ConnOptions{})
+		go func() {
+			var b bytes.Buffer
+			b.Write(frameBytes(false, 0, frame.OpBinary, true, make([]byte, size)))
+			for i := 1; i < 1_000_000; i++ {
+				b.Write(frameBytes(false, 0, frame.OpContinuation, true, make([]byte, size)))
+				if b.Len() > 64<<10 {
+					if _, err := peer.nc.Write(b.Bytes()); err != nil {
+						return // the connection failed
+					}
+					b.Reset()
+				}
+			}
+		}()
+		_, msg, err := c.Read(ctxFor(t, 20*time.Second))
+		failedWith(t, err, StatusPolicyViolation)
+		if msg != nil {
+			t.Errorf("a failed message returned %d bytes", len(msg))
+		}
+		peer.expectClose(StatusPolicyViolation)
+	}
+}
+
+// §5.5.2: a flood of Pings, each answered in order, without the connection holding more as it
+// goes; a data message behind them arrives intact.
+func TestAttackPingFlood_5_5_2(t *testing.T) {
+	c, peer := serverWithRawClient(t, ConnOptions{})
+	const pings = 20_000
+	go func() {
+		var b bytes.Buffer
+		for i := range pings {
+			b.Write(frameBytes(true, 0, frame.OpPing, true, []byte{byte(i >> 8), byte(i)}))
+			if b.Len() > 32<<10 {
+				peer.nc.Write(b.Bytes())
+				b.Reset()
+			}
+		}
+		b.Write(frameBytes(true, 0, frame.OpText, true, []byte("after the flood")))
+		peer.nc.Write(b.Bytes())
+	}()
+	got := make(chan error, 1)
+	go func() {
+		_, p, err := c.Read(ctxFor(t, 30*time.Second))
+		if err == nil && string(p) != "after the flood" {
+			err = errors.New("wrong message: " + string(p))
+		}
+		got <- err
+	}()
+	for i := range pings {
+		h, p := peer.readFrame()
+		if h.Opcode != frame.OpPong || !bytes.Equal(p, []byte{byte(i >> 8), byte(i)}) {
+			t.Fatalf("answer %d: %v %x", i, h.Opcode, p)
+		}
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A peer that floods Pings and never reads the Pongs cannot hang the reader: a Pong that
+// cannot go out within CloseTimeout is dropped, and a write stalled for StallTimeout closes
+// the connection.
+func TestAttackPingFloodNeverReading(t *testing.T) {
+	c, peer := serverWithRawClient(t, ConnOptions{CloseTimeout: 100 * time.Millisecond, StallTimeout: 300 * time.Millisecond})
+	peer.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		ping := frameBytes(true, 0, frame.OpPing, true, bytes.Repeat([]byte("p"), 125))
+		flood := bytes.Repeat(ping, 64)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			peer.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			peer.nc.Write(flood)
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.Read(context.Background())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Read returned a message")
+		}
+	case <-time.After(20 * time.Second):
+		c.CloseNow()
+		t.Fatal("a Ping flood from a peer that never reads hangs the reader")
+	}
+}
+
+// §8.1, RFC 7692 §6.2: invalid UTF-8 inside a compressed text message fails at once with 1007;
+// invalid compressed data fails with 1007; RSV1 on a continuation frame with 1002.
+func TestAttackCompressedInvalidData(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		input []byte
+		want  StatusCode
+	}{
+		{"invalid UTF-8, compressed", frameBytes(true, frame.Rsv1, frame.OpText, true, deflateMsg(t, []byte("ok \xff"))), StatusInvalidFramePayloadData},
+		{"reserved block type", frameBytes(true, frame.Rsv1, frame.OpBinary, true, []byte{0x07, 0x00}), StatusInvalidFramePayloadData},
+		{"stored block with a bad length", frameBytes(true, frame.Rsv1, frame.OpBinary, true, []byte{0x00, 0x05, 0x00, 0x00, 0x00}), StatusInvalidFramePayloadData},
+		{"RSV1 on a continuation", append(frameBytes(false, frame.Rsv1, frame.OpBinary, true, deflateMsg(t, []byte("a"))),
+			frameBytes(true, frame.Rsv1, frame.OpContinuation, true, deflateMsg(t, []byte("b")))...), StatusProtocolError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, peer := compressedPeer(t, false, ConnOptions{}, deflate.Config{})
+			peer.write(tc.input)
+			_, _, err := c.Read(ctxFor(t, 5*time.Second))
+			failedWith(t, err, tc.want)
+			peer.expectClose(tc.want)
+		})
+	}
+}
+
+// §5.5.1: after its Close a peer sends nothing more; what it sends anyway is not delivered, and
+// the closing handshake completes.
+func TestAttackPeerSendsAfterClose_5_5_1(t *testing.T) {
+	c, peer := serverWithRawClient(t, ConnOptions{})
+	var b bytes.Buffer
+	b.Write(frameBytes(true, 0, frame.OpClose, true, []byte{0x03, 0xe8, 'b', 'y', 'e'}))
+	b.Write(frameBytes(true, 0, frame.OpText, true, []byte("after the close")))
+	peer.write(b.Bytes())
+	_, msg, err := c.Read(ctxFor(t, 5*time.Second))
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != StatusNormalClosure || ce.Reason != "bye" {
+		t.Fatalf("Read = %q, %v; want the peer's Close 1000 bye", msg, err)
+	}
+	peer.expectClose(StatusNormalClosure)
+	if _, _, err := c.Read(ctxFor(t, time.Second)); !errors.As(err, &ce) {
+		t.Errorf("the next Read = %v; want the Close again", err)
+	}
+}
+
+// A peer that never answers our Close: Close returns after CloseTimeout with an error and the
+// connection is closed, on both sides of the connection.
+func TestAttackPeerNeverAnswersClose(t *testing.T) {
+	opts := ConnOptions{CloseTimeout: 200 * time.Millisecond}
+	for _, client := range []bool{false, true} {
+		var c *Conn
+		var peer *rawPeer
+		if client {
+			c, peer = clientWithRawServer(t, opts)
+		} else {
+			c, peer = serverWithRawClient(t, opts)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Close(StatusNormalClosure, "") }()
+		peer.expectClose(StatusNormalClosure)
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("client=%v: Close without the peer's answer returned nil", client)
+			}
+		case <-time.After(10 * opts.CloseTimeout):
+			t.Fatalf("client=%v: Close waits past CloseTimeout for a peer that never answers", client)
+		}
+		peer.expectEOF()
+	}
+}
+
+// §7.1.1: a server that answers our Close but never closes TCP: the client closes it after
+// CloseTimeout and reports a completed handshake.
+func TestAttackServerNeverClosesTCP_7_1_1(t *testing.T) {
+	c, peer := clientWithRawServer(t, ConnOptions{CloseTimeout: 200 * time.Millisecond})
+	go func() {
+		p := peer.expectClose(StatusNormalClosure)
+		peer.send(true, frame.OpClose, p)
+	}()
+	start := time.Now()
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if d := time.Since(start); d > 10*200*time.Millisecond {
+		t.Errorf("Close took %v", d)
+	}
+	peer.expectEOF()
+}
+
+// Half-closed TCP: a peer that shuts its sending side without a Close frame ends the read side
+// with 1006, in the middle of a message too; the connection can still send, and Close sends
+// its Close frame and ends the connection without waiting for an answer that cannot come.
+func TestAttackHalfClosedPeer_7_1_5(t *testing.T) {
+	for _, midMessage := range []bool{false, true} {
+		c, peer := serverWithRawClient(t, ConnOptions{CloseTimeout: 5 * time.Second})
+		if midMessage {
+			peer.write(frameBytes(false, 0, frame.OpText, true, []byte("half a")))
+		}
+		peer.nc.(*net.TCPConn).CloseWrite()
+		_, _, err := c.Read(ctxFor(t, 5*time.Second))
+		if CloseStatus(err) != StatusAbnormalClosure || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("mid-message=%v: Read after the peer's FIN = %v; want 1006, unexpected EOF", midMessage, err)
+		}
+		if err := c.Write(ctxFor(t, 5*time.Second), MessageText, []byte("still here")); err != nil {
+			t.Fatalf("Write to a half-closed peer: %v", err)
+		}
+		if h, p := peer.readFrame(); string(p) != "still here" {
+			t.Fatalf("peer read %v %q", h.Opcode, p)
+		}
+		start := time.Now()
+		if err := c.Close(StatusNormalClosure, ""); err == nil {
+			t.Error("Close after the peer's FIN reported a completed handshake")
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("Close waited %v for an answer that cannot come", d)
+		}
+		peer.expectClose(StatusNormalClosure)
+		peer.expectEOF()
+	}
+}
+
+// A peer that never reads cannot hold a writer forever with context.Background: a streamed
+// message, a compressed one, and Close and Ping behind them all return.
+func TestAttackPeerNeverReads(t *testing.T) {
+	opts := ConnOptions{StallTimeout: 200 * time.Millisecond, CloseTimeout: 200 * time.Millisecond}
+	big := bytes.Repeat([]byte("incompressible? no, but big "), 1<<20)
+	for _, tc := range []struct {
+		name  string
+		write func(c *Conn) error
+	}{
+		{"Writer", func(c *Conn) error {
+			w, err := c.Writer(context.Background(), MessageBinary)
+			if err != nil {
+				return err
+			}
+			for range 64 {
+				if _, err := w.Write(big[:1<<20]); err != nil {
+					return err
+				}
+			}
+			return w.Close()
+		}},
+		{"compressed Write", func(c *Conn) error {
+			return c.Write(context.Background(), MessageBinary, big)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := tcpPair(t)
+			b.(*net.TCPConn).SetReadBuffer(4 << 10)
+			p := noContext
+			c := newConn(a, connConfig{opts: opts, deflate: &p, compression: deflate.Config{Level: 1}})
+			if tc.name == "compressed Write" {
+				// Data that compresses badly, so that the peer's buffers fill.
+				for i := range big {
+					big[i] = byte(i*7919>>3) ^ byte(i>>11)
+				}
+			}
+			errs := make(chan error, 3)
+			go func() { errs <- tc.write(c) }()
+			time.Sleep(50 * time.Millisecond)
+			go func() { errs <- c.Close(StatusNormalClosure, "") }()
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				errs <- c.Ping(ctx)
+			}()
+			for range 3 {
+				select {
+				case <-errs:
+				case <-time.After(10 * time.Second):
+					c.CloseNow()
+					t.Fatal("a call on a connection whose peer never reads does not return")
+				}
+			}
+		})
+	}
+}
