@@ -9,26 +9,21 @@ import (
 
 // BombResult is what a server did with one deflate bomb.
 type BombResult struct {
-	Wire, Inflated, Limit int64
-	Code                  int           // the status of the server's Close frame
-	Took                  time.Duration // from the first byte sent to the Close frame read
-	HeapPeak, RSSPeak     uint64        // above the server's figures before the attack
-	Allocated             uint64        // bytes the server allocated during the attack
-	Stat                  Stat          // the server after the attack
+	Wire, Inflated    int64
+	Code              int           // the status of the server's Close frame
+	Took              time.Duration // from the first byte sent to the Close frame read
+	HeapPeak, RSSPeak uint64        // above the server's figures before the attack
+	Allocated         uint64        // bytes the server allocated during the attack
+	Stat              Stat          // the server after the attack
 }
 
-// Bomb sends one compressed message that inflates to inflated bytes (zeros) to a server with
-// read limit limit, and measures the server's peak heap and RSS while it reads it.
-func Bomb(cfg ServerConfig, inflated int64) (BombResult, error) {
-	r := BombResult{Inflated: inflated, Limit: cfg.ReadLimit}
+// Bomb sends one compressed message that inflates to inflated bytes (zeros) to a server and
+// measures the server's peak heap and RSS while it reads it.
+func Bomb(s Target, inflated int64) (BombResult, error) {
+	r := BombResult{Inflated: inflated}
 	body := deflated(inflated)
 	r.Wire = int64(len(body))
-	s, err := StartServer(cfg)
-	if err != nil {
-		return r, err
-	}
-	defer s.Close()
-	p, err := Dial(s.Addr, true)
+	p, err := Dial(s.Address(), true)
 	if err != nil {
 		return r, err
 	}
@@ -63,24 +58,20 @@ func Bomb(cfg ServerConfig, inflated int64) (BombResult, error) {
 // StallResult is what one stalled message held in a server, before and after its
 // StallTimeout.
 type StallResult struct {
-	Wire, Inflated, Limit int64
-	Held, HeldAfter       uint64 // live heap above the server's before the attack
-	Code                  int    // the status of the server's Close frame
-	After                 time.Duration
+	Wire, Inflated  int64
+	Held, HeldAfter uint64 // live heap (RSS if unknown) above the server's before the attack
+	Code            int    // the status of the server's Close frame
+	After           time.Duration
 }
 
 // Stall sends the first frame of a compressed message, inflating to inflated bytes, and then
-// nothing: it measures what the server holds while it waits, and after it gives up.
-func Stall(cfg ServerConfig, inflated int64) (StallResult, error) {
-	r := StallResult{Inflated: inflated, Limit: cfg.ReadLimit}
+// nothing, to a server whose StallTimeout is stall: it measures what the server holds while it
+// waits, and after it gives up.
+func Stall(s Target, inflated int64, stall time.Duration) (StallResult, error) {
+	r := StallResult{Inflated: inflated}
 	body := deflated(inflated)
 	r.Wire = int64(len(body))
-	s, err := StartServer(cfg)
-	if err != nil {
-		return r, err
-	}
-	defer s.Close()
-	p, err := Dial(s.Addr, true)
+	p, err := Dial(s.Address(), true)
 	if err != nil {
 		return r, err
 	}
@@ -98,17 +89,17 @@ func Stall(cfg ServerConfig, inflated int64) (StallResult, error) {
 	sent := time.Now()
 	// Wait for the server to have inflated it (it grows its holding as it goes).
 	var st Stat
-	for time.Since(sent) < cfg.StallTimeout*9/10 {
+	for time.Since(sent) < stall*9/10 {
 		time.Sleep(50 * time.Millisecond)
 		if st, err = s.Stat(true); err != nil {
 			return r, err
 		}
-		if sub(st.Live, base.Live) >= uint64(inflated) {
+		if sub(st.held(), base.held()) >= uint64(inflated) {
 			break
 		}
 	}
-	r.Held = sub(st.Live, base.Live)
-	code, _, err := p.ReadClose(cfg.StallTimeout + time.Minute)
+	r.Held = sub(st.held(), base.held())
+	code, _, err := p.ReadClose(stall + time.Minute)
 	r.After = time.Since(sent)
 	if err != nil {
 		return r, fmt.Errorf("waiting for the server's Close: %w", err)
@@ -116,7 +107,7 @@ func Stall(cfg ServerConfig, inflated int64) (StallResult, error) {
 	r.Code = code
 	// A failed connection reads what the peer still sends for a moment (up to a second)
 	// before it ends: measure once the handler has returned.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if st, err = s.Stat(true); err != nil {
 			return r, err
 		}
@@ -124,7 +115,10 @@ func Stall(cfg ServerConfig, inflated int64) (StallResult, error) {
 			break
 		}
 	}
-	r.HeldAfter = sub(st.Live, base.Live)
+	r.HeldAfter = sub(st.held(), base.held())
+	if st.Open != 0 {
+		return r, fmt.Errorf("the connection is still open %v after the server's Close", time.Since(sent)-r.After)
+	}
 	return r, nil
 }
 
@@ -132,7 +126,6 @@ func Stall(cfg ServerConfig, inflated int64) (StallResult, error) {
 type StalledResult struct {
 	Conns           int
 	Inflated        int64 // what each connection's first frame inflates to
-	Budget          int64 // the server's message memory limit
 	Idle            uint64
 	IdlePerConn     uint64        // RSS per connection after the handshakes, before the attack
 	Settled         time.Duration // from the first message sent to a server that does nothing more
@@ -145,18 +138,13 @@ type StalledResult struct {
 	EndedAfterStall map[int]int64
 }
 
-// Stalled opens conns compressed connections to a server, each sending the first frame of a
-// message inflating to inflated bytes and then nothing, and measures the server's RSS while
-// they stall and after its StallTimeout.
-func Stalled(cfg ServerConfig, conns int, inflated int64) (StalledResult, error) {
+// Stalled opens conns compressed connections to a server whose StallTimeout is stall, each
+// sending the first frame of a message inflating to inflated bytes and then nothing, and
+// measures the server's RSS while they stall and after its StallTimeout.
+func Stalled(s Target, conns int, inflated int64, stall time.Duration) (StalledResult, error) {
 	raiseFileLimit()
-	r := StalledResult{Conns: conns, Inflated: inflated, Budget: cfg.MessageMemoryLimit}
+	r := StalledResult{Conns: conns, Inflated: inflated}
 	body := deflated(inflated)
-	s, err := StartServer(cfg)
-	if err != nil {
-		return r, err
-	}
-	defer s.Close()
 	if err := s.Reset(); err != nil {
 		return r, err
 	}
@@ -171,7 +159,7 @@ func Stalled(cfg ServerConfig, conns int, inflated int64) (StalledResult, error)
 		}
 	}()
 	for range conns {
-		p, err := Dial(s.Addr, true)
+		p, err := Dial(s.Address(), true)
 		if err != nil {
 			return r, fmt.Errorf("connection %d: %w", len(peers)+1, err)
 		}
@@ -193,7 +181,7 @@ func Stalled(cfg ServerConfig, conns int, inflated int64) (StalledResult, error)
 	}
 	// Wait for the server to settle: every message inflated, or its connection failed, and
 	// the server idle.
-	if st, err = s.settle(cfg.StallTimeout * 8 / 10); err != nil {
+	if st, err = settle(s, stall*8/10); err != nil {
 		return r, err
 	}
 	r.Settled = time.Since(sent)
@@ -212,7 +200,7 @@ func Stalled(cfg ServerConfig, conns int, inflated int64) (StalledResult, error)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			p.ReadClose(cfg.StallTimeout + time.Minute)
+			p.ReadClose(stall + time.Minute)
 			<-sem
 		}()
 	}
@@ -230,24 +218,19 @@ func Stalled(cfg ServerConfig, conns int, inflated int64) (StalledResult, error)
 type PinResult struct {
 	Conns    int
 	Inflated int64
-	Budget   int64
 	Wire     int64  // bytes each connection sent
-	Live     uint64 // live heap above the server's before, once every message was echoed
+	Live     uint64 // live heap (RSS if unknown) above the server's before, once every message was echoed
 }
 
 // Pin sends one whole compressed message inflating to inflated bytes on each of conns
 // connections, reads the echo and then stays idle: it measures what the server still holds.
 // The README's read loop keeps whatever buffer a message grew, outside the message memory
 // limit, which counts only messages being received.
-func Pin(cfg ServerConfig, conns int, inflated int64) (PinResult, error) {
-	r := PinResult{Conns: conns, Inflated: inflated, Budget: cfg.MessageMemoryLimit}
+func Pin(s Target, conns int, inflated int64) (PinResult, error) {
+	raiseFileLimit()
+	r := PinResult{Conns: conns, Inflated: inflated}
 	body := deflated(inflated)
 	r.Wire = int64(len(body))
-	s, err := StartServer(cfg)
-	if err != nil {
-		return r, err
-	}
-	defer s.Close()
 	if err := s.Reset(); err != nil {
 		return r, err
 	}
@@ -256,7 +239,7 @@ func Pin(cfg ServerConfig, conns int, inflated int64) (PinResult, error) {
 		return r, err
 	}
 	for range conns {
-		p, err := Dial(s.Addr, true)
+		p, err := Dial(s.Address(), true)
 		if err != nil {
 			return r, err
 		}
@@ -273,13 +256,13 @@ func Pin(cfg ServerConfig, conns int, inflated int64) (PinResult, error) {
 	if err != nil {
 		return r, err
 	}
-	r.Live = sub(st.Live, base.Live)
+	r.Live = sub(st.held(), base.held())
 	return r, nil
 }
 
 // settle waits until the server has used less than a tenth of a core for half a second, or
 // for max, and returns its Stat.
-func (s *Server) settle(max time.Duration) (Stat, error) {
+func settle(s Target, max time.Duration) (Stat, error) {
 	st, err := s.Stat(false)
 	for start := time.Now(); err == nil && time.Since(start) < max; {
 		time.Sleep(500 * time.Millisecond)

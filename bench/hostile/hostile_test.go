@@ -14,13 +14,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// startServer starts a server process with cfg for the test.
+func startServer(t *testing.T, cfg ServerConfig) *Server {
+	t.Helper()
+	s, err := StartServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // A deflate bomb (64 MiB of zeros in 64 KiB) against a 4 MiB read limit: refused with 1009,
 // the server having allocated no more than the limit and a small constant while reading it
 // (no chains of growing copies), and having held no more at its peak.
 func TestBombPeakHeap(t *testing.T) {
 	const limit = 4 << 20
 	for _, loop := range []string{"", "reader"} {
-		r, err := Bomb(ServerConfig{ReadLimit: limit, Loop: loop}, 64<<20)
+		r, err := Bomb(startServer(t, ServerConfig{ReadLimit: limit, Loop: loop}), 64<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +53,8 @@ func TestBombPeakHeap(t *testing.T) {
 // the message until StallTimeout, then fails the connection with 1008 and lets it go.
 func TestStalledMessageReleased(t *testing.T) {
 	const limit = 4 << 20
-	r, err := Stall(ServerConfig{ReadLimit: limit, StallTimeout: 500 * time.Millisecond}, limit-64<<10)
+	const stall = 500 * time.Millisecond
+	r, err := Stall(startServer(t, ServerConfig{ReadLimit: limit, StallTimeout: stall}), limit-64<<10, stall)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +89,9 @@ func TestStalledConnectionsStayWithinMessageMemoryLimit(t *testing.T) {
 		perConn = 64 << 10 // inflate window (32 KiB), read buffer, tables, goroutine: measured 52 KiB of heap
 		slack   = 8 << 20  // the runtime's own
 	)
-	r, err := Stalled(ServerConfig{ReadLimit: limit, MessageMemoryLimit: budget, StallTimeout: 5 * time.Second}, conns, limit-64<<10)
+	const stall = 5 * time.Second
+	s := startServer(t, ServerConfig{ReadLimit: limit, MessageMemoryLimit: budget, StallTimeout: stall})
+	r, err := Stalled(s, conns, limit-64<<10, stall)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,13 +215,26 @@ func heapObjects() uint64 {
 	return smp[0].Value.Uint64()
 }
 
+// held is the memory the server holds: its live heap, or its RSS when that is unknown.
+func (st Stat) held() uint64 {
+	if st.Live == 0 {
+		return st.RSS
+	}
+	return st.Live
+}
+
 // procStatus reads a field of /proc/self/status, in bytes.
 func procStatus(field string) uint64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	return statusField(string(b), field)
+}
+
+// statusField returns a field of a /proc/PID/status text, in bytes.
+func statusField(status, field string) uint64 {
+	for _, line := range strings.Split(status, "\n") {
 		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb << 10

@@ -28,7 +28,14 @@ func main() {
 	connStall := flag.Duration("conns-stall", wsx.DefaultStallTimeout, "the server's StallTimeout in the stalled-connections attack")
 	bomb := flag.Int64("bomb", 1<<30, "bytes the deflate bomb inflates to")
 	only := flag.String("only", "", "comma-separated attacks to run: bomb, stall, stalled, pin (default all)")
+	target := flag.String("target", "", "attack the server at `host:port` (with -pid) instead of starting wsx servers")
+	pid := flag.Int("pid", 0, "process id of the -target server, whose RSS is measured")
+	limit := flag.Int64("target-limit", 64<<20, "the -target server's read limit")
 	flag.Parse()
+	if *target != "" {
+		attackTarget(&hostile.Process{Addr: *target, Pid: *pid}, *limit, *conns, *bomb, *connStall, *only)
+		return
+	}
 	run := func(name string) bool { return *only == "" || strings.Contains(","+*only+",", ","+name+",") }
 
 	start := time.Now()
@@ -45,8 +52,12 @@ func main() {
 			limit int64
 			loop  string
 		}{{64 << 20, ""}, {wsx.DefaultReadLimit, ""}, {64 << 20, "reader"}} {
-			r, err := hostile.Bomb(hostile.ServerConfig{ReadLimit: tc.limit, Loop: tc.loop}, *bomb)
 			name := fmt.Sprintf("deflate bomb, %s inflated", size(*bomb))
+			var r hostile.BombResult
+			err := withServer(hostile.ServerConfig{ReadLimit: tc.limit, Loop: tc.loop}, func(s *hostile.Server) (err error) {
+				r, err = hostile.Bomb(s, *bomb)
+				return err
+			})
 			if err != nil {
 				fail(name, err)
 				continue
@@ -63,8 +74,12 @@ func main() {
 	if run("stall") {
 		for _, limit := range []int64{wsx.DefaultReadLimit, 64 << 20} {
 			inflated := limit - 64<<10
-			r, err := hostile.Stall(hostile.ServerConfig{ReadLimit: limit, StallTimeout: *stall}, inflated)
 			name := "stalled message (first frame inflating to the limit - 64 KiB, then silence)"
+			var r hostile.StallResult
+			err := withServer(hostile.ServerConfig{ReadLimit: limit, StallTimeout: *stall}, func(s *hostile.Server) (err error) {
+				r, err = hostile.Stall(s, inflated, *stall)
+				return err
+			})
 			if err != nil {
 				fail(name, err)
 				continue
@@ -91,7 +106,11 @@ func main() {
 				budget = wsx.DefaultMessageMemoryLimit
 			}
 			name := fmt.Sprintf("%d stalled compressed connections, first frame inflating to %s", n, tc.what)
-			r, err := hostile.Stalled(hostile.ServerConfig{MessageMemoryLimit: budget, StallTimeout: *connStall}, n, tc.inflated)
+			var r hostile.StalledResult
+			err := withServer(hostile.ServerConfig{MessageMemoryLimit: budget, StallTimeout: *connStall}, func(s *hostile.Server) (err error) {
+				r, err = hostile.Stalled(s, n, tc.inflated, *connStall)
+				return err
+			})
 			if err != nil {
 				fail(name, err)
 				continue
@@ -113,7 +132,11 @@ func main() {
 	}
 	if run("pin") {
 		n := 16
-		r, err := hostile.Pin(hostile.ServerConfig{MessageMemoryLimit: 64 << 20}, n, wsx.DefaultReadLimit-64<<10)
+		var r hostile.PinResult
+		err := withServer(hostile.ServerConfig{MessageMemoryLimit: 64 << 20}, func(s *hostile.Server) (err error) {
+			r, err = hostile.Pin(s, n, wsx.DefaultReadLimit-64<<10)
+			return err
+		})
 		name := fmt.Sprintf("%d connections, one whole message just under 32 MiB each, then idle", n)
 		if err != nil {
 			fail(name, err)
@@ -123,6 +146,52 @@ func main() {
 		}
 	}
 	fmt.Printf("\nReproduce: `cd bench && go run ./cmd/wsxhostile -conns %d -stall %v -conns-stall %v` (%v).\n", *conns, *stall, *connStall, time.Since(start).Round(time.Second))
+}
+
+// withServer runs attack against a fresh server process with cfg.
+func withServer(cfg hostile.ServerConfig, attack func(*hostile.Server) error) error {
+	s, err := hostile.StartServer(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return attack(s)
+}
+
+// attackTarget runs the attacks against a server somebody else started (wsx serve), whose
+// read limit is limit, and prints what its RSS did.
+func attackTarget(s *hostile.Process, limit int64, conns int, bomb int64, stall time.Duration, only string) {
+	run := func(name string) bool { return only == "" || strings.Contains(","+only+",", ","+name+",") }
+	fmt.Printf("wsxhostile against %s (pid %d), read limit %s, StallTimeout %v\n\n", s.Addr, s.Pid, size(limit), stall)
+	fmt.Println("| attack | on the wire | server RSS | outcome |")
+	fmt.Println("|---|---|---|---|")
+	if run("bomb") {
+		r, err := hostile.Bomb(s, bomb)
+		fmt.Printf("| deflate bomb, %s inflated | %s | peak +%s (%.2f x the limit) | Close %d after %v %v |\n",
+			size(bomb), size(r.Wire), size(int64(r.RSSPeak)), float64(r.RSSPeak)/float64(limit), r.Code, r.Took.Round(time.Millisecond), errText(err))
+	}
+	if run("stall") {
+		r, err := hostile.Stall(s, limit-64<<10, stall)
+		fmt.Printf("| stalled message, first frame inflating to the limit - 64 KiB | %s | +%s while it stalls; +%s after | Close %d after %v %v |\n",
+			size(r.Wire), size(int64(r.Held)), size(int64(r.HeldAfter)), r.Code, r.After.Round(100*time.Millisecond), errText(err))
+	}
+	if run("stalled") {
+		r, err := hostile.Stalled(s, conns, limit-64<<10, stall)
+		fmt.Printf("| %d stalled compressed connections, each inflating to the limit - 64 KiB | %s each | +%s, peak +%s (idle: %s per connection) | after StallTimeout: +%s %v |\n",
+			conns, size(int64(len(hostileDeflated(limit-64<<10)))), size(int64(r.RSS)), size(int64(r.RSSPeak)), size(int64(r.IdlePerConn)), size(int64(r.RSSAfter)), errText(err))
+	}
+	if run("pin") {
+		r, err := hostile.Pin(s, conns, 1<<20-64<<10)
+		fmt.Printf("| %d connections, one whole message of 960 KiB each, echoed, then idle | %s each | +%s (%s per connection) | %v |\n",
+			conns, size(r.Wire), size(int64(r.Live)), size(int64(r.Live)/int64(conns)), errText(err))
+	}
+}
+
+func errText(err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return ""
 }
 
 func hostileDeflated(n int64) []byte { return hostile.Deflated(n, 9) }
