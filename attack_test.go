@@ -483,7 +483,7 @@ func TestAttackHalfClosedPeer_7_1_5(t *testing.T) {
 // message, a compressed one, and Close and Ping behind them all return.
 func TestAttackPeerNeverReads(t *testing.T) {
 	opts := ConnOptions{StallTimeout: 200 * time.Millisecond, CloseTimeout: 200 * time.Millisecond}
-	big := bytes.Repeat([]byte("incompressible? no, but big "), 1<<20)
+	big := make([]byte, 4<<20)
 	for _, tc := range []struct {
 		name  string
 		write func(c *Conn) error
@@ -493,7 +493,7 @@ func TestAttackPeerNeverReads(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			for range 64 {
+			for range 16 {
 				if _, err := w.Write(big[:1<<20]); err != nil {
 					return err
 				}
@@ -506,6 +506,7 @@ func TestAttackPeerNeverReads(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := tcpPair(t)
+			a.(*net.TCPConn).SetWriteBuffer(16 << 10)
 			b.(*net.TCPConn).SetReadBuffer(4 << 10)
 			p := noContext
 			c := newConn(a, connConfig{opts: opts, deflate: &p, compression: deflate.Config{Level: 1}})
@@ -533,5 +534,48 @@ func TestAttackPeerNeverReads(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A peer that pipelines thousands of messages and never reads the echoes: replies held for
+// coalescing (coalesce.go, 64 KiB at most) go out, the echo's writes stall, and StallTimeout
+// closes the connection: the echo loop ends, holding nothing.
+//
+// DEFECT: the loop learns only "use of closed connection" (net.ErrClosed, what a connection
+// this side closed reports): the held replies' flush stalled and closed the connection, and
+// sendData and ioError check "closed" before the write error that says why, although
+// coalesce.go promises that later calls report why.
+func TestDefectPipeliningPeerNeverReads(t *testing.T) {
+	c, peer := serverWithRawClient(t, ConnOptions{StallTimeout: 300 * time.Millisecond, CloseTimeout: 200 * time.Millisecond})
+	c.nc.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	peer.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	go peer.nc.Write(bytes.Repeat(frameBytes(true, 0, frame.OpBinary, true, make([]byte, 100)), 20_000))
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 0, 4096)
+		for {
+			typ, msg, err := c.ReadMessage(context.Background(), buf[:0])
+			if err != nil {
+				done <- err
+				return
+			}
+			if err := c.Write(context.Background(), typ, msg); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if errors.Is(err, net.ErrClosed) || !isTimeout(errors.Unwrap(err)) {
+			t.Errorf("the echo loop ended with %v; want the stalled write's timeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		c.CloseNow()
+		<-done
+		t.Fatal("an echo loop whose peer pipelines and never reads does not end")
+	}
+	if c.w.held != nil && cap(*c.w.held) > holdBufferSize {
+		t.Errorf("%d bytes held for coalescing", cap(*c.w.held))
 	}
 }
