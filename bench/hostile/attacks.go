@@ -23,14 +23,11 @@ func Bomb(s Target, inflated int64) (BombResult, error) {
 	r := BombResult{Inflated: inflated}
 	body := deflated(inflated)
 	r.Wire = int64(len(body))
-	p, err := Dial(s.Address(), true)
+	p, err := DialCompressed(s.Address())
 	if err != nil {
 		return r, err
 	}
 	defer p.Conn.Close()
-	if !p.Compressed() {
-		return r, fmt.Errorf("the server declined permessage-deflate")
-	}
 	if err := s.Reset(); err != nil {
 		return r, err
 	}
@@ -71,7 +68,7 @@ func Stall(s Target, inflated int64, stall time.Duration) (StallResult, error) {
 	r := StallResult{Inflated: inflated}
 	body := deflated(inflated)
 	r.Wire = int64(len(body))
-	p, err := Dial(s.Address(), true)
+	p, err := DialCompressed(s.Address())
 	if err != nil {
 		return r, err
 	}
@@ -159,7 +156,7 @@ func Stalled(s Target, conns int, inflated int64, stall time.Duration) (StalledR
 		}
 	}()
 	for range conns {
-		p, err := Dial(s.Address(), true)
+		p, err := DialCompressed(s.Address())
 		if err != nil {
 			return r, fmt.Errorf("connection %d: %w", len(peers)+1, err)
 		}
@@ -239,7 +236,7 @@ func Pin(s Target, conns int, inflated int64) (PinResult, error) {
 		return r, err
 	}
 	for range conns {
-		p, err := Dial(s.Address(), true)
+		p, err := DialCompressed(s.Address())
 		if err != nil {
 			return r, err
 		}

@@ -50,6 +50,16 @@ func Dial(addr string, deflate bool) (*Peer, error) {
 	return p, nil
 }
 
+// DialCompressed is Dial offering permessage-deflate, and failing if the server declines it.
+func DialCompressed(addr string) (*Peer, error) {
+	p, err := Dial(addr, true)
+	if err == nil && !p.Compressed() {
+		p.Conn.Close()
+		return nil, errors.New("the server declined permessage-deflate")
+	}
+	return p, err
+}
+
 // Handshake performs the client's opening handshake (§4.1) on nc.
 func Handshake(nc net.Conn, host string, deflate bool) (*Peer, error) {
 	var k [16]byte
