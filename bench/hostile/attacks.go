@@ -23,18 +23,11 @@ func Bomb(s Target, inflated int64) (BombResult, error) {
 	r := BombResult{Inflated: inflated}
 	body := deflated(inflated)
 	r.Wire = int64(len(body))
-	p, err := DialCompressed(s.Address())
+	p, base, err := connect(s, false)
 	if err != nil {
 		return r, err
 	}
 	defer p.Conn.Close()
-	if err := s.Reset(); err != nil {
-		return r, err
-	}
-	base, err := s.Stat(false)
-	if err != nil {
-		return r, err
-	}
 	start := time.Now()
 	go p.Write(p.Frame(0x80|Rsv1|OpBinary, body)) // the server may stop reading part-way
 	code, _, err := p.ReadClose(time.Minute)
@@ -50,6 +43,25 @@ func Bomb(s Target, inflated int64) (BombResult, error) {
 	r.RSSPeak = sub(r.Stat.RSSPeak, base.RSS)
 	r.Allocated = sub(r.Stat.Allocated, base.Allocated)
 	return r, nil
+}
+
+// connect opens a compressed connection to s, then restarts the server's peaks and returns its
+// Stat (after a GC when gc is set): the figures the attack's are measured from.
+func connect(s Target, gc bool) (*Peer, Stat, error) {
+	p, err := DialCompressed(s.Address())
+	if err != nil {
+		return nil, Stat{}, err
+	}
+	err = s.Reset()
+	var base Stat
+	if err == nil {
+		base, err = s.Stat(gc)
+	}
+	if err != nil {
+		p.Conn.Close()
+		return nil, Stat{}, err
+	}
+	return p, base, nil
 }
 
 // StallResult is what one stalled message held in a server, before and after its
@@ -68,18 +80,11 @@ func Stall(s Target, inflated int64, stall time.Duration) (StallResult, error) {
 	r := StallResult{Inflated: inflated}
 	body := deflated(inflated)
 	r.Wire = int64(len(body))
-	p, err := DialCompressed(s.Address())
+	p, base, err := connect(s, true)
 	if err != nil {
 		return r, err
 	}
 	defer p.Conn.Close()
-	if err := s.Reset(); err != nil {
-		return r, err
-	}
-	base, err := s.Stat(true)
-	if err != nil {
-		return r, err
-	}
 	if err := p.Write(p.Frame(Rsv1|OpBinary, body)); err != nil { // not final: more is owed
 		return r, err
 	}
