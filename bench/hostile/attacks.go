@@ -117,6 +117,11 @@ func Stall(s Target, inflated int64, stall time.Duration) (StallResult, error) {
 			break
 		}
 	}
+	if st.Open == 0 { // once more: the handler may have ended after the GC that Stat ran
+		if st, err = s.Stat(true); err != nil {
+			return r, err
+		}
+	}
 	r.HeldAfter = sub(st.held(), base.held())
 	if st.Open != 0 {
 		return r, fmt.Errorf("the connection is still open %v after the server's Close", time.Since(sent)-r.After)

@@ -107,6 +107,12 @@ func (s *Server) Stat(gc bool) (Stat, error) {
 	return st, err
 }
 
+// HeapProfile writes a heap profile of the server to path.
+func (s *Server) HeapProfile(path string) error {
+	_, err := s.command("heap " + path)
+	return err
+}
+
 // Close ends the server process.
 func (s *Server) Close() error {
 	s.in.Close()

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,7 @@ type Stat struct {
 //	reset → "ok"      GC, give memory back to the OS, restart the peaks
 //	stat  → a Stat in JSON
 //	gc    → a Stat in JSON, after a GC (Live is then the live heap)
+//	heap PATH → "ok" after writing a heap profile to PATH
 //
 // It exits when its stdin closes, so that it never outlives its parent.
 const envServe = "WSXHOSTILE_SERVE"
@@ -113,7 +115,16 @@ func serve(cfg ServerConfig, in io.Reader, out io.Writer) error {
 	fmt.Fprintf(out, "addr %s\n", ln.Addr())
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
-		switch sc.Text() {
+		cmd, arg, _ := strings.Cut(sc.Text(), " ")
+		switch cmd {
+		case "heap":
+			runtime.GC()
+			f, err := os.Create(arg)
+			if err == nil {
+				err = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+			fmt.Fprintln(out, "ok", err)
 		case "reset":
 			runtime.GC()
 			debug.FreeOSMemory()
