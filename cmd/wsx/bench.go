@@ -66,11 +66,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	f.BoolVar(&cfg.text, "text", false, "send text messages instead of binary ones")
 	f.BoolVar(&cfg.progress, "progress", e.stderrTerminal, "show a progress line every second on stderr")
 	f.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "give up on an opening handshake after `duration`")
-	f.Var(&cfg.dial.headers, "H", "add a request header `'Name: value'` to each handshake (repeatable)")
-	f.Var(&cfg.dial.protocols, "s", "offer subprotocol `name`s (repeat or comma-separate)")
-	f.StringVar(&cfg.dial.origin, "origin", "", "send Origin `origin`")
-	f.BoolVar(&cfg.dial.insecure, "insecure", false, "do not verify the server's TLS certificate")
-	f.BoolVar(&cfg.dial.insecure, "k", false, "short for --insecure")
+	cfg.dial.addDialFlags(f)
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status
@@ -92,27 +88,24 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	case cfg.size > 1<<30:
 		return f.usageError(e, "--size is larger than 1GiB")
 	}
-	if err := checkWebSocketURL(pos[0]); err != nil {
-		return f.usageError(e, "%v", err)
-	}
 	cfg.dial.readLimit = cfg.size // a reply larger than what was sent is not an echo
 	if cfg.size == 0 {
 		cfg.dial.readLimit = 1
 	}
-	opts, err := cfg.dial.dialOptions()
+	t, err := cfg.dial.target(pos[0])
 	if err != nil {
 		return f.usageError(e, "%v", err)
 	}
-	b := &bench{cfg: &cfg, e: e, url: pos[0], opts: opts}
+	b := &bench{cfg: &cfg, e: e, url: t.display, target: t}
 	return b.run(ctx)
 }
 
 // bench is one run of wsx bench.
 type bench struct {
-	cfg  *benchConfig
-	e    *env
-	url  string
-	opts *wsx.DialOptions
+	cfg    *benchConfig
+	e      *env
+	url    string
+	target *target
 
 	// Totals over all connections, for the progress line.
 	sent, recv atomic.Int64
@@ -228,7 +221,7 @@ func (b *bench) dialAll(ctx context.Context) ([]*benchConn, int) {
 			dctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 			defer cancel()
 			t := time.Now()
-			c, _, err := wsx.Dial(dctx, b.url, b.opts)
+			c, _, err := wsx.Dial(dctx, b.target.url, b.target.opts)
 			d := time.Since(t)
 			mu.Lock()
 			defer mu.Unlock()

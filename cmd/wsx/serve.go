@@ -104,16 +104,12 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return status
 	}
-	switch len(pos) {
-	case 0:
-		cfg.addr = "127.0.0.1:8080"
-	case 1:
-		cfg.addr = pos[0]
-		if _, err := strconv.ParseUint(cfg.addr, 10, 16); err == nil {
-			cfg.addr = "127.0.0.1:" + cfg.addr
-		}
-	default:
+	if len(pos) > 1 {
 		return f.usageError(e, "want at most one address, got %q", pos)
+	}
+	var err error
+	if cfg.addr, err = listenAddr(strings.Join(pos, ""), "127.0.0.1:8080"); err != nil {
+		return f.usageError(e, "%v", err)
 	}
 	switch {
 	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
