@@ -694,3 +694,31 @@ func TestConnectDialErrorNamesURL(t *testing.T) {
 		t.Fatalf("got %+v", r)
 	}
 }
+
+// framesServer answers each handshake by hand (§4.2.2) and then writes frames, so that a
+// test can send what wsx would never send.
+func framesServer(t *testing.T, frames []byte) string {
+	t.Helper()
+	return "ws://" + rawServer(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		io.WriteString(c, response101(wsx.AcceptKey(req.Header.Get("Sec-WebSocket-Key"))))
+		c.Write(frames)
+		io.Copy(io.Discard, c)
+	}) + "/"
+}
+
+// wsx connect's read limit is the library's default (issue 8 item 14): a message over it
+// fails the connection with 1009 as soon as its header arrives.
+func TestConnectDefaultReadLimit(t *testing.T) {
+	r := runWSX(t, context.Background(), blockingStdin(t), "connect", framesServer(t, tooBigFrameHeader(false)))
+	if r.code != exitDropped || !strings.Contains(r.stderr, "read limit") {
+		t.Fatalf("got %+v, want exit 4 with the read limit named", r)
+	}
+	r = runWSX(t, context.Background(), nil, "connect", "--help")
+	if !strings.Contains(r.stdout, "(default 32MiB)") {
+		t.Fatalf("connect --help does not state the default read limit:\n%s", r.stdout)
+	}
+}

@@ -258,26 +258,6 @@ func (f *flags) printHelp(w io.Writer) {
 	})
 }
 
-// listenAddr returns the address to listen on for the argument arg of a server command: def
-// when arg is empty, 127.0.0.1:PORT for a bare port, else arg, which must be host:port with
-// a port from 0 to 65535 (0: any free port).
-func listenAddr(arg, def string) (string, error) {
-	switch {
-	case arg == "":
-		return def, nil
-	case !strings.Contains(arg, ":"):
-		arg = "127.0.0.1:" + arg
-	}
-	_, port, err := net.SplitHostPort(arg)
-	if err != nil {
-		return "", fmt.Errorf("bad address %q: want host:port, :port or a port", arg)
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return "", fmt.Errorf("bad address %q: the port must be a number from 0 to 65535", arg)
-	}
-	return arg, nil
-}
-
 // errText returns err's text for a line that already names the command: without the "wsx: "
 // prefix of the library's errors, so that a line never says "wsx connect: wsx: ...".
 func errText(err error) string {

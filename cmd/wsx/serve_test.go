@@ -7,9 +7,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -279,8 +281,9 @@ func TestServeHandshakeRecord(t *testing.T) {
 		}
 		return false
 	}
-	if rec.RequestLine != "GET /echo?wsx-playground=abc123 HTTP/1.1" || rec.Headers[0] != [2]string{"Host", s.addr} ||
-		!has("X-Test", "one") || !has("Upgrade", "websocket") || !has("Sec-Websocket-Version", "13") || !has("Sec-Websocket-Protocol", "superchat, other") {
+	// The fields as the client sent them: in its order, with its spelling.
+	if rec.RequestLine != "GET /echo?wsx-playground=abc123 HTTP/1.1" || rec.Headers[0] != [2]string{"Host", s.addr} || !rec.Ordered ||
+		!has("X-Test", "one") || !has("Upgrade", "websocket") || !has("Sec-WebSocket-Version", "13") || !has("Sec-WebSocket-Protocol", "superchat, other") {
 		t.Fatalf("record %+v", rec)
 	}
 	resp, err = http.Get("http://" + s.addr + "/_wsx/handshake?id=other")
@@ -541,4 +544,291 @@ func TestPlaygroundIDs(t *testing.T) {
 			t.Errorf("page lacks %q", s)
 		}
 	}
+}
+
+// getHandshakeRecord fetches the playground's record of handshake id, or returns nil for a
+// 404.
+func getHandshakeRecord(t *testing.T, s *testServer, id string) *handshakeRecord {
+	t.Helper()
+	resp, err := http.Get("http://" + s.addr + "/_wsx/handshake?id=" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	var rec handshakeRecord
+	if err := json.NewDecoder(resp.Body).Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	return &rec
+}
+
+// handshakeRequest is the head of a handshake for path with extra header lines.
+func handshakeRequest(addr, path, extra string) string {
+	return "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + wsx.NewKey() + "\r\nSec-WebSocket-Version: 13\r\n" + extra + "\r\n"
+}
+
+// exchange writes req on c and reads one response.
+func exchange(t *testing.T, c net.Conn, br *bufio.Reader, req string) *http.Response {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return resp
+}
+
+// The playground's handshake log keeps only accepted handshakes, each a bounded copy, and
+// the server caps the size of a request head (issue 8 item 11).
+func TestServeHandshakeLogBounds(t *testing.T) {
+	s := startServe(t)
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	// Refused on the connection's first request (the router's path), and on a keep-alive
+	// connection's second (net/http's path): no record stays.
+	c, br := dial()
+	bad := strings.Replace(handshakeRequest(s.addr, "/?wsx-playground=refused1", ""), "Version: 13", "Version: 8", 1)
+	if resp := exchange(t, c, br, bad); resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("version 8: %s", resp.Status)
+	}
+	c, br = dial()
+	if resp := exchange(t, c, br, "GET /favicon.ico HTTP/1.1\r\nHost: "+s.addr+"\r\n\r\n"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("favicon: %s", resp.Status)
+	}
+	bad = strings.Replace(handshakeRequest(s.addr, "/?wsx-playground=refused2", ""), "Version: 13", "Version: 8", 1)
+	if resp := exchange(t, c, br, bad); resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("version 8 after a request: %s", resp.Status)
+	}
+	// A head larger than 16 KiB is refused before anything is kept.
+	c, br = dial()
+	huge := handshakeRequest(s.addr, "/?wsx-playground=huge", "X-Pad: "+strings.Repeat("x", 64<<10)+"\r\n")
+	if resp := exchange(t, c, br, huge); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("a 64 KiB head: %s", resp.Status)
+	}
+	for _, id := range []string{"refused1", "refused2", "huge"} {
+		if rec := getHandshakeRecord(t, s, id); rec != nil {
+			t.Errorf("handshake %s was refused, and its record kept: %d fields", id, len(rec.Headers))
+		}
+	}
+
+	// An accepted handshake keeps a copy of its request with each value cut to 2 KiB.
+	c, br = dial()
+	long := strings.Repeat("v", 10<<10)
+	if resp := exchange(t, c, br, handshakeRequest(s.addr, "/?wsx-playground=long", "X-Long: "+long+"\r\n")); resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("a 10 KiB field: %s", resp.Status)
+	}
+	rec := getHandshakeRecord(t, s, "long")
+	if rec == nil || !rec.Truncated {
+		t.Fatalf("record %+v", rec)
+	}
+	for _, h := range rec.Headers {
+		if h[0] == "X-Long" && h[1] != long[:maxRecordValue]+"…" {
+			t.Errorf("X-Long kept as %d bytes", len(h[1]))
+		}
+	}
+}
+
+// The log holds at most maxHandshakes records, each of at most maxRecordBytes.
+func TestHandshakeLogLimits(t *testing.T) {
+	var l handshakeLog
+	for i := range 2 * maxHandshakes {
+		rec := newHandshakeRecord("127.0.0.1:1", "GET / HTTP/1.1")
+		for j := range 2 * maxRecordFields {
+			rec.addField("X-Field-"+strconv.Itoa(j), strings.Repeat("v", 1000))
+		}
+		if rec.size > maxRecordBytes || len(rec.Headers) > maxRecordFields || !rec.Truncated {
+			t.Fatalf("a record of %d bytes in %d fields", rec.size, len(rec.Headers))
+		}
+		l.add(strconv.Itoa(i), rec)
+	}
+	if len(l.byID) != maxHandshakes || len(l.order) != maxHandshakes {
+		t.Fatalf("%d records, %d in order", len(l.byID), len(l.order))
+	}
+	if rec, _ := l.get("0"); rec != nil {
+		t.Fatalf("the oldest record is still there")
+	}
+}
+
+// waitForLog waits until the server's log holds want, for up to 20 seconds.
+func waitForLog(t *testing.T, s *testServer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never showed %q:\n%s", want, s.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitClosed reads c until the server closes it, for up to 20 seconds.
+func waitClosed(t *testing.T, c net.Conn, what string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err := io.Copy(io.Discard, c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("%s: the server did not close the connection", what)
+	}
+}
+
+// A client that never reads is disconnected after the write timeout, instead of holding
+// its connection and the server's goroutine forever (issue 8 item 13).
+func TestServeWriteTimeout(t *testing.T) {
+	s := startServe(t, "--write-timeout", "200ms")
+	c, _ := rawHandshake(t, s.addr)
+	frame := appendFrame(nil, true, 0x2, make([]byte, 1<<20), true)
+	for !strings.Contains(s.logs.String(), `"msg":"failed"`) {
+		// Send until the server's echo fills the socket buffers both ways; a write that
+		// cannot go out is simply tried again.
+		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		c.Write(frame)
+	}
+	waitForLog(t, s, "the client took no message for 200ms (--write-timeout)")
+	waitClosed(t, c, "a client that does not read")
+}
+
+// Timeouts for plain HTTP: a keep-alive connection with no next request, a connection that
+// sends nothing, and one that never finishes its request head (issue 8 item 13).
+func TestServeHTTPTimeouts(t *testing.T) {
+	s := startServe(t, "--idle-timeout", "100ms", "--read-header-timeout", "100ms")
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if resp := exchange(t, c, bufio.NewReader(c), "GET /favicon.ico HTTP/1.1\r\nHost: "+s.addr+"\r\n\r\n"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("favicon: %s", resp.Status)
+	}
+	waitClosed(t, c, "an idle keep-alive connection")
+
+	for _, sent := range []string{"", "GET / HTTP/1.1\r\nHost: x\r\n", "GET / HTTP/1.1\r\nUpgrade: websocket\r\n"} {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, sent)
+		waitClosed(t, c, fmt.Sprintf("a connection that sent %q", sent))
+	}
+	// The defaults are in the help.
+	r := runWSX(t, context.Background(), nil, "serve", "--help")
+	for _, want := range []string{"--read-header-timeout duration", "(default 10s)", "(default 30s)", "(default 1m0s)", "(default 32MiB)"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
+}
+
+// tooBigFrameHeader is the header of a binary frame one byte over wsx's default read limit
+// (§5.2, 64-bit length), masked as a client's.
+func tooBigFrameHeader(masked bool) []byte {
+	h := []byte{0x82, 127, 0, 0, 0, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint64(h[2:], wsx.DefaultReadLimit+1)
+	if masked {
+		h[1] |= 0x80
+		h = append(h, 1, 2, 3, 4)
+	}
+	return h
+}
+
+// The command's read limit is the library's default unless a flag says otherwise (issue 8
+// item 14): a message over it fails the connection with 1009 (§7.4.1) as soon as its
+// header says so.
+func TestServeDefaultReadLimit(t *testing.T) {
+	s := startServe(t)
+	c, br := rawHandshake(t, s.addr)
+	c.Write(tooBigFrameHeader(true))
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	f, err := readFrame(br, 125)
+	if err != nil || f.op != opClose {
+		t.Fatalf("got %+v, %v; want a Close frame", f, err)
+	}
+	if code, _ := closePayload(f.payload); code != wsx.StatusMessageTooBig {
+		t.Fatalf("close code %v, want 1009", code)
+	}
+}
+
+// Logs of -v: a line per message with its direction, type by name, length and an escaped,
+// cut preview; durations in readable units, in JSON too.
+func TestServeVerboseLog(t *testing.T) {
+	s := startServe(t, "-v")
+	c := dialTest(t, s.url, nil)
+	long := strings.Repeat("é", 100)
+	roundTrip(t, c, wsx.MessageText, []byte("hi\x1b[2J\u202e"))
+	roundTrip(t, c, wsx.MessageText, []byte(long))
+	roundTrip(t, c, wsx.MessageBinary, []byte{0, 1, 0xff})
+	c.Close(wsx.StatusNormalClosure, "")
+	r := s.stop(t)
+	var messages []map[string]any
+	var closed map[string]any
+	for line := range strings.Lines(r.stderr) {
+		var entry map[string]any
+		json.Unmarshal([]byte(line), &entry)
+		switch entry["msg"] {
+		case "message":
+			messages = append(messages, entry)
+		case "closed":
+			closed = entry
+		}
+	}
+	want := []struct {
+		typ  string
+		len  float64
+		data string
+	}{{"text", 9, `hi\x1b[2J\u202e`}, {"text", 200, strings.Repeat("é", 32) + "…"}, {"binary", 3, "00 01 ff"}}
+	if len(messages) != len(want) {
+		t.Fatalf("message entries %v", messages)
+	}
+	for i, w := range want {
+		m := messages[i]
+		if m["type"] != w.typ || m["len"] != w.len || m["data"] != w.data || m["dir"] != "in" || m["level"] != "DEBUG" {
+			t.Errorf("entry %v, want %+v", m, w)
+		}
+	}
+	if d, _ := closed["duration"].(string); d == "" || !strings.ContainsAny(d, "sµm") {
+		t.Errorf("closed: duration %v, want a readable duration", closed["duration"])
+	}
+}
+
+// A WebSocket handshake that follows another request on a keep-alive connection goes
+// through net/http, and is served like any other.
+func TestServeHandshakeAfterRequest(t *testing.T) {
+	s := startServe(t)
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if resp := exchange(t, c, br, "GET /favicon.ico HTTP/1.1\r\nHost: "+s.addr+"\r\n\r\n"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("favicon: %s", resp.Status)
+	}
+	if resp := exchange(t, c, br, handshakeRequest(s.addr, "/after?wsx-playground=after", "")); resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %s", resp.Status)
+	}
+	c.Write(appendFrame(nil, true, 0x1, []byte("second request"), true))
+	if op, msg := readMessage(t, br, 100); op != 0x1 || string(msg) != "second request" {
+		t.Fatalf("echo: %d %q", op, msg)
+	}
+	if rec := getHandshakeRecord(t, s, "after"); rec == nil || rec.Ordered || rec.Headers[0][0] != "Host" {
+		t.Fatalf("record %+v", rec)
+	}
+	waitForLog(t, s, `"path":"/after"`)
 }

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// What every server the command starts (serve, proxy, bridge) shares: where it listens, and
+// the timeouts that keep a client from holding a connection, a goroutine or memory forever.
+
+// Defaults of the server timeouts, stated in each server's --help and in the README.
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultWriteTimeout      = 30 * time.Second
+	defaultIdleTimeout       = 60 * time.Second
+)
+
+// maxRequestHead bounds the request head a server reads: AcceptConn's own limit (a larger
+// handshake gets 431 Request Header Fields Too Large, RFC 6585 §5), and net/http's
+// MaxHeaderBytes for plain HTTP requests.
+const maxRequestHead = 16 << 10
+
+// serverTimeouts bound what a client can hold of a server.
+type serverTimeouts struct {
+	// readHeader bounds the time from accepting a connection (or the end of the previous
+	// HTTP request on it) to the end of the request head: a silent or slow client
+	// (slowloris) is disconnected after it.
+	readHeader time.Duration
+	// write bounds each write to a client: a WebSocket message, or a whole HTTP response.
+	// A client that stops reading is disconnected after it instead of holding a goroutine
+	// and its unsent data forever.
+	write time.Duration
+	// idle bounds how long an HTTP keep-alive connection waits for its next request.
+	idle time.Duration
+}
+
+func (t *serverTimeouts) addFlags(f *flags) {
+	f.DurationVar(&t.readHeader, "read-header-timeout", defaultReadHeaderTimeout, "close a connection whose request head has not arrived `duration` after it\nopened (or after its previous request)")
+	f.DurationVar(&t.write, "write-timeout", defaultWriteTimeout, "close a connection when a message (or an HTTP response) to the client takes\nlonger than `duration` to go out: a client that stops reading")
+	f.DurationVar(&t.idle, "idle-timeout", defaultIdleTimeout, "close an HTTP keep-alive connection with no request for `duration`")
+}
+
+// check returns a usage error for a timeout that is not positive.
+func (t *serverTimeouts) check() error {
+	for name, d := range map[string]time.Duration{"--read-header-timeout": t.readHeader, "--write-timeout": t.write, "--idle-timeout": t.idle} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be positive", name)
+		}
+	}
+	return nil
+}
+
+// httpServer returns an http.Server for h with the timeouts and the header limit, serving
+// HTTP/1.1 only: without extended CONNECT (RFC 8441) an HTTP/2 request cannot become a
+// WebSocket.
+func (t *serverTimeouts) httpServer(h http.Handler, log *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.readHeader,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
+		MaxHeaderBytes:    maxRequestHead,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Protocols:         new(http.Protocols),
+	}
+	srv.Protocols.SetHTTP1(true)
+	return srv
+}
+
+// deadlineContext is a context with a deadline and nothing else: no cancellation, hence no
+// timer and no goroutine watching it. wsx applies a context's deadline to the socket
+// ("ctx bounds the call") and reports a call it cut short as context.DeadlineExceeded, so
+// this bounds an AcceptConn or a Write at the cost of nothing but the socket's deadline.
+type deadlineContext struct{ at time.Time }
+
+func (d *deadlineContext) Deadline() (time.Time, bool) { return d.at, true }
+func (d *deadlineContext) Done() <-chan struct{}       { return nil }
+func (d *deadlineContext) Err() error                  { return nil }
+func (d *deadlineContext) Value(any) any               { return nil }
+
+// writeDeadline bounds the writes of one connection to the write timeout without a timer or
+// an allocation per message: its context's deadline moves forward only when a write would
+// get less than the timeout, so that the socket's deadline changes once every quarter of the
+// timeout at most, and a write gets between the timeout and 5/4 of it. One goroutine uses it
+// at a time.
+type writeDeadline struct {
+	timeout time.Duration
+	ctx     deadlineContext
+}
+
+// next returns the context for the next write.
+func (w *writeDeadline) next() context.Context {
+	if now := time.Now(); w.ctx.at.Sub(now) < w.timeout {
+		w.ctx.at = now.Add(w.timeout + w.timeout/4)
+	}
+	return &w.ctx
+}
+
+// listenAddr returns the address to listen on for the argument arg of a server command: def
+// when arg is empty, 127.0.0.1:PORT for a bare port, else arg, which must be host:port with
+// a port from 0 to 65535 (0: any free port).
+func listenAddr(arg, def string) (string, error) {
+	switch {
+	case arg == "":
+		return def, nil
+	case !strings.Contains(arg, ":"):
+		arg = "127.0.0.1:" + arg
+	}
+	_, port, err := net.SplitHostPort(arg)
+	if err != nil {
+		return "", fmt.Errorf("bad address %q: want host:port, :port or a port", arg)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", fmt.Errorf("bad address %q: the port must be a number from 0 to 65535", arg)
+	}
+	return arg, nil
+}
+
+// displayHost returns a host:port to put in the URLs shown to the user: a wildcard listener
+// is reachable at localhost.
+func displayHost(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok && t.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", strconv.Itoa(t.Port))
+	}
+	return a.String()
+}
+
+// acceptLoop accepts connections from ln and hands each to serve in a goroutine of its own,
+// until ln is closed. Like http.Server, it waits and retries after errors such as running
+// out of file descriptors, rather than stopping.
+func acceptLoop(ln net.Listener, log *slog.Logger, serve func(net.Conn)) {
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			log.Warn("accept failed; retrying", "err", err, "in", formatDuration(delay))
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		go serve(nc)
+	}
+}
