@@ -66,7 +66,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	f.BoolVar(&cfg.text, "text", false, "send text messages instead of binary ones")
 	f.BoolVar(&cfg.progress, "progress", e.stderrTerminal, "show a progress line every second on stderr")
 	f.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "give up on an opening handshake after `duration`")
-	cfg.dial.addDialFlags(f)
+	cfg.dial.addDialFlags(f, true)
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -121,12 +122,19 @@ type connectConfig struct {
 }
 
 // addDialFlags defines the flags that say how to reach a server, shared by connect, bench,
-// proxy and bridge.
-func (cfg *connectConfig) addDialFlags(f *flags) {
+// proxy and bridge, and, for a client (connect, bench), --origin, --compression and -s;
+// proxy and bridge, which are also servers, have --origin and --compression for the side
+// they accept, and --upstream-origin.
+func (cfg *connectConfig) addDialFlags(f *flags, client bool) {
 	f.Var(&cfg.headers, "H", "add a request header `'Name: value'` to the handshake (repeatable)")
-	f.Var(&cfg.protocols, "subprotocol", "offer subprotocol `name`s, most preferred first (repeat or comma-separate)")
-	f.Var(&cfg.protocols, "s", "short for --subprotocol")
-	f.StringVar(&cfg.origin, "origin", "", "send Origin `origin`, such as https://example.com, as a browser would")
+	if client {
+		f.Var(&cfg.protocols, "subprotocol", "offer subprotocol `name`s, most preferred first (repeat or comma-separate)")
+		f.Var(&cfg.protocols, "s", "short for --subprotocol")
+		f.StringVar(&cfg.origin, "origin", "", "send Origin `origin`, such as https://example.com, as a browser would")
+		f.BoolVar(&cfg.compression, "compression", false, "offer permessage-deflate (RFC 7692): messages both ways are compressed if the\nserver accepts")
+	} else {
+		f.StringVar(&cfg.origin, "upstream-origin", "", "send Origin `origin` to the server")
+	}
 	f.StringVar(&cfg.proxy, "proxy", "", "connect through the proxy at `URL` (http, https, socks5, socks5h), or \"direct\";\nthe default comes from HTTPS_PROXY, HTTP_PROXY and NO_PROXY")
 	f.BoolVar(&cfg.insecure, "insecure", false, "do not verify the server's TLS certificate")
 	f.BoolVar(&cfg.insecure, "k", false, "short for --insecure")
@@ -135,13 +143,12 @@ func (cfg *connectConfig) addDialFlags(f *flags) {
 	f.StringVar(&cfg.certFile, "cert", "", "present the PEM client certificate in `file` (with --key)")
 	f.StringVar(&cfg.keyFile, "key", "", "PEM private key `file` for --cert")
 	f.StringVar(&cfg.caFile, "cacert", "", "verify the server against the PEM certificates in `file` instead of the\nsystem's roots")
-	f.BoolVar(&cfg.compression, "compression", false, "offer permessage-deflate (RFC 7692): messages both ways are compressed if the\nserver accepts")
 }
 
 func runConnect(ctx context.Context, e *env, args []string) int {
 	f := newFlags("connect", connectUsage)
 	cfg := connectConfig{readLimit: wsx.DefaultReadLimit}
-	cfg.addDialFlags(f)
+	cfg.addDialFlags(f, true)
 	f.BoolVar(&cfg.binary, "binary", false, "send lines as binary messages instead of text")
 	f.Var(&cfg.send, "send", "send `message` as a text message instead of reading stdin (repeatable, in order)")
 	f.StringVar(&cfg.sendFile, "send-file", "", "send the contents of `file` as one message (text if it is UTF-8, else binary;\n- is stdin) instead of reading lines")
@@ -426,14 +433,15 @@ func describeConn(c *wsx.Conn) string {
 }
 
 // printRefusal shows the response of a failed handshake: its status and, escaped, the start
-// of its body, where servers explain themselves.
+// of its body, where servers explain themselves. The body stays readable.
 func printRefusal(w io.Writer, who string, resp *http.Response) {
 	fmt.Fprintf(w, "%s: the server answered %s %s\n", who, resp.Proto, resp.Status)
 	if resp.Body == nil {
 		return
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if s := strings.TrimSpace(escapeControl(body)); s != "" {
+	body, _ := io.ReadAll(resp.Body) // at most 4 KiB: Dial keeps no more
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if s := strings.TrimSpace(escapeControl(body[:min(len(body), 512)])); s != "" {
 		fmt.Fprintf(w, "%s: body: %s\n", who, s)
 	}
 }

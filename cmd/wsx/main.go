@@ -72,6 +72,7 @@ func init() {
 	commands = []command{
 		{"serve", "run an echo, broadcast or file server with a playground page", runServe},
 		{"connect", "connect to a WebSocket server: send stdin, print what arrives", runConnect},
+		{"proxy", "forward WebSocket connections to a server, logging every message both ways", runProxy},
 
 		{"doctor", "check a server's opening handshake rule by rule, or explain a client's", runDoctor},
 		{"bench", "load-test an echo server: throughput and latency percentiles", runBench},

@@ -72,28 +72,24 @@ Examples:
 
 // serveConfig is what the flags of wsx serve select.
 type serveConfig struct {
-	addr           string
-	broadcast      bool
-	nats           string // with broadcast: the NATS server joining several processes
-	exec           string
-	execRaw        bool
-	dir            string
-	subprotocols   []string
-	origins        []string
-	insecureOrigin bool
-	compression    bool
-	compressLevel  int
-	readLimit      int64 // 0: no limit
-	tls            serverTLS
-	timeouts       serverTimeouts
-	logFormat      string
-	verbose        bool
-	execStderr     io.Writer // the commands' stderr: the server's
+	addr          string
+	broadcast     bool
+	nats          string // with broadcast: the NATS server joining several processes
+	exec          string
+	execRaw       bool
+	dir           string
+	subprotocols  []string
+	accept        acceptConfig
+	compressLevel int
+	tls           serverTLS
+	timeouts      serverTimeouts
+	log           logConfig
+	execStderr    io.Writer // the commands' stderr: the server's
 }
 
 func runServe(ctx context.Context, e *env, args []string) int {
 	f := newFlags("serve", serveUsage)
-	cfg := serveConfig{readLimit: wsx.DefaultReadLimit}
+	var cfg serveConfig
 	f.BoolVar(&cfg.broadcast, "broadcast", false, "send each message to every client on the same path instead of echoing it;\na client more than 1 MiB behind is closed with 1008, one that takes no data for 10 s is dropped")
 	f.StringVar(&cfg.nats, "nats", "", "with --broadcast, join the wsx serve processes connected to the NATS server at `URL`")
 	f.StringVar(&cfg.exec, "exec", "", "run `command` for each connection, with the messages as its stdin and stdout")
@@ -101,16 +97,11 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	f.StringVar(&cfg.dir, "dir", "", "serve the files of `directory` to plain GET requests instead of the playground\n(the playground stays at /_wsx/playground)")
 	f.Var((*listFlag)(&cfg.subprotocols), "subprotocol", "subprotocol `name` to agree to, in order of preference (repeat or comma-separate)")
 	f.Var((*listFlag)(&cfg.subprotocols), "s", "short for --subprotocol")
-	f.Var((*listFlag)(&cfg.origins), "origin", "`pattern` of other origins whose pages may connect, such as '*.example.com',\n'localhost:*' or 'https://app.example.com' (repeat or comma-separate)")
-	f.BoolVar(&cfg.insecureOrigin, "insecure-origin", false, "accept pages from every origin (cross-site WebSocket hijacking; for tests only)")
-	f.BoolVar(&cfg.compression, "compression", true, "accept permessage-deflate (RFC 7692) when the client offers it, as browsers do;\n--compression=false declines it")
+	cfg.accept.addFlags(f)
 	f.IntVar(&cfg.compressLevel, "compression-level", 0, "DEFLATE `level`, 1 (fastest) to 9 (smallest); 0: the library's default")
-	f.Var((*sizeFlag)(&cfg.readLimit), "read-limit", "largest message `size` accepted, such as 16MiB; larger ones close the\nconnection with 1009 (0: no limit)")
 	cfg.tls.addFlags(f)
 	cfg.timeouts.addFlags(f)
-	f.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
-	f.BoolVar(&cfg.verbose, "verbose", false, "also log every message")
-	f.BoolVar(&cfg.verbose, "v", false, "short for --verbose")
+	cfg.log.addFlags(f, "also log every message")
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status
@@ -122,54 +113,33 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if cfg.addr, err = listenAddr(strings.Join(pos, ""), "127.0.0.1:8080"); err != nil {
 		return f.usageError(e, "%v", err)
 	}
-	if err := cfg.tls.check(); err != nil {
-		return f.usageError(e, "%v", err)
-	}
-	if err := cfg.timeouts.check(); err != nil {
+	if err := checkAll(cfg.accept.check, cfg.tls.check, cfg.timeouts.check, cfg.log.check); err != nil {
 		return f.usageError(e, "%v", err)
 	}
 	switch {
 	case cfg.compressLevel < 0 || cfg.compressLevel > 9:
 		return f.usageError(e, "--compression-level must be 1 to 9")
-	case cfg.compressLevel != 0 && !cfg.compression:
+	case cfg.compressLevel != 0 && !cfg.accept.compression:
 		return f.usageError(e, "--compression-level goes with compression, which --compression=false turns off")
 	case cfg.nats != "" && !cfg.broadcast:
 		return f.usageError(e, "--nats goes with --broadcast")
-	case cfg.logFormat != "text" && cfg.logFormat != "json":
-		return f.usageError(e, "--log-format must be text or json, not %q", cfg.logFormat)
 	case cfg.broadcast && cfg.exec != "":
 		return f.usageError(e, "--broadcast and --exec are two ways to answer: choose one")
 	case cfg.execRaw && cfg.exec == "":
 		return f.usageError(e, "--exec-raw goes with --exec")
 	}
-	// TODO(origin patterns): check cfg.origins here with the library's validation of
-	// origin patterns once it has one (issue 8 item 9), and report a bad pattern as a usage
-	// error instead of refusing every cross-origin handshake later.
 	if cfg.dir != "" {
 		if fi, err := os.Stat(cfg.dir); err != nil || !fi.IsDir() {
 			return f.usageError(e, "--dir %q is not a directory", cfg.dir)
 		}
 	}
 	cfg.execStderr = e.stderr
-	log := newLogger(e.stderr, cfg.logFormat, cfg.verbose)
+	log := cfg.log.logger(e.stderr)
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("server failed", "err", err)
 		return exitFail
 	}
 	return exitOK
-}
-
-// newLogger returns the logger of a server: text or JSON lines on w, debug lines with
-// verbose.
-func newLogger(w io.Writer, format string, verbose bool) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if verbose {
-		opts.Level = slog.LevelDebug
-	}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // serve runs the server until ctx is done, then shuts it down gracefully.
@@ -214,7 +184,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		mode = "exec"
 	}
 	log.Info("listening", "addr", addr.String(), "url", wsScheme+"://"+host+"/", "mode", mode,
-		"compression", cfg.compression, "nats", cfg.nats, "playground", httpScheme+"://"+host+s.pagePath())
+		"compression", cfg.accept.compression, "nats", cfg.nats, "playground", httpScheme+"://"+host+s.pagePath())
 
 	s.httpConns = newConnQueue(addr)
 	errc := make(chan error, 1)
@@ -281,20 +251,13 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 	if cfg.dir != "" {
 		s.files = http.FileServer(http.Dir(cfg.dir))
 	}
-	limit := cfg.readLimit
-	if limit == 0 {
-		limit = -1 // ConnOptions: negative means no limit
-	}
-	s.opts = wsx.AcceptOptions{
-		Subprotocols:            cfg.subprotocols,
-		OriginPatterns:          cfg.origins,
-		InsecureSkipOriginCheck: cfg.insecureOrigin,
-		Group:                   &s.group,
-		ConnOptions:             wsx.ConnOptions{ReadLimit: limit},
-	}
-	if cfg.compression {
+	s.opts = cfg.accept.options()
+	s.opts.Subprotocols = cfg.subprotocols
+	s.opts.Group = &s.group
+	if s.opts.Compression != nil {
+		s.opts.Compression.Level = cfg.compressLevel
 		// Without context takeover, a broadcast message is compressed once for all clients.
-		s.opts.Compression = &wsx.CompressionOptions{Level: cfg.compressLevel, NoContextTakeover: cfg.broadcast}
+		s.opts.Compression.NoContextTakeover = cfg.broadcast
 	}
 	return s
 }
@@ -429,7 +392,7 @@ func (s *server) echo(c *wsx.Conn, id uint64, st *connStats) error {
 		}
 		st.msgsIn++
 		st.bytesIn += int64(len(msg))
-		if s.cfg.verbose {
+		if s.cfg.log.verbose {
 			s.logMessage(id, "in", typ, msg)
 		}
 		if err := c.Write(wd.next(), typ, msg); err != nil {

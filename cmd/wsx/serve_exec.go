@@ -114,7 +114,7 @@ func (s *server) execInput(c *wsx.Conn, id uint64, stdin *os.File, st *connStats
 		}
 		st.msgsIn++
 		st.bytesIn += int64(len(msg))
-		if s.cfg.verbose {
+		if s.cfg.log.verbose {
 			s.logMessage(id, "in", typ, msg)
 		}
 		if !s.cfg.execRaw {
@@ -143,7 +143,7 @@ const execReadSize = 32 << 10
 func (s *server) execOutput(c *wsx.Conn, id uint64, stdout io.Reader, st *connStats) error {
 	wd := writeDeadline{timeout: s.cfg.timeouts.write}
 	send := func(typ wsx.MessageType, msg []byte) error {
-		if s.cfg.verbose {
+		if s.cfg.log.verbose {
 			s.logMessage(id, "out", typ, msg)
 		}
 		if err := c.Write(wd.next(), typ, msg); err != nil {

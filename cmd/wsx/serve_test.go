@@ -39,6 +39,13 @@ type testServer struct {
 // startServe runs "wsx serve --log-format json 127.0.0.1:0 args..." until the test ends.
 func startServe(t *testing.T, args ...string) *testServer {
 	t.Helper()
+	return startServer(t, append([]string{"serve", "127.0.0.1:0"}, args...)...)
+}
+
+// startServer runs "wsx args... --log-format json" in-process until the test ends, and
+// returns once it logs that it is listening.
+func startServer(t *testing.T, args ...string) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &testServer{cancel: cancel, done: make(chan result, 1), logs: new(syncBuffer)}
@@ -59,7 +66,7 @@ func startServe(t *testing.T, args ...string) *testServer {
 	go func() {
 		var stdout syncBuffer
 		code := run(ctx, &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: pw},
-			append([]string{"serve", "--log-format", "json", "127.0.0.1:0"}, args...))
+			append(args, "--log-format", "json"))
 		pw.Close()
 		<-scanned
 		s.done <- result{code, stdout.String(), s.logs.String()}
@@ -69,7 +76,7 @@ func startServe(t *testing.T, args ...string) *testServer {
 		s.addr = entry["addr"].(string)
 		s.url = entry["url"].(string)
 	case r := <-s.done:
-		t.Fatalf("wsx serve exited with %d: %s", r.code, r.stderr)
+		t.Fatalf("wsx %q exited with %d: %s", args, r.code, r.stderr)
 	}
 	t.Cleanup(func() { s.stop(t) })
 	return s
@@ -83,7 +90,7 @@ func (s *testServer) stop(t *testing.T) result {
 	if ok {
 		close(s.done)
 		if r.code != exitOK {
-			t.Errorf("wsx serve exited with %d: %s", r.code, r.stderr)
+			t.Errorf("the server exited with %d: %s", r.code, r.stderr)
 		}
 	}
 	return r

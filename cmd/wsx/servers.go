@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wsx-go/wsx"
 )
 
 // What every server the command starts (serve, proxy, bridge) shares: where it listens, and
@@ -101,6 +104,89 @@ func (w *writeDeadline) next() context.Context {
 		w.ctx.at = now.Add(w.timeout + w.timeout/4)
 	}
 	return &w.ctx
+}
+
+// acceptConfig is what the flags of a WebSocket server say about the connections it
+// accepts.
+type acceptConfig struct {
+	origins        []string
+	insecureOrigin bool
+	compression    bool
+	readLimit      int64 // 0: no limit
+}
+
+func (a *acceptConfig) addFlags(f *flags) {
+	a.readLimit = wsx.DefaultReadLimit
+	f.Var((*listFlag)(&a.origins), "origin", "`pattern` of other origins whose pages may connect, such as '*.example.com',\n'localhost:*' or 'https://app.example.com' (repeat or comma-separate)")
+	f.BoolVar(&a.insecureOrigin, "insecure-origin", false, "accept pages from every origin (cross-site WebSocket hijacking; for tests only)")
+	f.BoolVar(&a.compression, "compression", true, "accept permessage-deflate (RFC 7692) when the client offers it, as browsers do;\n--compression=false declines it")
+	f.Var((*sizeFlag)(&a.readLimit), "read-limit", "largest message `size` accepted, such as 16MiB; larger ones close the\nconnection with 1009 (0: no limit)")
+}
+
+// check returns a usage error for flags that cannot work.
+func (a *acceptConfig) check() error {
+	// TODO(origin patterns): check a.origins here with the library's validation of origin
+	// patterns once it has one (issue 8 item 9), so that a bad pattern is a usage error at
+	// start rather than a refusal of every cross-origin handshake later.
+	return nil
+}
+
+// options returns the wsx.AcceptOptions of the flags.
+func (a *acceptConfig) options() wsx.AcceptOptions {
+	limit := a.readLimit
+	if limit == 0 {
+		limit = -1 // ConnOptions: negative means no limit
+	}
+	opts := wsx.AcceptOptions{
+		OriginPatterns:          a.origins,
+		InsecureSkipOriginCheck: a.insecureOrigin,
+		ConnOptions:             wsx.ConnOptions{ReadLimit: limit},
+	}
+	if a.compression {
+		opts.Compression = &wsx.CompressionOptions{}
+	}
+	return opts
+}
+
+// logConfig is what the flags of a server say about its log.
+type logConfig struct {
+	format  string
+	verbose bool
+}
+
+func (l *logConfig) addFlags(f *flags, verbose string) {
+	f.StringVar(&l.format, "log-format", "text", "log `format`: text or json")
+	f.BoolVar(&l.verbose, "verbose", false, verbose)
+	f.BoolVar(&l.verbose, "v", false, "short for --verbose")
+}
+
+func (l *logConfig) check() error {
+	if l.format != "text" && l.format != "json" {
+		return fmt.Errorf("--log-format must be text or json, not %q", l.format)
+	}
+	return nil
+}
+
+// logger returns the logger of a server: text or JSON lines on w, debug lines with -v.
+func (l *logConfig) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if l.verbose {
+		opts.Level = slog.LevelDebug
+	}
+	if l.format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// checkAll returns the first error of checks.
+func checkAll(checks ...func() error) error {
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // listenAddr returns the address to listen on for the argument arg of a server command: def
