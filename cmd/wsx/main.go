@@ -73,6 +73,7 @@ func init() {
 		{"serve", "run an echo, broadcast or file server with a playground page", runServe},
 		{"connect", "connect to a WebSocket server: send stdin, print what arrives", runConnect},
 		{"proxy", "forward WebSocket connections to a server, logging every message both ways", runProxy},
+		{"bridge", "carry TCP connections over WebSockets, or WebSocket messages to TCP", runBridge},
 
 		{"doctor", "check a server's opening handshake rule by rule, or explain a client's", runDoctor},
 		{"bench", "load-test an echo server: throughput and latency percentiles", runBench},
