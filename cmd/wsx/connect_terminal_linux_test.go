@@ -71,3 +71,23 @@ func TestConnectTerminalInterrupt(t *testing.T) {
 		t.Fatalf("the server saw %v, want 1001", err)
 	}
 }
+
+// On a terminal, wsx bench redraws one progress line in place and clears it before the
+// results.
+func TestBenchTerminalProgress(t *testing.T) {
+	s := startServe(t)
+	p := startPTY(t, "bench", "-c", "2", "-d", "2500ms", s.url)
+	p.waitFor(t, "Results (")
+	if code := p.wait(t); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, p.output())
+	}
+	out := p.output()
+	if strings.Count(out, "\r\x1b[K") < 3 || !strings.Contains(out, " msg/s  mean ") || !strings.Contains(out, "\r\x1b[K\nResults (") {
+		t.Fatalf("no progress line redrawn in place:\n%q", out)
+	}
+	for _, line := range strings.Split(out, "\r\x1b[K") {
+		if strings.Contains(line, "msg/s  mean") && len([]rune(line)) >= 80 {
+			t.Errorf("a progress line of %d columns: %q", len([]rune(line)), line)
+		}
+	}
+}
