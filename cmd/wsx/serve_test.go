@@ -839,3 +839,35 @@ func TestServeHandshakeAfterRequest(t *testing.T) {
 	}
 	waitForLog(t, s, `"path":"/after"`)
 }
+
+// The echo of wsx serve allocates nothing per message and takes no lock of the command's:
+// counted over the whole process, the client's side included, which allocates nothing
+// either (issue 15).
+func TestServeEchoZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector; scripts/test.sh runs this without -race")
+	}
+	for _, args := range [][]string{nil, {"--compression=false"}} {
+		s := startServe(t, args...)
+		c := dialTest(t, s.url, &wsx.DialOptions{Compression: &wsx.CompressionOptions{}})
+		ctx := context.Background()
+		for _, size := range []int{16, 64 << 10} {
+			msg := bytes.Repeat([]byte("x"), size)
+			buf := make([]byte, 0, size)
+			echo := func() {
+				if err := c.Write(ctx, wsx.MessageBinary, msg); err != nil {
+					t.Fatal(err)
+				}
+				if _, got, err := c.ReadMessage(ctx, buf[:0]); err != nil || len(got) != size {
+					t.Fatal(len(got), err)
+				}
+			}
+			for range 10 {
+				echo() // grow the buffers once
+			}
+			if a := testing.AllocsPerRun(200, echo); a != 0 {
+				t.Errorf("serve %q, %d B: %v allocations per echoed message", args, size, a)
+			}
+		}
+	}
+}
