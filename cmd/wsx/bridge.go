@@ -135,10 +135,13 @@ type bridge struct {
 	wsTarget *target // for a ws:// or wss:// TARGET
 	nextID   atomic.Uint64
 	conns    sync.WaitGroup
-	active   connSet // the open connections of both sides, closed at shutdown
+	active   connSet     // the open connections of both sides, closed at shutdown
+	watch    *writeWatch // the write timeout of the WebSocket side
 }
 
 func (b *bridge) run(ctx context.Context) error {
+	b.watch = newWriteWatch(b.cfg.timeouts.write)
+	defer b.watch.close()
 	ln, err := net.Listen("tcp", b.cfg.listen.Host)
 	if err != nil {
 		return err
@@ -235,6 +238,9 @@ func (b *bridge) carry(id uint64, c *wsx.Conn, tc net.Conn, remote net.Addr) {
 	b.active.add(tc)
 	defer b.active.remove(tc)
 	defer tc.Close()
+	var ws watchedConn
+	b.watch.add(&ws, c)
+	defer ws.remove()
 	b.log.Info("connected", "conn", id, "remote", remote.String(), "subprotocol", c.Subprotocol(), "extensions", c.Extensions())
 	start := time.Now()
 	var toTCP, toWS int64
@@ -267,7 +273,6 @@ func (b *bridge) carry(id uint64, c *wsx.Conn, tc net.Conn, remote net.Addr) {
 		}
 	}()
 	// TCP to WebSocket.
-	wd := writeDeadline{timeout: b.cfg.timeouts.write}
 	buf := make([]byte, bridgeReadSize)
 	var tcpErr error
 	for {
@@ -276,7 +281,7 @@ func (b *bridge) carry(id uint64, c *wsx.Conn, tc net.Conn, remote net.Addr) {
 			if b.cfg.log.verbose {
 				b.log.Debug("message", "conn", id, "from", "tcp", "type", "binary", "len", n, "data", preview(wsx.MessageBinary, buf[:n]))
 			}
-			if werr := c.Write(wd.next(), wsx.MessageBinary, buf[:n]); werr != nil {
+			if werr := ws.write(context.Background(), wsx.MessageBinary, buf[:n]); werr != nil {
 				break // the WebSocket ended: its reader reports why
 			}
 			toWS += int64(n)
@@ -296,7 +301,7 @@ func (b *bridge) carry(id uint64, c *wsx.Conn, tc net.Conn, remote net.Addr) {
 		}
 		break
 	}
-	wsErr := <-wsDone
+	wsErr := ws.timeoutError(<-wsDone)
 	attrs := []any{"conn", id, "duration", formatDuration(time.Since(start)), "bytes_to_tcp", atomic.LoadInt64(&toTCP), "bytes_to_websocket", toWS}
 	var ce *wsx.CloseError
 	switch {

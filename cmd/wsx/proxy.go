@@ -109,9 +109,12 @@ type proxy struct {
 	nextID atomic.Uint64
 	group  wsx.Group      // client connections, closed with 1001 at shutdown
 	conns  sync.WaitGroup // running relays
+	watch  *writeWatch    // the write timeout, both sides
 }
 
 func (p *proxy) run(ctx context.Context) error {
+	p.watch = newWriteWatch(p.cfg.timeouts.write)
+	defer p.watch.close()
 	srv := p.cfg.timeouts.httpServer(p, p.log)
 	scheme := "ws"
 	if p.cfg.tls.enabled() {
@@ -257,6 +260,11 @@ func copyRefusal(w http.ResponseWriter, resp *http.Response) {
 // then closes the other alike, and logs how it ended.
 func (p *proxy) relay(id uint64, client, server *wsx.Conn) {
 	defer p.conns.Done()
+	var toClient, toServer watchedConn
+	p.watch.add(&toClient, client)
+	p.watch.add(&toServer, server)
+	defer toClient.remove()
+	defer toServer.remove()
 	defer client.CloseNow()
 	defer server.CloseNow()
 	start := time.Now()
@@ -266,12 +274,12 @@ func (p *proxy) relay(id uint64, client, server *wsx.Conn) {
 		msgs int64
 	}
 	ends := make(chan end, 2)
-	pipe := func(from string, src, dst *wsx.Conn) {
+	pipe := func(from string, src *wsx.Conn, dst *watchedConn) {
 		n, err := p.forward(id, from, src, dst)
 		ends <- end{from, err, n}
 	}
-	go pipe("client", client, server)
-	go pipe("server", server, client)
+	go pipe("client", client, &toServer)
+	go pipe("server", server, &toClient)
 	first := <-ends
 	// The side that ended first decides: its Close goes to the other side as it was sent.
 	other, reason := server, "the client went away"
@@ -300,9 +308,9 @@ func (p *proxy) relay(id uint64, client, server *wsx.Conn) {
 
 // forward sends the messages of src to dst, logging each, until src ends or dst fails. It
 // returns how many it forwarded and why it stopped.
-func (p *proxy) forward(id uint64, from string, src, dst *wsx.Conn) (int64, error) {
+func (p *proxy) forward(id uint64, from string, src *wsx.Conn, dst *watchedConn) (int64, error) {
 	ctx := context.Background()
-	wd := writeDeadline{timeout: p.cfg.timeouts.write}
+	to := map[string]string{"client": "server", "server": "client"}[from]
 	var n int64
 	var buf []byte
 	for {
@@ -315,8 +323,8 @@ func (p *proxy) forward(id uint64, from string, src, dst *wsx.Conn) (int64, erro
 			attrs = append(attrs, "hex", string(appendHexDump(nil, msg)))
 		}
 		p.log.Info("message", attrs...)
-		if err := dst.Write(wd.next(), typ, msg); err != nil {
-			return n, fmt.Errorf("forwarding to the %s: %w", map[string]string{"client": "server", "server": "client"}[from], err)
+		if err := dst.write(ctx, typ, msg); err != nil {
+			return n, fmt.Errorf("forwarding to the %s: %w", to, dst.timeoutError(err))
 		}
 		n++
 		buf = nil

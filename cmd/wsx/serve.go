@@ -157,6 +157,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		}
 	}
 	s.hub = hub.New(&hub.Options{Broker: broker})
+	defer s.watch.close()
 	srv := cfg.timeouts.httpServer(s, log)
 	wsScheme, httpScheme := "ws", "http"
 	var tlsConfig *tls.Config
@@ -240,6 +241,7 @@ type server struct {
 	nextID     atomic.Uint64
 	httpConns  *connQueue // the connections for net/http
 
+	watch    *writeWatch    // the write timeout of WebSocket connections
 	pending  connSet        // connections in their opening handshake
 	routing  sync.WaitGroup // running routes
 	group    wsx.Group      // the open WebSocket connections
@@ -247,7 +249,7 @@ type server struct {
 }
 
 func newServer(cfg serveConfig, log *slog.Logger) *server {
-	s := &server{cfg: cfg, log: log}
+	s := &server{cfg: cfg, log: log, watch: newWriteWatch(cfg.timeouts.write)}
 	if cfg.dir != "" {
 		s.files = http.FileServer(http.Dir(cfg.dir))
 	}
@@ -333,7 +335,13 @@ func (s *server) connected(c *wsx.Conn, info handshakeInfo, rec *handshakeRecord
 	s.log.Info("connected", "conn", id, "remote", info.remote, "path", info.path, "subprotocol", c.Subprotocol(),
 		"extensions", c.Extensions(), "origin", info.origin, "user_agent", info.userAgent)
 	s.handlers.Add(1)
-	go s.serveConn(c, id, info.path)
+	sc := &serverConn{s: s, c: c, id: id, path: info.path, start: time.Now()}
+	s.watch.add(&sc.w, c)
+	if s.cfg.broadcast || s.cfg.exec != "" {
+		go sc.serve()
+	} else {
+		go sc.echo()
+	}
 }
 
 // connStats counts what one connection carried, for its closing log line. The goroutine
@@ -343,22 +351,43 @@ type connStats struct {
 	bytesIn, bytesOut int64
 }
 
-// serveConn answers one connection until it ends, and logs how it ended.
-func (s *server) serveConn(c *wsx.Conn, id uint64, path string) {
-	defer s.handlers.Done()
-	defer c.CloseNow() // whatever ended the loop, release the connection
-	start := time.Now()
-	var st connStats
+// serverConn is a WebSocket connection of wsx serve, with what its goroutine needs. It is
+// on the heap so that the goroutine's own frames stay small: a goroutine keeps the 2 KiB
+// stack it starts with only if, waiting for a message, it uses less than a quarter of a
+// 4 KiB one (the GC halves a stack only then), and wsx's read path takes most of that.
+type serverConn struct {
+	s     *server
+	c     *wsx.Conn
+	id    uint64
+	path  string
+	start time.Time
+	st    connStats
+	w     watchedConn
+	buf   []byte // the echo's: none until a message comes
+}
+
+// serve answers the connection with --broadcast or --exec until it ends, and logs how it
+// ended.
+func (sc *serverConn) serve() {
 	var err error
-	switch {
-	case s.cfg.broadcast:
-		err = s.broadcast(path, c, s.log.With("conn", id), &st)
-	case s.cfg.exec != "":
-		err = s.execConn(c, id, path, &st)
-	default:
-		err = s.echo(c, id, &st)
+	if sc.s.cfg.broadcast {
+		err = sc.s.broadcast(sc.path, sc.c, sc.s.log.With("conn", sc.id), &sc.st)
+	} else {
+		err = sc.exec()
 	}
-	attrs := []any{"conn", id, "duration", formatDuration(time.Since(start)), "msgs_in", st.msgsIn, "msgs_out", st.msgsOut,
+	sc.ended(err)
+}
+
+// ended releases the connection and logs how it ended.
+//
+//go:noinline
+func (sc *serverConn) ended(err error) {
+	s, st := sc.s, &sc.st
+	defer s.handlers.Done()
+	sc.c.CloseNow() // whatever ended the loop, release the connection
+	sc.w.remove()
+	err = sc.w.timeoutError(err)
+	attrs := []any{"conn", sc.id, "duration", formatDuration(time.Since(sc.start)), "msgs_in", st.msgsIn, "msgs_out", st.msgsOut,
 		"bytes_in", st.bytesIn, "bytes_out", st.bytesOut}
 	var ce *wsx.CloseError
 	switch {
@@ -370,7 +399,7 @@ func (s *server) serveConn(c *wsx.Conn, id uint64, path string) {
 		s.log.Info("closed", append(attrs, "status", int(ce.Code))...)
 	case err == nil:
 		s.log.Info("closed", attrs...) // closed by this side, as --exec does
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errWriteTimeout):
 		s.log.Warn("failed", append(attrs, "err", fmt.Sprintf("the client took no message for %s (--write-timeout)", s.cfg.timeouts.write))...)
 	default:
 		// The connection failed (this side sent 1002, 1007, 1009...) or was dropped.
@@ -378,35 +407,41 @@ func (s *server) serveConn(c *wsx.Conn, id uint64, path string) {
 	}
 }
 
-// echo sends every message back unchanged until the connection ends, and returns why it
+// echo sends every message back unchanged until the connection ends, and logs how it
 // ended. It reads continuously, so pings are answered and a Close completes the handshake.
-// Nothing on its path allocates or takes a lock of the command's.
-func (s *server) echo(c *wsx.Conn, id uint64, st *connStats) error {
-	ctx := context.Background()
-	wd := writeDeadline{timeout: s.cfg.timeouts.write}
-	var buf []byte // none until a message comes: an idle connection holds no buffer
+// Nothing on its path allocates or takes a lock of the command's, and it is the whole of
+// its goroutine, whose stack must stay small (see serverConn).
+func (sc *serverConn) echo() {
 	for {
-		typ, msg, err := c.ReadMessage(ctx, buf[:0])
+		typ, msg, err := sc.c.ReadMessage(context.Background(), sc.buf[:0])
 		if err != nil {
-			return err
+			sc.ended(err)
+			return
 		}
-		st.msgsIn++
-		st.bytesIn += int64(len(msg))
-		if s.cfg.log.verbose {
-			s.logMessage(id, "in", typ, msg)
+		sc.st.msgsIn++
+		sc.st.bytesIn += int64(len(msg))
+		if sc.s.cfg.log.verbose {
+			sc.logIn(typ, msg)
 		}
-		if err := c.Write(wd.next(), typ, msg); err != nil {
-			return err
+		sc.w.begin()
+		err = sc.c.Write(context.Background(), typ, msg)
+		sc.w.end()
+		if err != nil {
+			sc.ended(err)
+			return
 		}
-		st.msgsOut++
-		st.bytesOut += int64(len(msg))
+		sc.st.msgsOut++
+		sc.st.bytesOut += int64(len(msg))
 		// Keep the grown buffer for the next message, unless one huge message grew it.
-		buf = nil
+		sc.buf = nil
 		if cap(msg) <= 1<<20 {
-			buf = msg[:0]
+			sc.buf = msg[:0]
 		}
 	}
 }
+
+//go:noinline
+func (sc *serverConn) logIn(typ wsx.MessageType, msg []byte) { sc.s.logMessage(sc.id, "in", typ, msg) }
 
 // logMessage logs a message of connection id going dir ("in" or "out") for -v.
 func (s *server) logMessage(id uint64, dir string, typ wsx.MessageType, msg []byte) {

@@ -18,10 +18,11 @@ import (
 // closed, before it is killed (with the processes it started).
 const execGrace = 2 * time.Second
 
-// execConn runs the command of --exec for connection id: the messages of the client go to
-// its stdin, its stdout comes back as messages. It returns why the connection ended: nil
-// when the command's end closed it.
-func (s *server) execConn(c *wsx.Conn, id uint64, path string, st *connStats) error {
+// exec runs the command of --exec for the connection: the messages of the client go to its
+// stdin, its stdout comes back as messages. It returns why the connection ended: nil when
+// the command's end closed it.
+func (sc *serverConn) exec() error {
+	s, c, id, path, st := sc.s, sc.c, sc.id, sc.path, &sc.st
 	cmd := shellCommand(s.cfg.exec)
 	cmd.Env = append(os.Environ(), "WSX_REMOTE_ADDR="+c.RemoteAddr().String(), "WSX_PATH="+path, "WSX_SUBPROTOCOL="+c.Subprotocol())
 	cmd.Stderr = s.cfg.execStderr
@@ -45,7 +46,7 @@ func (s *server) execConn(c *wsx.Conn, id uint64, path string, st *connStats) er
 	s.log.Debug("command started", "conn", id, "pid", cmd.Process.Pid)
 
 	outDone := make(chan error, 1)
-	go func() { outDone <- s.execOutput(c, id, stdout, st) }()
+	go func() { outDone <- s.execOutput(&sc.w, id, stdout, st) }()
 	inDone := make(chan error, 1)
 	go func() { inDone <- s.execInput(c, id, stdin, st) }()
 
@@ -140,13 +141,12 @@ const execReadSize = 32 << 10
 
 // execOutput sends what the command writes to its stdout until it closes it: a message per
 // line, or per read with --exec-raw. It returns nil at the end of the output.
-func (s *server) execOutput(c *wsx.Conn, id uint64, stdout io.Reader, st *connStats) error {
-	wd := writeDeadline{timeout: s.cfg.timeouts.write}
+func (s *server) execOutput(wc *watchedConn, id uint64, stdout io.Reader, st *connStats) error {
 	send := func(typ wsx.MessageType, msg []byte) error {
 		if s.cfg.log.verbose {
 			s.logMessage(id, "out", typ, msg)
 		}
-		if err := c.Write(wd.next(), typ, msg); err != nil {
+		if err := wc.write(context.Background(), typ, msg); err != nil {
 			return err
 		}
 		st.msgsOut++

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -869,5 +870,65 @@ func TestServeEchoZeroAllocs(t *testing.T) {
 				t.Errorf("serve %q, %d B: %v allocations per echoed message", args, size, a)
 			}
 		}
+	}
+}
+
+// stackPerConn opens n connections to url, echoes a message on each and returns the growth
+// of goroutine stacks per connection once they are idle.
+func stackPerConn(t *testing.T, url string, n int) int {
+	t.Helper()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		roundTrip(t, dialTest(t, url, nil), wsx.MessageBinary, []byte("0123456789abcdef"))
+	}
+	time.Sleep(200 * time.Millisecond) // the handshakes' goroutines end
+	runtime.GC()
+	runtime.GC() // stacks shrink during a collection
+	runtime.ReadMemStats(&after)
+	return int(int64(after.StackInuse)-int64(before.StackInuse)) / n
+}
+
+// An idle connection of wsx serve costs no more stack than one of a bare AcceptConn echo,
+// whose read loop keeps the 2 KiB stack a goroutine starts with: the command's echo goroutine
+// and the write timeout add no frame deep enough to grow it to 4 KiB (issue 15).
+func TestServeIdleStackAsLibrary(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c, err := wsx.AcceptConn(context.Background(), nc, nil)
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.CloseNow()
+					var buf []byte
+					for {
+						typ, p, err := c.ReadMessage(context.Background(), buf[:0])
+						if err != nil || c.Write(context.Background(), typ, p) != nil {
+							return
+						}
+						buf = p
+					}
+				}()
+			}()
+		}
+	}()
+	const n = 400
+	library := stackPerConn(t, "ws://"+ln.Addr().String()+"/", n)
+	serve := stackPerConn(t, startServe(t).url, n)
+	t.Logf("goroutine stacks per idle connection: wsx serve %d B, AcceptConn echo %d B", serve, library)
+	if serve > library+600 {
+		t.Errorf("wsx serve: %d B of stack per idle connection, the library's own echo %d B", serve, library)
 	}
 }

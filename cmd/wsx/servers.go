@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -80,31 +79,13 @@ func (t *serverTimeouts) httpServer(h http.Handler, log *slog.Logger) *http.Serv
 // deadlineContext is a context with a deadline and nothing else: no cancellation, hence no
 // timer and no goroutine watching it. wsx applies a context's deadline to the socket
 // ("ctx bounds the call") and reports a call it cut short as context.DeadlineExceeded, so
-// this bounds an AcceptConn or a Write at the cost of nothing but the socket's deadline.
+// this bounds an AcceptConn at the cost of nothing but the socket's deadline.
 type deadlineContext struct{ at time.Time }
 
 func (d *deadlineContext) Deadline() (time.Time, bool) { return d.at, true }
 func (d *deadlineContext) Done() <-chan struct{}       { return nil }
 func (d *deadlineContext) Err() error                  { return nil }
 func (d *deadlineContext) Value(any) any               { return nil }
-
-// writeDeadline bounds the writes of one connection to the write timeout without a timer or
-// an allocation per message: its context's deadline moves forward only when a write would
-// get less than the timeout, so that the socket's deadline changes once every quarter of the
-// timeout at most, and a write gets between the timeout and 5/4 of it. One goroutine uses it
-// at a time.
-type writeDeadline struct {
-	timeout time.Duration
-	ctx     deadlineContext
-}
-
-// next returns the context for the next write.
-func (w *writeDeadline) next() context.Context {
-	if now := time.Now(); w.ctx.at.Sub(now) < w.timeout {
-		w.ctx.at = now.Add(w.timeout + w.timeout/4)
-	}
-	return &w.ctx
-}
 
 // acceptConfig is what the flags of a WebSocket server say about the connections it
 // accepts.
