@@ -49,24 +49,15 @@ Examples:
 // bridgeConfig is what the arguments and flags of wsx bridge select.
 type bridgeConfig struct {
 	listen, target *url.URL
-	dial           connectConfig // a WebSocket target
-	accept         acceptConfig  // a WebSocket listener
-	tls            serverTLS
-	timeouts       serverTimeouts
-	log            logConfig
+	gatewayConfig
 }
 
 func runBridge(ctx context.Context, e *env, args []string) int {
 	f := newFlags("bridge", bridgeUsage)
 	var cfg bridgeConfig
-	cfg.dial.addDialFlags(f, false)
+	cfg.addFlags(f, 10*time.Second, "also log every message")
 	f.Var(&cfg.dial.protocols, "subprotocol", "subprotocol `name`s to agree to (ws:// LISTEN) or to offer (ws:// TARGET)")
 	f.Var(&cfg.dial.protocols, "s", "short for --subprotocol")
-	f.DurationVar(&cfg.dial.timeout, "timeout", 10*time.Second, "give up on reaching TARGET after `duration`")
-	cfg.accept.addFlags(f)
-	cfg.tls.addFlags(f)
-	cfg.timeouts.addFlags(f)
-	cfg.log.addFlags(f, "also log every message")
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status
@@ -87,7 +78,7 @@ func runBridge(ctx context.Context, e *env, args []string) int {
 	if _, err := listenAddr(cfg.listen.Host, ""); err != nil {
 		return f.usageError(e, "LISTEN: %v", err)
 	}
-	if err := checkAll(cfg.accept.check, cfg.tls.check, cfg.timeouts.check, cfg.log.check); err != nil {
+	if err := cfg.check(); err != nil {
 		return f.usageError(e, "%v", err)
 	}
 	if (cfg.listen.Scheme == "wss") != cfg.tls.enabled() {
@@ -95,7 +86,6 @@ func runBridge(ctx context.Context, e *env, args []string) int {
 	}
 	b := &bridge{cfg: &cfg, log: cfg.log.logger(e.stderr)}
 	if cfg.target.Scheme != "tcp" {
-		cfg.dial.readLimit = cfg.accept.readLimit
 		if b.wsTarget, err = cfg.dial.target(cfg.target.String()); err != nil {
 			return f.usageError(e, "%v", err)
 		}

@@ -15,28 +15,10 @@ import (
 
 // tcpEcho is a TCP server that sends back what it receives, until the test ends.
 func tcpEcho(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return rawServer(t, func(c net.Conn) { io.Copy(c, c) })
 }
 
-// readFull reads n bytes of binary messages from c.
+// readBinary reads n bytes of binary messages from c.
 func readBinary(t *testing.T, c *wsx.Conn, n int) []byte {
 	t.Helper()
 	var got []byte

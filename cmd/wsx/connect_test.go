@@ -242,40 +242,26 @@ type connectProxy struct {
 
 func startConnectProxy(t *testing.T) *connectProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	p := &connectProxy{url: "http://" + ln.Addr().String()}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil || req.Method != http.MethodConnect {
-					return
-				}
-				p.mu.Lock()
-				p.targets = append(p.targets, req.Host)
-				p.mu.Unlock()
-				up, err := net.Dial("tcp", req.Host)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-				// Counted as read, before the other side can see the bytes.
-				go io.Copy(up, &countingReader{br, &p.up})
-				io.Copy(c, &countingReader{up, &p.down})
-			}()
+	p := &connectProxy{}
+	p.url = "http://" + rawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil || req.Method != http.MethodConnect {
+			return
 		}
-	}()
+		p.mu.Lock()
+		p.targets = append(p.targets, req.Host)
+		p.mu.Unlock()
+		up, err := net.Dial("tcp", req.Host)
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		// Counted as read, before the other side can see the bytes.
+		go io.Copy(up, &countingReader{br, &p.up})
+		io.Copy(c, &countingReader{up, &p.down})
+	})
 	return p
 }
 

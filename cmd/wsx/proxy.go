@@ -47,22 +47,13 @@ Examples:
 type proxyConfig struct {
 	addr     string
 	upstream *url.URL
-	dial     connectConfig // how to reach the server: -H, --insecure, --proxy...
-	accept   acceptConfig
-	tls      serverTLS
-	timeouts serverTimeouts
-	log      logConfig
+	gatewayConfig
 }
 
 func runProxy(ctx context.Context, e *env, args []string) int {
 	f := newFlags("proxy", proxyUsage)
 	var cfg proxyConfig
-	cfg.dial.addDialFlags(f, false)
-	f.DurationVar(&cfg.dial.timeout, "timeout", 30*time.Second, "give up on the server's opening handshake after `duration`")
-	cfg.accept.addFlags(f)
-	cfg.tls.addFlags(f)
-	cfg.timeouts.addFlags(f)
-	cfg.log.addFlags(f, "also log each message's bytes in hex, not only its start")
+	cfg.addFlags(f, 30*time.Second, "also log each message's bytes in hex, not only its start")
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status
@@ -83,9 +74,7 @@ func runProxy(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "%v", err)
 	}
 	cfg.upstream, _ = url.Parse(pos[len(pos)-1])
-	cfg.dial.readLimit = cfg.accept.readLimit
-	cfg.dial.compression = cfg.accept.compression
-	if err := checkAll(cfg.accept.check, cfg.tls.check, cfg.timeouts.check, cfg.log.check); err != nil {
+	if err := cfg.check(); err != nil {
 		return f.usageError(e, "%v", err)
 	}
 	if _, err := cfg.dial.target(cfg.upstream.String()); err != nil {

@@ -23,9 +23,10 @@ func TestServeExecLines(t *testing.T) {
 	if _, msg, err := a.Read(context.Background()); err != nil || string(msg) != "B" {
 		t.Fatalf("second line: %q, %v", msg, err)
 	}
-	// The client leaves: tr sees the end of its input and exits.
+	// The client leaves: tr sees the end of its input and exits. (Which of a and b got
+	// connection number 1 depends on which handshake the server finished first.)
 	a.Close(wsx.StatusNormalClosure, "")
-	waitForLog(t, s, `"msg":"closed","conn":1`)
+	waitForLog(t, s, `"msg":"closed"`)
 	roundTripWant(t, b, wsx.MessageText, "still here", wsx.MessageText, "STILL HERE")
 }
 

@@ -45,7 +45,7 @@ type serverTimeouts struct {
 
 func (t *serverTimeouts) addFlags(f *flags) {
 	f.DurationVar(&t.readHeader, "read-header-timeout", defaultReadHeaderTimeout, "close a connection whose request head has not arrived `duration` after it\nopened (or after its previous request)")
-	f.DurationVar(&t.write, "write-timeout", defaultWriteTimeout, "close a connection when a message (or an HTTP response) to the client takes\nlonger than `duration` to go out: a client that stops reading")
+	f.DurationVar(&t.write, "write-timeout", defaultWriteTimeout, "close a connection when a message (or an HTTP response) to the client has not\ngone out `duration` after it began (a quarter more at most): a client that\nstopped reading")
 	f.DurationVar(&t.idle, "idle-timeout", defaultIdleTimeout, "close an HTTP keep-alive connection with no request for `duration`")
 }
 
@@ -127,6 +127,33 @@ func (a *acceptConfig) options() wsx.AcceptOptions {
 		opts.Compression = &wsx.CompressionOptions{}
 	}
 	return opts
+}
+
+// gatewayConfig is what the flags of a command that accepts connections and dials one for
+// each (proxy, bridge) select.
+type gatewayConfig struct {
+	dial     connectConfig // how to reach the target: -H, --insecure, --proxy...
+	accept   acceptConfig
+	tls      serverTLS
+	timeouts serverTimeouts
+	log      logConfig
+}
+
+func (g *gatewayConfig) addFlags(f *flags, dialTimeout time.Duration, verbose string) {
+	g.dial.addDialFlags(f, false)
+	f.DurationVar(&g.dial.timeout, "timeout", dialTimeout, "give up on reaching the target after `duration`")
+	g.accept.addFlags(f)
+	g.tls.addFlags(f)
+	g.timeouts.addFlags(f)
+	g.log.addFlags(f, verbose)
+}
+
+// check returns a usage error for flags that cannot work, and makes the dialled side
+// follow the accepted one's read limit and compression.
+func (g *gatewayConfig) check() error {
+	g.dial.readLimit = g.accept.readLimit
+	g.dial.compression = g.accept.compression
+	return checkAll(g.accept.check, g.tls.check, g.timeouts.check, g.log.check)
 }
 
 // logConfig is what the flags of a server say about its log.
