@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -29,8 +30,9 @@ var headBuffers = sync.Pool{New: func() any {
 }}
 
 // readRequestHead reads from r into buf until buf holds a whole request head (up to the
-// empty line that ends it, RFC 9112 §2.1), buf is full, or r fails. It returns the number of
-// bytes read and the length of the head, or -1 when the head is incomplete.
+// empty line that ends it, RFC 9112 §2.1), buf is full, r fails, or what came cannot start
+// a WebSocket handshake, which is a GET (§4.1). It returns the number of bytes read and the
+// length of the head, or -1 when the head is incomplete.
 func readRequestHead(r io.Reader, buf []byte) (n, headLen int, err error) {
 	for {
 		m, err := r.Read(buf[n:])
@@ -42,10 +44,20 @@ func readRequestHead(r io.Reader, buf []byte) (n, headLen int, err error) {
 		if err != nil {
 			return n, -1, err
 		}
-		if n == len(buf) {
+		if p := min(n, 4); n == len(buf) || string(buf[:p]) != "GET "[:p] {
 			return n, -1, nil
 		}
 	}
+}
+
+// looksLikeHTTP reports whether the first five bytes of a connection are the start of an
+// HTTP/1.x request: what net/http checks on a TLS port.
+func looksLikeHTTP(b []byte) bool {
+	switch string(b) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
 }
 
 // headEnd returns the length of the request head at the start of b, through the empty line
@@ -228,7 +240,11 @@ func (s *server) route(nc net.Conn) {
 	bp := headBuffers.Get().(*[]byte)
 	n, headLen, err := readRequestHead(nc, *bp)
 	if n == 0 || err != nil && headLen < 0 {
-		// Nothing, or an incomplete request: the client went away or timed out.
+		// Nothing, or an incomplete request: the client went away or timed out, or sent
+		// plain HTTP to the TLS port, which gets net/http's answer to that.
+		if rhe := (tls.RecordHeaderError{}); errors.As(err, &rhe) && rhe.Conn != nil && looksLikeHTTP(rhe.RecordHeader[:]) {
+			io.WriteString(rhe.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
 		s.pending.remove(nc)
 		headBuffers.Put(bp)
 		nc.Close()

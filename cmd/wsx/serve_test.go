@@ -260,6 +260,16 @@ func TestServePages(t *testing.T) {
 	}
 	// WebSockets work beside the files.
 	roundTrip(t, dialTest(t, withDir.url+"hello.txt", nil), wsx.MessageText, []byte("hi"))
+	// A request that cannot be a handshake (not a GET) goes to net/http as soon as its first
+	// bytes say so.
+	resp, err := http.Post("http://"+plain.addr+"/echo", "text/plain", strings.NewReader("body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Errorf("POST /echo: %s, want 426", resp.Status)
+	}
 }
 
 // The playground's connection asks the server to keep its handshake request and fetches it.
