@@ -148,6 +148,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"serve", "99999"}, exitUsage, "", "the port must be a number from 0 to 65535"},
 		{[]string{"serve", "localhost:http"}, exitUsage, "", "the port must be a number"},
 		{[]string{"serve", "[::1"}, exitUsage, "", "want host:port"},
+		{[]string{"serve", "--origin", "[bad"}, exitUsage, "", "--origin: "},
+		{[]string{"proxy", "--origin", "a:b:c", "ws://x/"}, exitUsage, "", "--origin: "},
 		{[]string{"--version"}, exitOK, "wsx ", ""},
 		{[]string{"version"}, exitOK, "wsx ", ""},
 		{[]string{"accept"}, exitUsage, "", "want exactly one KEY"},

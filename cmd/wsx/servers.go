@@ -104,11 +104,13 @@ func (a *acceptConfig) addFlags(f *flags) {
 	f.Var((*sizeFlag)(&a.readLimit), "read-limit", "largest message `size` accepted, such as 16MiB; larger ones close the\nconnection with 1009 (0: no limit)")
 }
 
-// check returns a usage error for flags that cannot work.
+// check returns a usage error for flags that cannot work: a malformed --origin pattern
+// would make every cross-origin handshake fail with 500 later (issue 8 item 9).
 func (a *acceptConfig) check() error {
-	// TODO(origin patterns): check a.origins here with the library's validation of origin
-	// patterns once it has one (issue 8 item 9), so that a bad pattern is a usage error at
-	// start rather than a refusal of every cross-origin handshake later.
+	opts := a.options()
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("--origin: %s", errText(err))
+	}
 	return nil
 }
 
