@@ -195,10 +195,16 @@ func (b *bench) run(ctx context.Context) int {
 		msgType = wsx.MessageText
 	}
 
-	runCtx, stop := context.WithTimeout(ctx, cfg.duration)
-	defer stop()
 	start := time.Now()
 	end := start.Add(cfg.duration)
+	// A closed loop sends until the end; an open one sends the messages due before the end,
+	// even late ones when the machine lags behind the schedule, up to a grace period.
+	stopAt := end
+	if cfg.rate > 0 {
+		stopAt = end.Add(rateGrace)
+	}
+	runCtx, stop := context.WithDeadline(ctx, stopAt)
+	defer stop()
 	var writers, readers sync.WaitGroup
 	perConn := cfg.rate / float64(len(conns))
 	for i, bc := range conns {
@@ -232,6 +238,10 @@ func (b *bench) run(ctx context.Context) int {
 	readers.Wait()
 	return b.report(conns, dials, sendTime, elapsed)
 }
+
+// rateGrace is how late, past the end of the run, a message due before it may still be
+// sent with --rate.
+const rateGrace = 2 * time.Second
 
 // dialStats is how the connections of a run were opened.
 type dialStats struct {
