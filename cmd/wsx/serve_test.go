@@ -946,3 +946,32 @@ func TestServeIdleStackAsLibrary(t *testing.T) {
 		t.Errorf("wsx serve: %d B of stack per idle connection, the library's own echo %d B", serve, library)
 	}
 }
+
+// The router peeks at a request head that comes in pieces, and leaves what follows it on
+// the socket: a frame sent with the end of the head is echoed (§4.1 lets a client send frames
+// right after its handshake request).
+func TestServeHeadInPieces(t *testing.T) {
+	s := startServe(t)
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	head := handshakeRequest(s.addr, "/pieces", "")
+	frame := appendFrame(nil, true, 0x1, []byte("right after the head"), true)
+	for _, piece := range []string{head[:3], head[3:20], head[20 : len(head)-1], head[len(head)-1:] + string(frame)} {
+		if _, err := io.WriteString(c, piece); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // separate segments, most likely
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("%v, %v", resp, err)
+	}
+	if op, msg := readMessage(t, br, 100); op != 0x1 || string(msg) != "right after the head" {
+		t.Fatalf("echo: %d %q", op, msg)
+	}
+}
