@@ -86,8 +86,28 @@ const (
 	exitTooFew           = 5 // the connection ended before --count messages arrived
 )
 
-// waitForever is --wait's default: after the input ends, read until the server closes.
-const waitForever = -1
+// waitFlag is --wait: a duration, or unset (the default: after the input ends, read until
+// the server closes).
+type waitFlag struct {
+	d   time.Duration
+	set bool
+}
+
+func (w *waitFlag) String() string {
+	if !w.set {
+		return ""
+	}
+	return w.d.String()
+}
+
+func (w *waitFlag) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want a duration such as 0, 500ms or 5s, got %q", v)
+	}
+	w.d, w.set = d, true
+	return nil
+}
 
 // connectConfig is what the flags of wsx connect select. wsx bench shares its dialling part.
 type connectConfig struct {
@@ -116,7 +136,7 @@ type connectConfig struct {
 	timestamps  bool
 	count       int
 	one         bool
-	wait        time.Duration
+	wait        waitFlag
 	reconnect   bool
 	verbose     bool
 }
@@ -164,7 +184,7 @@ func runConnect(ctx context.Context, e *env, args []string) int {
 	f.BoolVar(&cfg.timestamps, "t", false, "short for --timestamps")
 	f.IntVar(&cfg.count, "count", 0, "close after `n` messages have arrived (exit status 5 if fewer did)")
 	f.BoolVar(&cfg.one, "1", false, "the same as --count 1")
-	f.DurationVar(&cfg.wait, "wait", waitForever, "after the input ends, close the connection after `duration` (0: at once)\ninstead of waiting for the server to close it")
+	f.Var(&cfg.wait, "wait", "after the input ends, close the connection after `duration` (0: at once)\ninstead of waiting for the server to close it")
 	f.BoolVar(&cfg.reconnect, "reconnect", false, "open the connection again, with backoff, when the server closes it or it drops")
 	f.BoolVar(&cfg.verbose, "verbose", false, "print the handshake response and connection events on stderr")
 	f.BoolVar(&cfg.verbose, "v", false, "short for --verbose")
@@ -187,8 +207,6 @@ func runConnect(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "--close-reason is longer than 123 bytes (RFC 6455 §5.5)")
 	case cfg.count < 0:
 		return f.usageError(e, "--count cannot be negative")
-	case cfg.wait < 0 && cfg.wait != waitForever:
-		return f.usageError(e, "--wait cannot be negative")
 	case cfg.ping < 0:
 		return f.usageError(e, "--ping cannot be negative")
 	}

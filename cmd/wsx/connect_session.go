@@ -150,11 +150,11 @@ func (cl *client) session(ctx context.Context, c *wsx.Conn, resp *http.Response)
 				inputs = nil
 				cl.inputs = nil // the next connection of --reconnect has nothing more to send
 				switch {
-				case cl.typing || cfg.wait == 0:
+				case cl.typing || cfg.wait.set && cfg.wait.d == 0:
 					return s.close(cfg.closeCode, cfg.closeReason, readDone)
-				case cfg.wait > 0:
-					cl.waitUntil = time.Now().Add(cfg.wait)
-					waitOver = time.After(cfg.wait)
+				case cfg.wait.set:
+					cl.waitUntil = time.Now().Add(cfg.wait.d)
+					waitOver = time.After(cfg.wait.d)
 				}
 				continue
 			}

@@ -149,6 +149,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"serve", "localhost:http"}, exitUsage, "", "the port must be a number"},
 		{[]string{"serve", "[::1"}, exitUsage, "", "want host:port"},
 		{[]string{"serve", "--origin", "[bad"}, exitUsage, "", "--origin: "},
+		{[]string{"connect", "--wait", "-1s", "ws://x/"}, exitUsage, "", "want a duration"},
 		{[]string{"proxy", "--origin", "a:b:c", "ws://x/"}, exitUsage, "", "--origin: "},
 		{[]string{"--version"}, exitOK, "wsx ", ""},
 		{[]string{"version"}, exitOK, "wsx ", ""},
