@@ -155,6 +155,9 @@ func (cl *client) session(ctx context.Context, c *wsx.Conn, resp *http.Response)
 				case cfg.wait.set:
 					cl.waitUntil = time.Now().Add(cfg.wait.d)
 					waitOver = time.After(cfg.wait.d)
+				case cl.e.stderrTerminal && cfg.count == 0:
+					// Someone is watching: say why nothing ends.
+					cl.out.warn("the input ended; reading until the server closes the connection (Ctrl-C to leave, --wait or --count to stop by themselves)")
 				}
 				continue
 			}

@@ -344,6 +344,13 @@ func TestConnectReadsAfterStdinEnds(t *testing.T) {
 	if r.code != exitOK || r.stdout != `late:{"op":"subscribe"}`+"\n" || r.stderr != "" {
 		t.Fatalf("got %+v, want the late reply and exit 0", r)
 	}
+	// With stderr on a terminal, someone is told why nothing ends.
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), &env{stdin: strings.NewReader("x\n"), stdout: &stdout, stderr: &stderr, stderrTerminal: true},
+		[]string{"connect", lateServer(t, 100*time.Millisecond)})
+	if code != exitOK || stdout.String() != "late:x\n" || !strings.Contains(stderr.String(), "wsx: the input ended; reading until the server closes") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
 	// --wait bounds the wait: a server that never answers gets our Close after it.
 	url = wsServer(t, func(c *wsx.Conn, _ *http.Request) {
 		for {
