@@ -145,6 +145,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 // serve runs the server until ctx is done, then shuts it down gracefully.
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	s := newServer(cfg, log)
+	defer s.watch.close()
 	var broker hub.Broker
 	if cfg.nats != "" {
 		nc, err := nats.Connect(cfg.nats, nats.NoEcho(), nats.MaxReconnects(-1), nats.Name("wsx serve"))
@@ -157,7 +158,6 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		}
 	}
 	s.hub = hub.New(&hub.Options{Broker: broker})
-	defer s.watch.close()
 	srv := cfg.timeouts.httpServer(s, log)
 	wsScheme, httpScheme := "ws", "http"
 	var tlsConfig *tls.Config
