@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/internal/httphead"
 )
 
 // What every server the command starts (serve, proxy, bridge) shares: where it listens, and
@@ -24,10 +25,10 @@ const (
 	defaultIdleTimeout       = 60 * time.Second
 )
 
-// maxRequestHead bounds the request head a server reads: AcceptConn's own limit (a larger
-// handshake gets 431 Request Header Fields Too Large, RFC 6585 §5), and net/http's
-// MaxHeaderBytes for plain HTTP requests.
-const maxRequestHead = 16 << 10
+// maxRequestHead bounds the request head a server reads: AcceptConn's own limit, shared with
+// the library (a larger handshake gets 431 Request Header Fields Too Large, RFC 6585 §5),
+// and net/http's MaxHeaderBytes for plain HTTP requests.
+const maxRequestHead = httphead.MaxRequestHead
 
 // serverTimeouts bound what a client can hold of a server.
 type serverTimeouts struct {
