@@ -256,10 +256,7 @@ func (b *bridge) carry(id uint64, c *wsx.Conn, tc net.Conn, remote net.Addr) {
 				return
 			}
 			atomic.AddInt64(&toTCP, int64(len(msg)))
-			buf = nil
-			if cap(msg) <= 1<<20 {
-				buf = msg[:0]
-			}
+			buf = reuse(msg)
 		}
 	}()
 	// TCP to WebSocket.

@@ -226,9 +226,7 @@ func (s *session) readLoop() readResult {
 			return readResult{err: err}
 		}
 		s.cl.out.message(typ, msg)
-		if cap(msg) <= 1<<20 {
-			buf = msg[:0] // keep a grown buffer, unless one huge message grew it
-		}
+		buf = reuse(msg)
 		if n := s.cl.received.Add(1); count > 0 && n >= count {
 			return readResult{countReached: true}
 		}

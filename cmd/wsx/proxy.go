@@ -316,9 +316,6 @@ func (p *proxy) forward(id uint64, from string, src *wsx.Conn, dst *watchedConn)
 			return n, fmt.Errorf("forwarding to the %s: %w", to, dst.timeoutError(err))
 		}
 		n++
-		buf = nil
-		if cap(msg) <= 1<<20 {
-			buf = msg[:0]
-		}
+		buf = reuse(msg)
 	}
 }

@@ -432,11 +432,7 @@ func (sc *serverConn) echo() {
 		}
 		sc.st.msgsOut++
 		sc.st.bytesOut += int64(len(msg))
-		// Keep the grown buffer for the next message, unless one huge message grew it.
-		sc.buf = nil
-		if cap(msg) <= 1<<20 {
-			sc.buf = msg[:0]
-		}
+		sc.buf = reuse(msg)
 	}
 }
 

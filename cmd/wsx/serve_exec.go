@@ -128,10 +128,7 @@ func (s *server) execInput(c *wsx.Conn, id uint64, stdin *os.File, st *connStats
 				taking = false
 			}
 		}
-		buf = nil
-		if cap(msg) <= 1<<20 {
-			buf = msg[:0]
-		}
+		buf = reuse(msg)
 	}
 }
 

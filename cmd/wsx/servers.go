@@ -200,6 +200,15 @@ func checkAll(checks ...func() error) error {
 	return nil
 }
 
+// reuse returns the buffer to read the next message into after msg: msg's own, grown to fit
+// it, unless one huge message grew it past 1 MiB, which is not worth keeping.
+func reuse(msg []byte) []byte {
+	if cap(msg) > 1<<20 {
+		return nil
+	}
+	return msg[:0]
+}
+
 // listenAddr returns the address to listen on for the argument arg of a server command: def
 // when arg is empty, 127.0.0.1:PORT for a bare port, else arg, which must be host:port with
 // a port from 0 to 65535 (0: any free port).
