@@ -75,7 +75,7 @@ func runBridge(ctx context.Context, e *env, args []string) int {
 	if (cfg.listen.Scheme == "tcp") == (cfg.target.Scheme == "tcp") {
 		return f.usageError(e, "one side must be tcp:// and the other ws:// or wss:// (wsx proxy forwards WebSockets to WebSockets)")
 	}
-	if _, err := listenAddr(cfg.listen.Host, ""); err != nil {
+	if cfg.accept.addr, err = listenAddr(cfg.listen.Host, ""); err != nil {
 		return f.usageError(e, "LISTEN: %v", err)
 	}
 	if err := cfg.check(); err != nil {

@@ -394,20 +394,21 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
-// loopbackHostPatterns returns the AcceptOptions.HostPatterns of a server listening on addr:
-// when addr is a loopback address (localhost, 127.0.0.0/8, ::1), the loopback names and
-// addresses on any port, plus names (a name without a port means any port), so that a page
-// on another name that rebinds to the loopback address is refused (DNS rebinding); nil for
-// any other address, where the server's names are not known.
-func loopbackHostPatterns(addr string, names ...string) []string {
+// hostPatterns returns the AcceptOptions.HostPatterns of a server listening on addr that was
+// told to answer for names (--host; a name without a port means any port). On a loopback
+// address (localhost, 127.0.0.0/8, ::1) those are the loopback names and addresses on any port
+// plus names, so that a page on another name that rebinds to the loopback address is refused
+// (DNS rebinding, 421); elsewhere just names, or nil for every Host when none were given, as the
+// server's own names are not known.
+func hostPatterns(addr string, names ...string) []string {
+	var patterns []string
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		host = addr
 	}
-	if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
-		return nil
+	if ip, err := netip.ParseAddr(host); host == "localhost" || (err == nil && ip.IsLoopback()) {
+		patterns = []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}
 	}
-	patterns := []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}
 	for _, n := range names {
 		if !strings.Contains(n, ":") {
 			n += ":*"

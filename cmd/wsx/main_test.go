@@ -223,7 +223,7 @@ func TestHeaderFlag(t *testing.T) {
 }
 
 // A server on a loopback address answers for its own names only (issue 8 item 10).
-func TestLoopbackHostPatterns(t *testing.T) {
+func TestHostPatterns(t *testing.T) {
 	loopback := []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}
 	for _, tc := range []struct {
 		addr  string
@@ -236,12 +236,12 @@ func TestLoopbackHostPatterns(t *testing.T) {
 		{"localhost:8080", []string{"dev.test", "box.lan:8443"}, append(loopback[:3:3], "dev.test:*", "box.lan:8443")},
 		{"0.0.0.0:8080", nil, nil},
 		{"[::]:8080", nil, nil},
-		{"192.168.1.5:80", []string{"dev.test"}, nil},
+		{"192.168.1.5:80", []string{"dev.test"}, []string{"dev.test:*"}},
 		{"example.com:80", nil, nil},
 	} {
-		got := loopbackHostPatterns(tc.addr, tc.names...)
+		got := hostPatterns(tc.addr, tc.names...)
 		if !slices.Equal(got, tc.want) {
-			t.Errorf("loopbackHostPatterns(%q, %q) = %q, want %q", tc.addr, tc.names, got, tc.want)
+			t.Errorf("hostPatterns(%q, %q) = %q, want %q", tc.addr, tc.names, got, tc.want)
 		}
 		if err := (&wsx.AcceptOptions{HostPatterns: got}).Validate(); err != nil {
 			t.Errorf("%q: %v", tc.addr, err)

@@ -70,6 +70,7 @@ func runProxy(ctx context.Context, e *env, args []string) int {
 	if cfg.addr, err = listenAddr(listen, "127.0.0.1:9000"); err != nil {
 		return f.usageError(e, "%v", err)
 	}
+	cfg.accept.addr = cfg.addr
 	if err := checkWebSocketURL(pos[len(pos)-1]); err != nil {
 		return f.usageError(e, "%v", err)
 	}

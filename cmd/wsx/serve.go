@@ -113,6 +113,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if cfg.addr, err = listenAddr(strings.Join(pos, ""), "127.0.0.1:8080"); err != nil {
 		return f.usageError(e, "%v", err)
 	}
+	cfg.accept.addr = cfg.addr
 	if err := checkAll(cfg.accept.check, cfg.tls.check, cfg.timeouts.check, cfg.log.check); err != nil {
 		return f.usageError(e, "%v", err)
 	}

@@ -975,3 +975,41 @@ func TestServeHeadInPieces(t *testing.T) {
 		t.Fatalf("echo: %d %q", op, msg)
 	}
 }
+
+// On a loopback address, wsx serve answers only for loopback names and those given with
+// --host: a page on another name that rebinds to 127.0.0.1 is refused with 421, whatever its
+// Origin (DNS rebinding, issue 8 item 10).
+func TestServeRefusesRebindingHosts(t *testing.T) {
+	s := startServe(t, "--host", "dev.test")
+	_, port, _ := net.SplitHostPort(s.addr)
+	toServer := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return new(net.Dialer).DialContext(ctx, network, s.addr)
+	}
+	for _, tc := range []struct {
+		host string
+		want int // 0: accepted
+	}{
+		{"evil.example", http.StatusMisdirectedRequest},
+		{"127.0.0.1.nip.io", http.StatusMisdirectedRequest},
+		{"localhost", 0},
+		{"127.0.0.1", 0},
+		{"dev.test", 0},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		u := "ws://" + net.JoinHostPort(tc.host, port) + "/"
+		c, resp, err := wsx.Dial(ctx, u, &wsx.DialOptions{
+			NetDialContext: toServer,
+			Origin:         "http://" + net.JoinHostPort(tc.host, port),
+		})
+		cancel()
+		switch {
+		case tc.want == 0 && err != nil:
+			t.Errorf("Host %s: %v", tc.host, err)
+		case tc.want != 0 && (err == nil || resp == nil || resp.StatusCode != tc.want):
+			t.Errorf("Host %s: %v (response %v), want a %d refusal", tc.host, err, resp != nil, tc.want)
+		}
+		if c != nil {
+			c.CloseNow()
+		}
+	}
+}

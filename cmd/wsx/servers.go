@@ -91,6 +91,8 @@ func (d *deadlineContext) Value(any) any               { return nil }
 // acceptConfig is what the flags of a WebSocket server say about the connections it
 // accepts.
 type acceptConfig struct {
+	addr           string   // where the server listens (set by the command before check)
+	hosts          []string // --host
 	origins        []string
 	insecureOrigin bool
 	compression    bool
@@ -100,6 +102,7 @@ type acceptConfig struct {
 func (a *acceptConfig) addFlags(f *flags) {
 	a.readLimit = wsx.DefaultReadLimit
 	f.Var((*listFlag)(&a.origins), "origin", "`pattern` of other origins whose pages may connect, such as '*.example.com',\n'localhost:*' or 'https://app.example.com' (repeat or comma-separate)")
+	f.Var((*listFlag)(&a.hosts), "host", "`name` the server answers for: on a loopback address, besides the loopback names\n(other Host names are refused with 421 against DNS rebinding); elsewhere, the only\nones (repeat or comma-separate; a name without a port means any port)")
 	f.BoolVar(&a.insecureOrigin, "insecure-origin", false, "accept pages from every origin (cross-site WebSocket hijacking; for tests only)")
 	f.BoolVar(&a.compression, "compression", true, "accept permessage-deflate (RFC 7692) when the client offers it, as browsers do;\n--compression=false declines it")
 	f.Var((*sizeFlag)(&a.readLimit), "read-limit", "largest message `size` accepted, such as 16MiB; larger ones close the\nconnection with 1009 (0: no limit)")
@@ -108,9 +111,11 @@ func (a *acceptConfig) addFlags(f *flags) {
 // check returns a usage error for flags that cannot work: a malformed --origin pattern
 // would make every cross-origin handshake fail with 500 later (issue 8 item 9).
 func (a *acceptConfig) check() error {
-	opts := a.options()
-	if err := opts.Validate(); err != nil {
+	if err := (&wsx.AcceptOptions{OriginPatterns: a.origins}).Validate(); err != nil {
 		return fmt.Errorf("--origin: %s", errText(err))
+	}
+	if err := (&wsx.AcceptOptions{HostPatterns: hostPatterns(a.addr, a.hosts...)}).Validate(); err != nil {
+		return fmt.Errorf("--host: %s", errText(err))
 	}
 	return nil
 }
@@ -122,6 +127,7 @@ func (a *acceptConfig) options() wsx.AcceptOptions {
 		limit = -1 // ConnOptions: negative means no limit
 	}
 	opts := wsx.AcceptOptions{
+		HostPatterns:            hostPatterns(a.addr, a.hosts...),
 		OriginPatterns:          a.origins,
 		InsecureSkipOriginCheck: a.insecureOrigin,
 		ConnOptions:             wsx.ConnOptions{ReadLimit: limit},
