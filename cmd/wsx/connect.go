@@ -111,6 +111,7 @@ func (w *waitFlag) Set(v string) error {
 
 // connectConfig is what the flags of wsx connect select. wsx bench shares its dialling part.
 type connectConfig struct {
+	showPings   bool // --show-pings
 	headers     headerFlag
 	protocols   listFlag
 	origin      string
@@ -173,6 +174,7 @@ func runConnect(ctx context.Context, e *env, args []string) int {
 	f.Var(&cfg.send, "send", "send `message` as a text message instead of reading stdin (repeatable, in order)")
 	f.StringVar(&cfg.sendFile, "send-file", "", "send the contents of `file` as one message (text if it is UTF-8, else binary;\n- is stdin) instead of reading lines")
 	f.DurationVar(&cfg.ping, "ping", 0, "send a ping every `interval` and show its round-trip time")
+	f.BoolVar(&cfg.showPings, "show-pings", false, "show the pings the server sends (wsx answers them with pongs either way)")
 	f.IntVar(&cfg.closeCode, "close-code", int(wsx.StatusNormalClosure), "status `code` to close with at the end of the input (1000-1003, 1007-1014,\n3000-4999)")
 	f.StringVar(&cfg.closeReason, "close-reason", "", "`reason` to close with at the end of the input")
 	f.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "give up on the opening handshake after `duration`")
@@ -220,6 +222,15 @@ func runConnect(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "%v", err)
 	}
 	cl := &client{cfg: &cfg, e: e, target: t, out: newPrinter(e, &cfg)}
+	if cfg.showPings {
+		t.opts.OnPing = func(p []byte) {
+			if cl.out.format == formatJSON {
+				cl.out.event("ping", "", "length", len(p))
+			} else {
+				cl.out.warn("ping from the server (%d bytes)", len(p)) // asked for: shown without -v
+			}
+		}
+	}
 	return cl.run(ctx)
 }
 

@@ -715,3 +715,28 @@ func TestConnectDefaultReadLimit(t *testing.T) {
 		t.Fatalf("connect --help does not state the default read limit:\n%s", r.stdout)
 	}
 }
+
+// --show-pings shows the pings the server sends, which wsx answers either way (§5.5.2).
+func TestConnectShowPings(t *testing.T) {
+	pinger := wsServer(t, func(c *wsx.Conn, _ *http.Request) {
+		ctx := context.Background()
+		if err := c.Ping(ctx); err != nil { // answered by the client's reading
+			return
+		}
+		c.Write(ctx, wsx.MessageText, []byte("after the ping"))
+		c.Read(ctx) // until the client closes
+	})
+	r := runWSX(t, context.Background(), blockingStdin(t), "connect", "-1", "--show-pings", "-o", "json", pinger)
+	ping, msg := strings.Index(r.stdout, `"type":"ping","length":8`), strings.Index(r.stdout, `"data":"after the ping"`)
+	if r.code != exitOK || ping < 0 || msg < ping {
+		t.Fatalf("json: got %+v", r)
+	}
+	r = runWSX(t, context.Background(), blockingStdin(t), "connect", "-1", "--show-pings", pinger)
+	if r.code != exitOK || r.stdout != "after the ping\n" || !strings.Contains(r.stderr, "ping from the server (8 bytes)") {
+		t.Fatalf("lines: got %+v", r)
+	}
+	r = runWSX(t, context.Background(), blockingStdin(t), "connect", "-1", pinger)
+	if r.code != exitOK || strings.Contains(r.stderr, "ping") {
+		t.Fatalf("without --show-pings: got %+v", r)
+	}
+}
