@@ -63,6 +63,11 @@ func TestEchoServers(t *testing.T) {
 							}
 							c.Abort()
 						}
+					case load.KindSparse:
+						e := load.Sparse{Dialer: d, Conns: 20, InFlight: 5, Frame: s.ClientFrame()}
+						if _, err := e.Run(ctx, 10*time.Millisecond, 50*time.Millisecond, func() {}); err != nil {
+							t.Fatal(err)
+						}
 					}
 				})
 			}
