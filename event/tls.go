@@ -57,6 +57,7 @@ func (c *Conn) startTLS() {
 		cancel()
 		t.mu.Lock()
 		t.open, t.err = true, err
+		t.cancel, t.ready = nil, nil // kept by an idle connection otherwise
 		t.mu.Unlock()
 		c.post(taskTLSDone)
 	}()
@@ -88,11 +89,15 @@ func (t *tlsLink) feed(c *Conn, p []byte) {
 	if !over {
 		t.inbox = append(t.inbox, p...)
 	}
+	t.wakeLocked()
 	t.mu.Unlock()
 	if over {
 		c.release()
-		return
 	}
+}
+
+// wakeLocked wakes the handshake's reader, if it waits; the caller holds mu.
+func (t *tlsLink) wakeLocked() {
 	select {
 	case t.ready <- struct{}{}:
 	default:
@@ -162,11 +167,11 @@ func (t *tlsLink) stop() {
 	t.mu.Lock()
 	t.stopped = true
 	t.inbox = nil
+	cancel := t.cancel
+	t.wakeLocked()
 	t.mu.Unlock()
-	t.cancel()
-	select {
-	case t.ready <- struct{}{}:
-	default:
+	if cancel != nil {
+		cancel()
 	}
 }
 
@@ -195,8 +200,9 @@ func (t *tlsLink) Read(p []byte) (int, error) {
 			}
 			return t.take(p), nil
 		}
+		ready := t.ready
 		t.mu.Unlock()
-		<-t.ready
+		<-ready
 		t.mu.Lock()
 	}
 	n := copy(p, t.inbox)
@@ -227,11 +233,8 @@ func (t *tlsLink) Write(p []byte) (int, error) {
 func (t *tlsLink) Close() error {
 	t.mu.Lock()
 	t.stopped = true
+	t.wakeLocked()
 	t.mu.Unlock()
-	select {
-	case t.ready <- struct{}{}:
-	default:
-	}
 	return nil
 }
 
