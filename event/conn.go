@@ -30,17 +30,19 @@ type Conn struct {
 	// Kept by the owner: the worker whose epoll set holds the socket, or the goroutine that
 	// reads it.
 	phase  uint8
-	opened bool   // OnOpen was called
-	ended  bool   // OnClose was called, or is not to be
-	in     *input // the handshake, a frame or message in progress, or a wait; nil while idle
-	ext    *extras
-	tls    *tlsLink
-	alt    *goLink // the goroutine driver's state; nil for the epoll driver
+	opened bool // OnOpen was called
+	ended  bool // OnClose was called, or is not to be
+
+	wflag uint8 // under mu: outOpen, outShut, outGone (here, where it takes no room)
+
+	in  *input // the handshake, a frame or message in progress, or a wait; nil while idle
+	ext *extras
+	tls *tlsLink
+	alt *goLink // the goroutine driver's state; nil for the epoll driver
 
 	limit atomic.Int64 // SetReadLimit's value, 0 for the server's
 
-	mu    sync.Mutex // the sending side:
-	wflag uint8      // outOpen, outShut, outGone
+	mu    sync.Mutex // the sending side: wflag and
 	tx    engine.Sender
 	out   *output // bytes the socket has not taken yet; nil when none
 	value any
