@@ -407,7 +407,11 @@ func (w *worker) handle(events []syscall.EpollEvent) {
 func (w *worker) readable(c *Conn, events uint32) {
 	hup := events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
 	for budget := readBudget; c.phase != phReleased; {
-		n, err := syscall.Read(int(c.fd), w.rbuf)
+		buf := c.directRoom(len(w.rbuf))
+		if buf == nil {
+			buf = w.rbuf
+		}
+		n, err := syscall.Read(int(c.fd), buf)
 		switch {
 		case err == syscall.EAGAIN:
 			return
@@ -420,8 +424,12 @@ func (w *worker) readable(c *Conn, events uint32) {
 			c.eof(nil)
 			return
 		}
-		c.input(w.rbuf[:n])
-		if n < len(w.rbuf) && !hup {
+		if &buf[0] == &w.rbuf[0] {
+			c.input(buf[:n])
+		} else {
+			c.direct(n)
+		}
+		if n < len(buf) && !hup {
 			return
 		}
 		if budget -= n; budget <= 0 {

@@ -80,6 +80,38 @@ func (c *Conn) frames(p []byte) {
 	}
 }
 
+// directRoom returns room in the message being assembled that the next read may fill
+// straight, sparing a copy: when what is left of the current frame's payload is at least a
+// read buffer's worth (size) and needs no inflating. It returns nil when the next bytes must
+// go through the read buffer.
+func (c *Conn) directRoom(size int) []byte {
+	in := c.in
+	if in == nil || c.tls != nil || in.msg == nil || c.phase != phOpen && c.phase != phClosing {
+		return nil
+	}
+	d := in.rx.Direct()
+	if d < int64(size) {
+		return nil
+	}
+	if cap(in.msg)-len(in.msg) < size && !c.grow(in) {
+		return nil
+	}
+	return in.msg[len(in.msg):cap(in.msg)][:min(int64(cap(in.msg)-len(in.msg)), d)]
+}
+
+// direct takes the n bytes a read put in the room directRoom returned: the engine unmasks and
+// checks them in place, and the message goes on.
+func (c *Conn) direct(n int) {
+	in := c.in
+	p := in.msg[len(in.msg) : len(in.msg)+n]
+	if err := in.rx.Payload(p); err != nil {
+		c.fail(err)
+		return
+	}
+	in.msg = in.msg[:len(in.msg)+n]
+	c.frames(nil) // the end of the frame or message, if it came
+}
+
 // receiving returns the input state with the engine ready: an idle connection's engine is
 // set up afresh from the connection's settings.
 func (c *Conn) receiving() *input {
