@@ -68,6 +68,7 @@ Examples:
   wsx serve --compression=false          # no permessage-deflate: every frame is readable on the wire
   wsx serve --origin '*.example.com'     # also allow pages from any subdomain of example.com
   wsx serve -v --log-format json         # every message logged, as JSON lines
+  wsx serve --event :9001                # echo only, idle connections hold no goroutine (many clients)
 `
 
 // serveConfig is what the flags of wsx serve select.
@@ -85,6 +86,7 @@ type serveConfig struct {
 	timeouts      serverTimeouts
 	log           logConfig
 	execStderr    io.Writer // the commands' stderr: the server's
+	event         bool
 }
 
 func runServe(ctx context.Context, e *env, args []string) int {
@@ -102,6 +104,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	cfg.tls.addFlags(f)
 	cfg.timeouts.addFlags(f)
 	cfg.log.addFlags(f, "also log every message")
+	f.BoolVar(&cfg.event, "event", false, "serve WebSockets only, in event mode (package event), for many clients: an idle\nconnection holds no goroutine or buffer; echo only, no playground")
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status
@@ -128,6 +131,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "--broadcast and --exec are two ways to answer: choose one")
 	case cfg.execRaw && cfg.exec == "":
 		return f.usageError(e, "--exec-raw goes with --exec")
+	case cfg.event && (cfg.broadcast || cfg.exec != "" || cfg.dir != ""):
+		return f.usageError(e, "--event serves the echo only: no --broadcast, --exec or --dir")
 	}
 	if cfg.dir != "" {
 		if fi, err := os.Stat(cfg.dir); err != nil || !fi.IsDir() {
@@ -145,6 +150,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 
 // serve runs the server until ctx is done, then shuts it down gracefully.
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
+	if cfg.event {
+		return serveEvent(ctx, cfg, log)
+	}
 	s := newServer(cfg, log)
 	defer s.watch.close()
 	var broker hub.Broker
