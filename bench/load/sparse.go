@@ -44,28 +44,14 @@ func (e *Sparse) Run(ctx context.Context, warmup, d time.Duration, mark func()) 
 
 // epollSparse runs the sparse load on conns until st.stopped, or until deadline.
 func epollSparse(conns []*Conn, frame []byte, inFlight int, st *runState, h *hist, deadline time.Time) error {
-	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	set, err := newEpollSet(conns, func(fd int, c *Conn) *pconn {
+		return &pconn{fd: fd, er: newEchoReader(nil, c.leftover, 4096), sent: make([]time.Time, 1)}
+	})
 	if err != nil {
 		return err
 	}
-	defer syscall.Close(ep)
-	pcs := make([]*pconn, 0, len(conns))
-	defer func() {
-		for _, c := range pcs {
-			syscall.Close(c.fd)
-		}
-	}()
-	for i, c := range conns {
-		fd, err := detach(c)
-		if err != nil {
-			return err
-		}
-		pcs = append(pcs, &pconn{fd: fd, er: newEchoReader(nil, c.leftover, 4096), sent: make([]time.Time, 1)})
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(i)}
-		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			return err
-		}
-	}
+	defer set.close()
+	ep, pcs := set.ep, set.pcs
 	waiting := make([]bool, len(pcs)) // a message of the connection is in flight
 	next := 0
 	send := func(now time.Time) error {
@@ -84,21 +70,13 @@ func epollSparse(conns []*Conn, frame []byte, inFlight int, st *runState, h *his
 			return err
 		}
 	}
-	events := make([]syscall.EpollEvent, 256)
 	for !st.stopped.Load() {
-		n, err := syscall.EpollWait(ep, events, 20)
-		if err == syscall.EINTR {
-			continue
-		}
+		events, now, err := set.wait(deadline)
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		if now.After(deadline) {
-			return errors.New("load: server stopped answering")
-		}
 		measuring := st.measuring.Load()
-		for _, ev := range events[:n] {
+		for _, ev := range events {
 			i := int(ev.Fd)
 			pc := pcs[i]
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
