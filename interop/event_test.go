@@ -108,36 +108,7 @@ func TestEventWS(t *testing.T) {
 	t.Run("echo and fragments", func(t *testing.T) {
 		srv := newEventServer(t, nil, nil)
 		ws, _ := wsClient(t, srv.URL, nil, noDeflate)
-		var sent []payload
-		for _, p := range payloads() {
-			ws.send(sendCmd(p))
-			wantMessage(t, ws.next(), p)
-			sent = append(sent, p)
-		}
-		text := payload{wsx.MessageText, makeText(40)}
-		ws.send(fragmentsCmd(text, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4))
-		wantMessage(t, ws.next(), text)
-		bin := payload{wsx.MessageBinary, makeBinary(70001, 7)}
-		ws.send(fragmentsCmd(bin, 0, 70000, 0, 1))
-		wantMessage(t, ws.next(), bin)
-		many := payload{wsx.MessageBinary, makeBinary(2000, 8)}
-		ones := make([]int, len(many.data))
-		for i := range ones {
-			ones[i] = 1
-		}
-		ws.send(fragmentsCmd(many, ones...))
-		wantMessage(t, ws.next(), many)
-		pinged := payload{wsx.MessageText, makeText(1000)}
-		cmd := fragmentsCmd(pinged, 100, 400, 400, 100)
-		cmd["pingBetween"] = []byte("between")
-		ws.send(cmd)
-		for range 3 {
-			if ev := ws.expect("pong"); string(ev.Data) != "between" {
-				t.Fatalf("pong carried %q, want %q (§5.5.3)", ev.Data, "between")
-			}
-		}
-		wantMessage(t, ws.next(), pinged)
-		sent = append(sent, text, bin, many, pinged)
+		sent := wsSendEchoed(t, ws)
 		ws.send(map[string]any{"op": "close", "code": 1000, "reason": "done"})
 		if ev := ws.expect("close"); ev.Code != 1000 {
 			t.Fatalf("ws saw close %d %q, want 1000 echoed (§5.5.1)", ev.Code, ev.Reason)
