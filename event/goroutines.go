@@ -29,8 +29,9 @@ func (s *Server) serveGoroutines(ln net.Listener) error {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+			// As net/http does: out of descriptors (EMFILE) and the like pass.
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				s.logf("wsx: event server: accept: %v; retrying in %v", err, delay)
 				time.Sleep(delay)

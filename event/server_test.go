@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // serve starts srv on a loopback listener and returns its ws:// URL; the server is closed at
@@ -284,6 +285,47 @@ func TestShutdown(t *testing.T) {
 		}
 		if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 			t.Error("the listener still accepts")
+		}
+	})
+}
+
+// TestManyConnections: 1,500 connections at once (descriptors past the first chunks of the
+// descriptor table, spread over the workers) each echo a message, then end; the server
+// releases every one of them.
+func TestManyConnections(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, listen func(*testing.T) net.Listener) {
+		const n = 1500
+		var closed sync.WaitGroup
+		closed.Add(n)
+		srv := &Server{Workers: 2, OnMessage: echo, OnClose: func(*Conn, error) { closed.Done() }}
+		url := serveOn(t, srv, listen(t))
+		conns := make([]*rawConn, n)
+		for i := range conns {
+			conns[i] = rawClient(t, url)
+		}
+		for i, c := range conns {
+			if err := c.send(true, frame.OpBinary, []byte(fmt.Sprint(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, c := range conns {
+			if h, p, err := c.next(); err != nil || h.Opcode != frame.OpBinary || string(p) != fmt.Sprint(i) {
+				t.Fatalf("connection %d: %v %q %v", i, h.Opcode, p, err)
+			}
+			c.Close()
+		}
+		closed.Wait()
+		// Each is released right after OnClose, by the same worker.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			srv.mu.Lock()
+			live := srv.live
+			srv.mu.Unlock()
+			if live == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d connections not released", live)
+			}
 		}
 	})
 }
