@@ -48,7 +48,7 @@ type reading struct {
 	eng      engine.Receiver
 	engLimit int64 // the read limit the engine has
 	limit    atomic.Int64
-	stalling bool        // a raw read armed the stall bound and has not made progress since
+	stalling bool        // a read armed the stall bound, and it has not been lifted since
 	busy     bool        // the last read filled the buffer: the next takes a larger one
 	more     atomic.Bool // input for the next message is buffered: replies may be held (coalesce.go)
 

@@ -597,11 +597,32 @@ func (c *Conn) waitingForPeer() {
 	}
 }
 
-// armReadStall bounds the next read by the stall timeout while the peer owes us the rest of a
-// frame or message.
+// armReadStall bounds the read that may wait now by the stall timeout while the peer owes us
+// the rest of a frame or message, and lifts the bound an earlier read armed once it owes us
+// nothing: waiting for the next message is KeepAlive's business, not the stall bound's.
 func (c *Conn) armReadStall() {
-	if d := c.opts.stallTimeout(); d > 0 && !c.r.eng.Idle() {
-		c.r.dl.armStall(d)
+	if d := c.owedStall(); d > 0 {
+		c.r.dl.armStall(0, d)
+		c.r.stalling = true
+	} else {
+		c.progressed()
+	}
+}
+
+// owedStall returns the stall timeout while the peer owes us the rest of a frame or message,
+// and 0 when it owes nothing or there is no stall bound.
+func (c *Conn) owedStall() time.Duration {
+	if c.r.eng.Idle() {
+		return 0
+	}
+	return c.opts.stallTimeout()
+}
+
+// progressed lifts the stall bound a read armed.
+func (c *Conn) progressed() {
+	if c.r.stalling {
+		c.r.stalling = false
+		c.r.dl.disarmStall()
 	}
 }
 

@@ -503,10 +503,72 @@ func (c *Conn) controlFrame(kind controlKind, code StatusCode, p []byte) ([]byte
 	return b, nil
 }
 
-// armWriteStall bounds a write that may wait by the stall timeout.
+// Writes through net.Conn (on a transport that is not a socket, such as a *tls.Conn, and
+// vectored writes) go out in pieces of at most stallPiece bytes, each bounded by the stall
+// timeout from its start: net.Conn.Write shows no progress until it returns, and one bound for
+// a whole large write would cut off a peer that reads slowly but steadily. So the stall bound
+// closes a connection whose peer takes less than stallPiece bytes in StallTimeout.
+const stallPiece = 256 << 10
+
+// writeConn writes p through net.Conn, piece by piece. The caller holds frameLock.
+func (c *Conn) writeConn(p []byte) (int, error) {
+	n := 0
+	for {
+		c.armWriteStall()
+		k, err := c.nc.Write(p[n:min(len(p), n+stallPiece)])
+		n += k
+		if err != nil || n == len(p) {
+			return n, err
+		}
+	}
+}
+
+// writev writes the buffers with one system call where the conn can (a socket's writev), a
+// piece at a time (see stallPiece), consuming them as net.Buffers.WriteTo does. The caller
+// holds frameLock.
+func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
+	var written int64
+	for len(*bufs) > 0 {
+		b := *bufs
+		// The piece: whole buffers while they fit, then the start of the next.
+		size, i := 0, 0
+		for i < len(b) && size+len(b[i]) <= stallPiece {
+			size += len(b[i])
+			i++
+		}
+		var rest []byte
+		if i < len(b) {
+			rest = b[i][stallPiece-size:]
+			b[i] = b[i][:stallPiece-size]
+			i++
+		}
+		*bufs = b[:i:i]
+		c.armWriteStall()
+		n, err := bufs.WriteTo(c.nc)
+		written += n
+		left := len(*bufs) // the piece's buffers not written whole, the first in part
+		if rest != nil {
+			if left > 0 {
+				b[i-1] = b[i-1][:len(b[i-1])+len(rest)] // rest follows it in memory
+			} else {
+				b[i-1], left = rest, 1
+			}
+		}
+		*bufs = b[i-left:]
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// armWriteStall bounds a write through net.Conn that may wait by the stall timeout, and lifts
+// what an ended call or wait left on the conn.
 func (c *Conn) armWriteStall() {
 	if d := c.opts.stallTimeout(); d > 0 {
-		c.w.dl.armStall(d)
+		c.w.dl.armStall(0, d)
+	} else {
+		c.w.dl.settle()
 	}
 }
 
