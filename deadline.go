@@ -218,9 +218,10 @@ func (d *deadline) setLocked(t int64) {
 	}
 }
 
-// ctxError turns an I/O error caused by ctx's deadline or cancellation into ctx's error.
+// ctxError turns an I/O error caused by ctx's deadline or cancellation into ctx's error. A
+// write the stall bound cut off stays what it is (stallError).
 func ctxError(ctx context.Context, err error) error {
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
+	if _, stalled := err.(*stallError); stalled || !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
 	if cerr := ctx.Err(); cerr != nil {

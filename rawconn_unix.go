@@ -72,6 +72,9 @@ func (c *Conn) write(p []byte) (int, error) {
 	err := r.rc.Write(r.wfn)
 	r.wbuf = nil
 	if r.wstalled {
+		if err != nil {
+			err = c.stalledWrite(err)
+		}
 		r.wstalled = false
 		c.w.dl.disarmStall()
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -324,8 +325,8 @@ func (c *Conn) sendFrames(ctx context.Context, frames *net.Buffers, intact bool)
 	c.w.dl.end()
 	if err != nil {
 		err = ctxError(ctx, err)
-		if n == 0 && isTimeout(err) && intact {
-			return err // nothing went out: the connection is intact
+		if intact && wroteNothing(n, err) {
+			return err // the connection is intact
 		}
 		return c.setWriteErr(err)
 	}
@@ -337,9 +338,9 @@ func (c *Conn) dataWriteFailed(ctx context.Context, h frame.Header, n int64, err
 	err = ctxError(ctx, err)
 	// A compressor has taken the unsent message into its history: the peer's would differ,
 	// so the connection cannot go on.
-	if n == 0 && isTimeout(err) && !c.w.eng.Compressing() {
+	if wroteNothing(n, err) && !c.w.eng.Compressing() {
 		c.w.eng.Undo(h)
-		return err // nothing went out: the connection is intact
+		return err // the connection is intact
 	}
 	return c.setWriteErr(err)
 }
@@ -471,8 +472,8 @@ func (c *Conn) sendControl(kind controlKind, code StatusCode, p []byte) error {
 		}
 	}
 	if w, err := c.write(b); err != nil {
-		if w == 0 && isTimeout(err) {
-			return err // nothing went out: the connection is intact
+		if wroteNothing(int64(w), err) {
+			return err // the connection is intact
 		}
 		return c.setWriteErr(err)
 	}
@@ -517,8 +518,11 @@ func (c *Conn) writeConn(p []byte) (int, error) {
 		c.armWriteStall()
 		k, err := c.nc.Write(p[n:min(len(p), n+stallPiece)])
 		n += k
-		if err != nil || n == len(p) {
-			return n, err
+		if err != nil {
+			return n, c.stalledWrite(err)
+		}
+		if n == len(p) {
+			return n, nil
 		}
 	}
 }
@@ -556,7 +560,7 @@ func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
 		}
 		*bufs = b[i-left:]
 		if err != nil {
-			return written, err
+			return written, c.stalledWrite(err)
 		}
 	}
 	return written, nil
@@ -572,11 +576,42 @@ func (c *Conn) armWriteStall() {
 	}
 }
 
+// wroteNothing reports whether a write that failed with err after n bytes left the connection
+// intact: nothing went out before a deadline cut it short, and that deadline was not the stall
+// bound's (a peer that does not read gets the connection closed, whatever wsx was sending).
+func wroteNothing(n int64, err error) bool {
+	if _, stalled := err.(*stallError); stalled {
+		return false
+	}
+	return n == 0 && isTimeout(err)
+}
+
+// stalledWrite turns the timeout of a write cut off by the stall bound into a stallError, which
+// says why; the caller checks it before the bound is lifted.
+func (c *Conn) stalledWrite(err error) error {
+	if isTimeout(err) && c.w.dl.stalled() {
+		return &stallError{c.opts.stallTimeout()}
+	}
+	return err
+}
+
+// stallError reports a write that the peer let make no progress for StallTimeout: it does not
+// read. It is a timeout (errors.Is(err, os.ErrDeadlineExceeded)), and never the caller's
+// context's error, whatever deadline the context has.
+type stallError struct{ timeout time.Duration }
+
+func (e *stallError) Error() string {
+	return "wsx: the peer stalled: it took no bytes for " + e.timeout.String() + " (StallTimeout)"
+}
+
+func (e *stallError) Unwrap() error { return os.ErrDeadlineExceeded }
+func (e *stallError) Timeout() bool { return true }
+
 // setWriteErr records a failed write. A frame may have been cut short, so nothing more can be
 // sent on the connection: it is closed.
 func (c *Conn) setWriteErr(err error) error {
 	if c.w.err == nil {
-		c.w.err = fmt.Errorf("wsx: write failed, connection closed: %w", err)
+		c.w.err = &wrapped{"write failed, connection closed", err}
 	}
 	if isTimeout(err) {
 		c.closeTransport()
