@@ -17,14 +17,14 @@ import (
 
 // closing is the state of a Conn's ending.
 type closing struct {
-	mu      sync.Mutex
-	started bool   // Close was called
-	done    signal // the first Close has finished
-	err     error  // what the first Close returned
+	mu   sync.Mutex
+	done signal // the first Close has finished
+	err  error  // what the first Close returned
 
 	local      atomic.Bool // our Close went out before the peer's
 	closed     atomic.Bool // the transport is closed
 	finishOnce sync.Once
+	started    bool // Close was called; under mu (last: a Conn fits its size class)
 }
 
 // Close performs the closing handshake (§7.1.2): it sends a Close frame with code and reason,

@@ -95,6 +95,9 @@ type writing struct {
 	iov       [2][]byte
 	bufs      net.Buffers
 	err       error // under frameLock; sticky
+	// When the peer stopped taking our bytes, while writes that waited for it got nothing out
+	// (Pongs dropped after their bound); 0 while it takes them. Under frameLock.
+	stalledSince int64
 
 	held       *[]byte     // data frames held for coalescing, under frameLock (coalesce.go)
 	holding    atomic.Bool // held has frames

@@ -71,9 +71,10 @@ func (c *Conn) write(p []byte) (int, error) {
 	r.wbuf, r.wn, r.werr = p, 0, 0
 	err := r.rc.Write(r.wfn)
 	r.wbuf = nil
+	c.wrote(int64(r.wn))
 	if r.wstalled {
 		if err != nil {
-			err = c.stalledWrite(err)
+			err = c.writeFailed(int64(r.wn), err)
 		}
 		r.wstalled = false
 		c.w.dl.disarmStall()
@@ -111,7 +112,7 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 		case syscall.EAGAIN:
 			// The wait, and only the wait, is bounded by the control frame's deadline and
 			// the stall timeout; progress lifts both (write).
-			c.w.dl.armWait(r.wbound, 0, c.opts.stallTimeout())
+			c.w.dl.armWait(r.wbound, c.w.stalledSince, c.opts.stallTimeout())
 			r.wstalled = true
 			return false
 		default:

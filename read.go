@@ -555,9 +555,9 @@ func (c *Conn) answerPingLater() error {
 }
 
 // pinged finishes answering a Ping: it reports a Pong that could not go out because the
-// connection broke, and calls OnPing.
+// connection broke, or whose failure closed it (the peer stalled), and calls OnPing.
 func (c *Conn) pinged(err error) error {
-	if err != nil && !isTimeout(err) {
+	if err != nil && (!isTimeout(err) || c.closing.closed.Load()) {
 		return c.setReadErr(err)
 	}
 	if c.opts.OnPing != nil {

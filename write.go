@@ -518,8 +518,9 @@ func (c *Conn) writeConn(p []byte) (int, error) {
 		c.armWriteStall()
 		k, err := c.nc.Write(p[n:min(len(p), n+stallPiece)])
 		n += k
+		c.wrote(int64(k))
 		if err != nil {
-			return n, c.stalledWrite(err)
+			return n, c.writeFailed(int64(k), err)
 		}
 		if n == len(p) {
 			return n, nil
@@ -550,6 +551,7 @@ func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
 		c.armWriteStall()
 		n, err := bufs.WriteTo(c.nc)
 		written += n
+		c.wrote(n)
 		left := len(*bufs) // the piece's buffers not written whole, the first in part
 		if rest != nil {
 			if left > 0 {
@@ -560,7 +562,7 @@ func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
 		}
 		*bufs = b[i-left:]
 		if err != nil {
-			return written, c.stalledWrite(err)
+			return written, c.writeFailed(n, err)
 		}
 	}
 	return written, nil
@@ -570,7 +572,7 @@ func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
 // what an ended call or wait left on the conn.
 func (c *Conn) armWriteStall() {
 	if d := c.opts.stallTimeout(); d > 0 {
-		c.w.dl.armStall(0, d)
+		c.w.dl.armStall(c.w.stalledSince, d)
 	} else {
 		c.w.dl.settle()
 	}
@@ -586,13 +588,29 @@ func wroteNothing(n int64, err error) bool {
 	return n == 0 && isTimeout(err)
 }
 
-// stalledWrite turns the timeout of a write cut off by the stall bound into a stallError, which
-// says why; the caller checks it before the bound is lifted.
-func (c *Conn) stalledWrite(err error) error {
-	if isTimeout(err) && c.w.dl.stalled() {
+// writeFailed says why a write failed after n bytes, before its wait's bounds are lifted: the
+// timeout of one the stall bound cut off becomes a stallError. It also remembers when a wait
+// that got nothing out began, so that the stall bound of the next write counts from then: a
+// peer that takes nothing is cut off StallTimeout after it stopped, whatever wsx tries to send
+// it meanwhile (a Pong for each Ping, each dropped after its bound, say).
+func (c *Conn) writeFailed(n int64, err error) error {
+	if !isTimeout(err) {
+		return err
+	}
+	if c.w.dl.stalled() {
 		return &stallError{c.opts.stallTimeout()}
 	}
+	if n == 0 && c.w.stalledSince == 0 && c.w.dl.stallAt != 0 {
+		c.w.stalledSince = c.w.dl.stallAt - int64(c.opts.stallTimeout())
+	}
 	return err
+}
+
+// wrote records a write's progress: the peer takes our bytes.
+func (c *Conn) wrote(n int64) {
+	if n > 0 {
+		c.w.stalledSince = 0
+	}
 }
 
 // stallError reports a write that the peer let make no progress for StallTimeout: it does not
