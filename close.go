@@ -3,6 +3,7 @@
 package wsx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -215,6 +216,21 @@ func (c *Conn) finishClose(haveReadLock bool) {
 		}
 		c.closeTransport()
 	})
+}
+
+// closedError returns what the read side reports once the transport is closed: why a write
+// that failed closed it (the peer stalled, say: coalesce.go's held replies fail in no caller's
+// write), or errClosed. A writer holding frameLock on a closed transport returns promptly.
+func (c *Conn) closedError() error {
+	if c.w.frameLock.lock(context.Background()) != nil {
+		return errClosed
+	}
+	err := c.w.err
+	c.w.frameLock.unlock()
+	if err == nil {
+		return errClosed
+	}
+	return err
 }
 
 // closeTransport closes the transport once; it reports whether this call closed it.

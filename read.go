@@ -645,7 +645,7 @@ func (c *Conn) ioError(err error) error {
 	c.r.pos = c.r.end
 	c.releaseReadBuffer()
 	if c.closing.closed.Load() {
-		return c.setReadErr(errClosed)
+		return c.setReadErr(c.closedError())
 	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF

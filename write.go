@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -250,10 +251,10 @@ func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin boo
 	}
 	var err error
 	switch {
+	case c.w.err != nil: // first: why a failed write closed the connection
+		err = c.w.err
 	case c.closing.closed.Load():
 		err = errClosed
-	case c.w.err != nil:
-		err = c.w.err
 	default:
 		var h frame.Header
 		if h, err = c.w.eng.Data(op, rsv, fin, int64(len(p))); err != nil {
@@ -299,10 +300,10 @@ func (c *Conn) writeFrames(ctx context.Context, frames *net.Buffers, intact bool
 // sendFrames is writeFrames for a caller holding frameLock.
 func (c *Conn) sendFrames(ctx context.Context, frames *net.Buffers, intact bool) error {
 	switch {
-	case c.closing.closed.Load(), c.w.eng.CloseSent():
-		return errClosed // §5.5.1: no data frames after a Close frame
 	case c.w.err != nil:
 		return c.w.err
+	case c.closing.closed.Load(), c.w.eng.CloseSent():
+		return errClosed // §5.5.1: no data frames after a Close frame
 	}
 	if err := c.w.dl.begin(ctx); err != nil {
 		return err
@@ -456,11 +457,11 @@ func (c *Conn) writeControl(kind controlKind, code StatusCode, p []byte, deadlin
 // boundWrites. (The frame is made in a function of its own, and there are no defers, so that
 // the frames under the write's system calls stay small: see rawconn_unix.go.)
 func (c *Conn) sendControl(kind controlKind, code StatusCode, p []byte) error {
-	if c.closing.closed.Load() {
-		return errClosed
-	}
 	if c.w.err != nil {
 		return c.w.err
+	}
+	if c.closing.closed.Load() {
+		return errClosed
 	}
 	b, err := c.controlFrame(kind, code, p)
 	if len(b) == 0 {
@@ -628,16 +629,34 @@ func (e *stallError) Timeout() bool { return true }
 // setWriteErr records a failed write. A frame may have been cut short, so nothing more can be
 // sent on the connection: it is closed.
 func (c *Conn) setWriteErr(err error) error {
+	timeout := isTimeout(err)
 	if c.w.err == nil {
-		c.w.err = &wrapped{"write failed, connection closed", err}
+		c.w.err = &writeFailure{err, timeout}
 	}
-	if isTimeout(err) {
+	if timeout {
 		c.closeTransport()
 	} else {
 		c.closeWrite()
 	}
 	return c.w.err
 }
+
+// writeFailure is the error of a write that failed, which every later call reports: it wraps
+// the cause, and is net.ErrClosed as well when the failure closed the connection (a timeout).
+// It is no timeout itself, whatever its cause: the connection is over, and a read that meets
+// it must not take it for its own deadline (isTimeout).
+type writeFailure struct {
+	err    error
+	closed bool
+}
+
+func (e *writeFailure) Error() string {
+	return "wsx: write failed, connection closed: " + strings.TrimPrefix(e.err.Error(), "wsx: ")
+}
+
+func (e *writeFailure) Unwrap() error        { return e.err }
+func (e *writeFailure) Is(target error) bool { return e.closed && target == net.ErrClosed }
+func (e *writeFailure) Timeout() bool        { return false }
 
 // closeWrite shuts down the sending half of the connection, if it can, and leaves the read
 // side open. A write that failed with anything but a timeout failed because the peer went away
