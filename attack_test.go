@@ -227,13 +227,13 @@ func TestDefectInterruptedReadOutsideMessageMemoryLimit(t *testing.T) {
 	c.CloseNow()
 }
 
-// DEFECT: a connection read or written with a context that outlives it (a server's base
-// context, signal.NotifyContext's) stays reachable from that context after it is closed and
-// dropped: deadline.begin registers a context.AfterFunc that is only stopped when a call brings
-// another context, never when the connection ends. Every such connection (58 KB with
-// compression's state) is held until the context is done: a long-running server leaks all of
-// them.
-func TestDefectLongLivedContextPinsClosedConns(t *testing.T) {
+// A connection read and written with a context that outlives it (a server's base context,
+// signal.NotifyContext's) can be collected once it is closed and dropped: closing it stops
+// watching every context. deadline.begin's context.AfterFunc used to be stopped only when a
+// call brought another context, so that every such connection (58 KB with compression's
+// state) stayed reachable from the context until it was done: a long-running server leaked
+// all of them.
+func TestClosedConnReleasesContexts(t *testing.T) {
 	serverCtx, cancel := context.WithCancel(context.Background()) // lives as long as the server
 	defer cancel()
 	for _, tc := range []struct {

@@ -239,6 +239,9 @@ func (c *Conn) closeTransport() bool {
 		return false
 	}
 	c.nc.Close()
+	// A context that outlives the connection (a server's) must not keep it reachable.
+	c.r.dl.release()
+	c.w.dl.release()
 	if c.watcher != nil {
 		c.watcher.connClosed(c)
 	}

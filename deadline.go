@@ -109,9 +109,8 @@ func (d *deadline) release() {
 	d.mu.Lock()
 	d.ended = true
 	if d.stop != nil {
-		d.stop()
+		d.stop() // stop stays set: the owner reads it without the lock
 	}
-	d.done, d.stop = nil, nil
 	d.mu.Unlock()
 }
 
