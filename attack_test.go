@@ -197,34 +197,58 @@ func TestDefectCloseQueueOutsideMessageMemoryLimit(t *testing.T) {
 	}
 }
 
-// DEFECT: a ReadMessage cut short by its context keeps what it had received in a copy
-// (heldMessage.prepend), which counts against the message memory limit only if the limit has
-// room for it; when it has not, wsx holds the copy anyway, uncounted: with a caller's buffer
-// large enough for the message (nothing counted while it arrives), N connections whose peers
-// stall past the callers' read timeouts make the process hold N x ReadLimit over the limit.
-func TestDefectInterruptedReadOutsideMessageMemoryLimit(t *testing.T) {
+// Every byte wsx holds of a message counts against the message memory limit, or is refused
+// with 1013: a ReadMessage cut short by its context keeps what it had received in a copy
+// (heldMessage.prepend) for the next read, and when the limit has no room for the copy, the
+// connection fails with 1013 (StatusTryAgainLater). wsx used to hold the copy anyway,
+// uncounted: with a caller's buffer large enough for the message (nothing counted while it
+// arrives), N connections whose peers stall past the callers' read timeouts made the process
+// hold N x ReadLimit over the limit.
+func TestInterruptedReadCountsAgainstMessageMemory(t *testing.T) {
 	const budget = 1 << 20
 	old := SetMessageMemoryLimit(budget)
 	defer SetMessageMemoryLimit(old)
-	c, peer := serverWithRawClient(t, ConnOptions{StallTimeout: -1})
-	hdr := frame.Header{Fin: true, Opcode: frame.OpBinary, Masked: true, Length: 3 << 20}
-	var hb [frame.MaxHeaderSize]byte
-	peer.write(hb[:frame.Put(hb[:], hdr)])
-	go peer.nc.Write(make([]byte, 2<<20)) // two thirds of it, then silence
-	buf := make([]byte, 0, 4<<20)
-	for c.r.held.n+len(buf) < 2<<20 { // until the 2 MiB are in
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		_, msg, err := c.ReadMessage(ctx, buf[:0])
-		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("ReadMessage = %d bytes, %v; want the context's deadline", len(msg), err)
+	for _, room := range []bool{true, false} {
+		c, peer := serverWithRawClient(t, ConnOptions{StallTimeout: -1})
+		size := 3 << 20
+		if room {
+			size = 3 << 10
 		}
+		hdr := frame.Header{Fin: true, Opcode: frame.OpBinary, Masked: true, Length: int64(size)}
+		var hb [frame.MaxHeaderSize]byte
+		peer.write(hb[:frame.Put(hb[:], hdr)])
+		go peer.nc.Write(make([]byte, size*2/3)) // two thirds of it, then silence
+		buf := make([]byte, 0, 4<<20)
+		var err error
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			_, _, err = c.ReadMessage(ctx, buf[:0])
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) || c.r.held.n >= size*2/3 {
+				break // failed, or holding what arrived
+			}
+		}
+		if held := c.r.held.n; held > budget || int64(held) > c.r.held.charged {
+			t.Errorf("after the read timed out wsx holds %d bytes of the message, %d of it counted against the limit (%d)",
+				held, c.r.held.charged, budget)
+		}
+		if room {
+			if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a small interrupted message: %v, want the context's deadline", err)
+			}
+			go peer.nc.Write(make([]byte, size-size*2/3))
+			if _, msg, err := c.ReadMessage(ctxFor(t, 5*time.Second), buf[:0]); err != nil || len(msg) != size {
+				t.Errorf("the rest of the message: %d bytes, %v", len(msg), err)
+			}
+		} else {
+			failedWith(t, err, StatusTryAgainLater)
+			peer.expectClose(StatusTryAgainLater)
+		}
+		c.CloseNow()
 	}
-	if held := c.r.held.n; held > budget {
-		t.Errorf("after the read timed out wsx holds %d bytes of the message, over the message memory limit (%d); %d of it counted",
-			held, budget, c.r.held.charged)
+	if used := messageMemory.used.Load(); used != 0 {
+		t.Errorf("%d bytes still counted", used)
 	}
-	c.CloseNow()
 }
 
 // A connection read and written with a context that outlives it (a server's base context,

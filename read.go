@@ -148,7 +148,8 @@ func (c *Conn) readMessage(dst []byte, start int) (MessageType, []byte, error) {
 			dst = dst[:len(dst)+nout]
 		}
 		if err != nil {
-			return typ, c.interrupted(dst, start, err), err
+			dst, err = c.interrupted(dst, start, err)
+			return typ, dst, err
 		}
 		if ev.Kind == engine.MessageEnd {
 			c.r.handed = false
@@ -164,19 +165,24 @@ func (c *Conn) readMessage(dst []byte, start int) (MessageType, []byte, error) {
 
 // interrupted keeps what readMessage had of a message it could not finish: for the caller that
 // answers a Ping and comes back, or the next read after a timeout. It returns what the caller
-// gets: dst as it was before the message otherwise.
-func (c *Conn) interrupted(dst []byte, start int, err error) []byte {
+// gets: dst as it was before the message otherwise, and the error. What it keeps after a
+// timeout is a copy, held under the message memory limit: when the limit has no room for it,
+// the connection fails with 1013.
+func (c *Conn) interrupted(dst []byte, start int, err error) ([]byte, error) {
 	switch {
 	case err == errPing, err == errRoom:
 		c.r.resume = true
-		return dst
+		return dst, err
 	case isTimeout(err):
-		c.r.held.prepend(dst[start:])
+		if !c.r.held.prepend(dst[start:]) {
+			c.releaseMessage()
+			return dst[:start], c.failWith(errMessageMemory)
+		}
 		c.r.resume = true
 	default:
 		c.releaseMessage()
 	}
-	return dst[:start]
+	return dst[:start], err
 }
 
 // releaseMessage gives back what wsx held of a message for ReadMessage.
@@ -260,16 +266,19 @@ func (h *heldMessage) add(size int) bool {
 	return true
 }
 
-// prepend puts p, the start of the message, before what is held.
-func (h *heldMessage) prepend(p []byte) {
+// prepend puts a copy of p, the start of the message, before what is held, if the message
+// memory budget has room for it; it reports whether it had.
+func (h *heldMessage) prepend(p []byte) bool {
 	if len(p) == 0 {
-		return
+		return true
 	}
-	if messageMemory.reserve(int64(len(p))) {
-		h.charged += int64(len(p))
+	if !messageMemory.reserve(int64(len(p))) {
+		return false
 	}
+	h.charged += int64(len(p))
 	h.pieces = slices.Insert(h.pieces, 0, bytes.Clone(p))
 	h.n += len(p)
+	return true
 }
 
 // appendTo appends the held bytes to dst, growing it by exactly that much, and lets them go.
