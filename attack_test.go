@@ -167,12 +167,14 @@ func TestStallBoundFollowsWriteProgress(t *testing.T) {
 	}
 }
 
-// DEFECT: the messages Close reads while it waits for the peer's Close (queueUntilClose) are
-// held by wsx, up to the read limit per connection, outside the message memory limit: a peer
-// answering Close with messages makes the process hold ReadLimit bytes (32 MiB by default,
-// from 32 KiB compressed) per closing connection, whatever SetMessageMemoryLimit says, until
-// the application reads them or drops the Conn.
-func TestDefectCloseQueueOutsideMessageMemoryLimit(t *testing.T) {
+// Every byte wsx holds of a message counts against the message memory limit: the messages
+// Close reads while it waits for the peer's Close (queueUntilClose, §7.1.2) count until the
+// application reads them; those the limit has no room for are skipped, holding nothing, the
+// reads get an error that says so in their place, and the closing handshake completes. They
+// used to be held outside the limit, up to the read limit per connection: a peer answering
+// Close with messages made the process hold ReadLimit bytes (32 MiB by default, from 32 KiB
+// compressed) per closing connection, whatever SetMessageMemoryLimit said.
+func TestCloseQueueCountsAgainstMessageMemory(t *testing.T) {
 	const budget = 1 << 20
 	old := SetMessageMemoryLimit(budget)
 	defer SetMessageMemoryLimit(old)
@@ -185,15 +187,26 @@ func TestDefectCloseQueueOutsideMessageMemoryLimit(t *testing.T) {
 		peer.nc.Write(frameBytes(true, 0, frame.OpClose, true, payload))
 	}()
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
-		t.Fatal(err)
+		t.Fatalf("Close = %v; want the handshake completed", err)
 	}
 	queued := 0
 	for _, m := range c.r.queued {
-		queued += len(m.data)
+		queued += cap(m.data)
 	}
-	if queued > budget {
-		t.Errorf("Close holds %d bytes of the peer's messages for the application, over the message memory limit (%d); %d of it counted",
-			queued, budget, messageMemory.used.Load())
+	if used := messageMemory.used.Load(); queued > budget || int64(queued) != used {
+		t.Errorf("Close holds %d bytes of the peer's messages for the application, %d counted (limit %d)", queued, used, budget)
+	}
+	if _, msg, err := c.Read(ctxFor(t, time.Second)); err != nil || len(msg) != 900<<10 {
+		t.Fatalf("first read after Close: %d bytes, %v", len(msg), err)
+	}
+	if _, _, err := c.Read(ctxFor(t, time.Second)); err != errCloseDropped {
+		t.Fatalf("second read after Close: %v; want the messages dropped", err)
+	}
+	if _, _, err := c.Read(ctxFor(t, time.Second)); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("third read after Close: %v; want the peer's Close", err)
+	}
+	if used := messageMemory.used.Load(); used != 0 {
+		t.Errorf("%d bytes still counted after the messages were read", used)
 	}
 }
 

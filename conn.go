@@ -61,6 +61,7 @@ type reading struct {
 	typ     MessageType     // the message the engine is in
 	handed  bool            // that message was handed to the application (a read began it)
 	resume  bool            // a read of the message was cut short by its context: the next goes on with it
+	queuing bool            // Close reads messages for the application (queueUntilClose)
 	held    heldMessage     // what wsx holds of the message for an interrupted or growing ReadMessage
 	grown   int64           // what growing the caller's buffer for the message took of the message memory budget
 	queued  []queuedMessage // what Close read before the peer's Close frame

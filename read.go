@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsx-go/wsx/internal/engine"
@@ -58,7 +59,7 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 	var typ MessageType
 	var err error
 	if len(c.r.queued) > 0 {
-		typ, dst = c.takeQueued(dst)
+		typ, dst, err = c.takeQueued(dst)
 	} else {
 		typ, dst, err = c.readWhole(dst)
 	}
@@ -99,6 +100,8 @@ func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
 			var ok bool
 			if dst, ok = c.makeRoom(dst, start); ok {
 				err = nil
+			} else if c.r.queuing {
+				err = errRoom // queueUntilClose skips the message
 			} else {
 				err = c.failWith(errMessageMemory)
 			}
@@ -328,6 +331,9 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	defer c.endRead()
 	if len(c.r.queued) > 0 {
 		m := c.popQueued()
+		if m.err != nil {
+			return 0, nil, m.err
+		}
 		return m.typ, bytes.NewReader(m.data), nil
 	}
 	typ, err := c.startMessage()
@@ -682,21 +688,33 @@ func (c *Conn) readError(ctx context.Context, err error) error {
 }
 
 // queuedMessage is a message that Close read while waiting for the peer's Close frame, kept
-// for the application's next read.
+// for the application's next read, or in place of those it had to drop, the error that says so.
 type queuedMessage struct {
 	typ  MessageType
 	data []byte
+	err  error
+	held *atomic.Int64 // what the queue holds of the message memory budget
 }
+
+// errCloseDropped takes the place of the messages Close had to drop.
+var errCloseDropped = errors.New("wsx: messages the peer sent during the closing handshake were dropped: " +
+	"the read limit or the process's message memory limit (SetMessageMemoryLimit) had no room for them")
 
 // takeQueued appends the first queued message to dst; there is one.
-func (c *Conn) takeQueued(dst []byte) (MessageType, []byte) {
+func (c *Conn) takeQueued(dst []byte) (MessageType, []byte, error) {
 	m := c.popQueued()
-	return m.typ, append(dst, m.data...)
+	return m.typ, append(dst, m.data...), m.err
 }
 
-// popQueued takes the first queued message; there is one.
+// popQueued takes the first queued message, which then no longer counts against the message
+// memory limit; there is one.
 func (c *Conn) popQueued() queuedMessage {
 	m := c.r.queued[0]
+	c.r.queued[0] = queuedMessage{}
 	c.r.queued = c.r.queued[1:]
+	if m.held != nil {
+		m.held.Add(-int64(cap(m.data)))
+		messageMemory.release(int64(cap(m.data)))
+	}
 	return m
 }
