@@ -319,7 +319,7 @@ func TestWriteStallIsNotContextDeadline(t *testing.T) {
 			if err == nil || ctx.Err() != nil {
 				t.Fatalf("Write = %v (context: %v)", err, ctx.Err())
 			}
-			if errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "StallTimeout") {
+			if errors.Is(err, context.DeadlineExceeded) || !isStall(err) {
 				t.Errorf("a write stalled by the peer reports %q; want the stall, not the context's deadline", err)
 			}
 			if strings.Count(err.Error(), "wsx: ") != 1 {
@@ -445,16 +445,27 @@ func TestNeverReadingPeerClosedAfterStallTimeout(t *testing.T) {
 		_, _, err := c.Read(context.Background())
 		done <- err
 	}()
+	awaitStall(t, c, done, 8*time.Second, "a reader sent Pings by a peer that never reads")
+}
+
+// awaitStall waits up to within for done to report the stall that closed c.
+func awaitStall(t *testing.T, c *Conn, done <-chan error, within time.Duration, what string) {
+	t.Helper()
 	select {
 	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "StallTimeout") {
-			t.Fatalf("Read = %v; want the stall that closed the connection", err)
+		if !isStall(err) {
+			t.Errorf("%s ended with %v; want the stall (StallTimeout) that closed the connection", what, err)
 		}
-	case <-time.After(8 * time.Second):
+	case <-time.After(within):
 		c.CloseNow()
 		<-done
-		t.Fatal("Pings from a peer that never reads hold the reader past StallTimeout (1s)")
+		t.Fatalf("%s does not end", what)
 	}
+}
+
+// isStall reports whether err is the error of a write StallTimeout cut off.
+func isStall(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded) && strings.Contains(err.Error(), "StallTimeout")
 }
 
 // §8.1, RFC 7692 §6.2: invalid UTF-8 inside a compressed text message fails at once with 1007;
@@ -662,16 +673,7 @@ func TestPipeliningPeerNeverReadingLearnsWhy(t *testing.T) {
 			}
 		}
 	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "StallTimeout") {
-			t.Errorf("the echo loop ended with %v; want the stall that closed the connection", err)
-		}
-	case <-time.After(10 * time.Second):
-		c.CloseNow()
-		<-done
-		t.Fatal("an echo loop whose peer pipelines and never reads does not end")
-	}
+	awaitStall(t, c, done, 10*time.Second, "an echo loop whose peer pipelines and never reads")
 	if c.w.held != nil && cap(*c.w.held) > holdBufferSize {
 		t.Errorf("%d bytes held for coalescing", cap(*c.w.held))
 	}
