@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // Verify checks that the server d dials (with deflate set as the scenario needs) echoes the scenario's message correctly: it sends
@@ -20,10 +19,7 @@ func Verify(ctx context.Context, d *Dialer, s Scenario) error {
 		c.SetDeadline(dl)
 	}
 	want := s.Payload()
-	wantOp := frame.OpBinary
-	if s.Text {
-		wantOp = frame.OpText
-	}
+	wantOp := s.opcode()
 	n := max(s.InFlight, 1)
 	frame := s.ClientFrame()
 	// Written while the echoes are read: a server may stream an echo back before it has read

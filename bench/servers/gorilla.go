@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register(&Lib{Name: "gorilla", Serve: serveGorilla, Deflate: true})
+	register(&Lib{Name: "gorilla", Serve: serveGorilla, Deflate: true, Fanout: fanoutGorilla})
 }
 
 // serveGorilla reads each message through NextReader into a reused buffer (ReadMessage would

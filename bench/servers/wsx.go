@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register(&Lib{Name: "wsx", Serve: serveWsx, Deflate: true})
+	register(&Lib{Name: "wsx", Serve: serveWsx, Deflate: true, Fanout: fanoutWsx})
 	register(&Lib{Name: "wsx-http", Serve: serveWsxHTTP, Deflate: true, Variant: "Accept behind net/http"})
 }
 

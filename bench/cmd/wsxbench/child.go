@@ -26,6 +26,7 @@ import (
 const (
 	envServe   = "WSXBENCH_SERVE"
 	envDeflate = "WSXBENCH_DEFLATE"
+	envFanout  = "WSXBENCH_FANOUT" // the library's fan-out server rather than its echo server
 )
 
 // serveFromEnv runs the server named by the environment and reports whether there was one.
@@ -34,7 +35,7 @@ func serveFromEnv() bool {
 	if lib == "" {
 		return false
 	}
-	if err := serveChild(lib, os.Getenv(envDeflate) == "true"); err != nil {
+	if err := serveChild(lib, os.Getenv(envDeflate) == "true", os.Getenv(envFanout) == "true"); err != nil {
 		fmt.Fprintln(os.Stderr, "wsxbench server:", err)
 		os.Exit(1)
 	}
@@ -54,7 +55,7 @@ func serveFromEnv() bool {
 //	heap <path>   → "ok"         write a heap profile
 //
 // The server exits when its stdin closes, so it never outlives the parent.
-func serveChild(lib string, deflate bool) error {
+func serveChild(lib string, deflate, fanout bool) error {
 	l, err := servers.Get(lib)
 	if err != nil {
 		return err
@@ -66,7 +67,14 @@ func serveChild(lib string, deflate bool) error {
 	if err != nil {
 		return err
 	}
-	srv, err := l.Serve(ln, servers.Options{Deflate: deflate})
+	serve := l.Serve
+	if fanout {
+		serve = l.Fanout
+	}
+	if serve == nil {
+		return errors.New("no such server for " + lib)
+	}
+	srv, err := serve(ln, servers.Options{Deflate: deflate})
 	if err != nil {
 		return err
 	}
@@ -140,23 +148,24 @@ type child struct {
 // pid returns the server's process id.
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
-// startChild starts the server for lib pinned to cpu (if cpu >= 0); with callgrind set, under
-// valgrind's callgrind writing to that file, its instrumentation (and so its counting) off
-// until callgrindControl turns it on.
-func startChild(lib string, deflate bool, cpu int, verbose bool, callgrind string) (*child, error) {
+// startChild starts the server for lib, its fan-out server if fanout is set, pinned to cpu
+// (if cpu >= 0); with callgrind set, under valgrind's callgrind writing to that file, its
+// instrumentation (and so its counting) off until callgrindControl turns it on.
+func startChild(lib string, deflate, fanout bool, cpu int, verbose bool, callgrind string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
 	start := 10 * time.Second
-	cmd.Env = append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate))
+	env := append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate),
+		envFanout+"="+strconv.FormatBool(fanout))
+	cmd.Env = env
 	if callgrind != "" {
 		cmd = exec.Command("valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file="+callgrind, exe)
 		// Valgrind knows no RDTSCP, which Go's runtime uses when the CPU has it, and
 		// callgrind trips over the signals of asynchronous preemption.
-		cmd.Env = append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate),
-			"GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",cpu.rdtscp=off,asyncpreemptoff=1", ","))
+		cmd.Env = append(env, "GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",cpu.rdtscp=off,asyncpreemptoff=1", ","))
 		start = time.Minute
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -230,7 +230,7 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 	if cfg.callgrind[lib] && s.Kind != load.KindIdle {
 		cg = profPath + ".callgrind.out"
 	}
-	ch, err := startChild(lib, s.Deflate, cfg.serverCPU, cfg.verbose, cg)
+	ch, err := startChild(lib, s.Deflate, s.Kind == load.KindFanout, cfg.serverCPU, cfg.verbose, cg)
 	if err != nil {
 		return sample{err: err}
 	}
@@ -248,7 +248,7 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 		dialer.TLS = &tls.Config{InsecureSkipVerify: true} // the server's certificate is made up
 	}
 	if s.Kind != load.KindConnect {
-		if err := load.Verify(ctx, dialer, s); err != nil {
+		if err := verify(ctx, dialer, s); err != nil {
 			return sample{err: fmt.Errorf("echo check: %w", err)}
 		}
 	}
@@ -314,6 +314,8 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 	case load.KindSparse:
 		e := load.Sparse{Dialer: dialer, Conns: s.Conns, InFlight: s.InFlight, Frame: s.ClientFrame()}
 		res, err = e.Run(ctx, cfg.warmup, cfg.d, mark)
+	case load.KindFanout:
+		res, err = runFanout(ctx, cfg, dialer, s, mark)
 	default:
 		e := load.Echo{Dialer: dialer, Conns: s.Conns, InFlight: s.InFlight, Frame: s.ClientFrame()}
 		res, err = e.Run(ctx, cfg.warmup, cfg.d, mark)

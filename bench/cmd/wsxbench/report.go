@@ -46,7 +46,7 @@ func skip(s load.Scenario, lib string) string {
 	switch {
 	case l.Pending != "", s.Deflate && l.DeflatePending != "":
 		return "pending"
-	case s.Deflate && !l.Deflate, s.Kind == load.KindIdle && l.Floor, l.TLS && s.Kind != load.KindIdle:
+	case s.Deflate && !l.Deflate, s.Kind == load.KindIdle && l.Floor, l.TLS && s.Kind != load.KindIdle, !serves(l, s):
 		return "n/a"
 	}
 	return ""
@@ -173,7 +173,7 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	all := func(load.Scenario) bool { return true }
 	busy := func(s load.Scenario) bool { return s.Kind != load.KindIdle }
 
-	table("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), "+
+	table("Server cost, lower is better: CPU µs per echoed message (per handshake for connect, per delivered message for fan-out), "+
 		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.", all,
 		func(s load.Scenario, lib string, c cell) string {
 			v := figure(s, c.cpuPerOp, c.perConn)
@@ -189,11 +189,11 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	if hasWsx {
 		printFacts(w, cfg, cells)
 	}
-	table("Throughput and latency: messages (or handshakes) per second; round-trip p50 / p99.", busy,
+	table("Throughput and latency: messages (or handshakes, or deliveries) per second; round-trip (fan-out: publisher to subscriber) p50 / p99.", busy,
 		func(_ load.Scenario, _ string, c cell) string {
 			return fmt.Sprintf("%s/s; %s / %s", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
 		})
-	table("Server heap allocations per echoed message (per handshake for connect).", busy,
+	table("Server heap allocations per echoed message (per handshake for connect, per delivered message for fan-out).", busy,
 		func(_ load.Scenario, _ string, c cell) string { return fmt.Sprintf("%.2f", c.allocs) })
 	if cfg.syscalls {
 		table("System calls of the server per echoed message (per handshake for connect), perf stat over the measured interval: "+
