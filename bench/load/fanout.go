@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,6 +16,10 @@ import (
 // server has subscribed it, is an acknowledgement; after it the n-th message a subscriber
 // receives is the publisher's n-th (a server delivers every message to every subscriber, in
 // order), so the generator never needs to look into a payload, compressed or not.
+
+// KindFanout is a broadcast load: one publisher, Conns subscribers (Fanout); its figure is
+// server CPU per delivered message.
+const KindFanout = KindSparse + 1
 
 // PublisherProtocol is the subprotocol by which the publisher's connection is known.
 const PublisherProtocol = "publisher"
@@ -56,40 +57,14 @@ func (f *Fanout) Run(ctx context.Context, warmup, d time.Duration, mark func()) 
 		Close(subs)
 		return Result{}, err
 	}
-	var st runState
-	var h hist
 	dl, _ := ctx.Deadline()
-	done := make(chan error, 1)
-	ready := make(chan struct{}) // every connection has carried messages: the warm-up starts
-	go func() {
-		runtime.LockOSThread()
-		done <- f.epoll(pub, subs, readers, &st, &h, dl, ready)
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		return Result{}, err
-	}
-	time.Sleep(warmup)
-	mark()
-	start, n0 := time.Now(), st.count.Load()
-	st.measuring.Store(true)
-	time.Sleep(d)
-	st.measuring.Store(false)
-	n1, elapsed := st.count.Load(), time.Since(start)
-	mark()
-	st.stopped.Store(true)
-	if err := <-done; err != nil {
-		st.err = err
-	}
-	res := Result{Count: n1 - n0, Elapsed: elapsed, P50: h.quantile(0.5), P99: h.quantile(0.99)}
-	if st.err != nil {
-		return res, st.err
-	}
-	if res.Count == 0 {
-		return res, errors.New("load: nothing delivered during the measured interval")
-	}
-	return res, nil
+	// Warm-up lasts until every subscriber has received two windows: 3 windows delivered to
+	// every subscriber on average means the publisher sent 3 windows, so the oldest two
+	// reached everyone, and whatever a server sets up on a connection's first writes is done.
+	warm := int64(3 * f.Window * f.Subscribers)
+	return measure(ctx, warmup, d, warm, mark, func(st *runState, h *hist) error {
+		return f.epoll(pub, subs, readers, st, h, dl)
+	})
 }
 
 // Subscribe opens n subscriber connections with the given number of concurrent dialers and
@@ -101,42 +76,26 @@ func Subscribe(ctx context.Context, d *Dialer, n, workers int) ([]*Conn, []*echo
 		return nil, nil, err
 	}
 	readers := make([]*echoReader, n)
-	var next atomic.Int64
-	var once sync.Once
-	var firstErr error
-	var wg sync.WaitGroup
 	dl, _ := ctx.Deadline()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				c := conns[i]
-				c.SetDeadline(dl)
-				er := newEchoReader(c, c.leftover, 8192)
-				c.leftover = nil
-				k, err := er.readSome()
-				c.SetDeadline(time.Time{})
-				if err == nil && k != 1 {
-					err = fmt.Errorf("load: %d messages before the publisher started", k-1)
-				}
-				if err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("load: subscriber %d: %w", i, err) })
-					next.Store(int64(n))
-					return
-				}
-				readers[i] = er
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
+	err = forEach(n, workers, func(i int) error {
+		c := conns[i]
+		c.SetDeadline(dl)
+		er := newEchoReader(c, c.leftover, 8192)
+		c.leftover = nil
+		k, err := er.readSome()
+		c.SetDeadline(time.Time{})
+		if err == nil && k != 1 {
+			err = fmt.Errorf("%d messages before the publisher started", k-1)
+		}
+		if err != nil {
+			return fmt.Errorf("load: subscriber %d: %w", i, err)
+		}
+		readers[i] = er
+		return nil
+	})
+	if err != nil {
 		Close(conns)
-		return nil, nil, firstErr
+		return nil, nil, err
 	}
 	return conns, readers, nil
 }
@@ -151,7 +110,7 @@ type fanState struct {
 }
 
 // epoll runs the load from one thread until st.stopped or deadline.
-func (f *Fanout) epoll(pub *Conn, subs []*Conn, readers []*echoReader, st *runState, h *hist, deadline time.Time, ready chan<- struct{}) error {
+func (f *Fanout) epoll(pub *Conn, subs []*Conn, readers []*echoReader, st *runState, h *hist, deadline time.Time) error {
 	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return err
@@ -264,12 +223,6 @@ func (f *Fanout) epoll(pub *Conn, subs []*Conn, readers []*echoReader, st *runSt
 			completed = true
 		}
 		if completed {
-			if ready != nil && fs.oldest >= 2*fs.window {
-				// Every connection has carried messages, so whatever a server sets up on
-				// a connection's first writes is done before the measurement.
-				close(ready)
-				ready = nil
-			}
 			if err := send(now); err != nil {
 				return err
 			}

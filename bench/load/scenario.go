@@ -14,7 +14,6 @@ const (
 	KindEcho    Kind = iota // messages echoed: CPU per message, rate, latency
 	KindIdle                // connections held open: server memory per connection
 	KindConnect             // handshakes: CPU per handshake, rate, latency
-	KindFanout              // one publisher, Conns subscribers (fanout.go): CPU per delivered message
 )
 
 // Scenario is one benchmark workload.

@@ -29,37 +29,24 @@ var ack = []byte("ok")
 // and what is queued for a subscriber goes out in one write.
 func fanoutWsx(ln net.Listener, o Options) (Server, error) {
 	h := hub.New(nil)
-	return serveHub(ln, o, h, h), nil
+	return serveHub(ln, o, h, h)
 }
 
 // serveHub accepts connections on ln with AcceptConn: the publisher's messages go to pub, the
 // subscribers subscribe to sub (the same Hub, or another one joined through a broker).
-func serveHub(ln net.Listener, o Options, pub, sub *hub.Hub) Server {
+func serveHub(ln net.Listener, o Options, pub, sub *hub.Hub) (Server, error) {
 	opts := &wsx.AcceptOptions{ConnOptions: wsx.ConnOptions{ReadLimit: ReadLimit},
 		Subprotocols: []string{load.PublisherProtocol}}
 	if o.Deflate {
 		opts.Compression = &wsx.CompressionOptions{Level: DeflateLevel, NoContextTakeover: true}
 	}
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				c, err := wsx.AcceptConn(context.Background(), nc, opts)
-				if err != nil {
-					return
-				}
-				if c.Subprotocol() == load.PublisherProtocol {
-					go hubPublisher(pub, c)
-				} else {
-					go hubSubscriber(sub, c)
-				}
-			}()
+	return acceptWsx(ln, opts, nil, func(c *wsx.Conn) {
+		if c.Subprotocol() == load.PublisherProtocol {
+			hubPublisher(pub, c)
+		} else {
+			hubSubscriber(sub, c)
 		}
-	}()
-	return ln
+	})
 }
 
 func hubPublisher(h *hub.Hub, c *wsx.Conn) {

@@ -27,19 +27,28 @@ func wsxOptions(o Options) *wsx.AcceptOptions {
 // the read loop in a goroutine of its own, which starts with a small stack instead of keeping
 // the one the handshake grew. Like the gobwas server, it gives the handshake no deadline.
 func serveWsx(ln net.Listener, o Options) (Server, error) {
-	return serveWsxConns(ln, o, func(nc net.Conn) net.Conn { return nc })
+	return serveWsxConns(ln, o, nil)
 }
 
 // serveWsxConns runs serveWsx's accept loop, handing AcceptConn what wrap makes of each
-// accepted connection.
+// accepted connection (nil: the connection itself).
 func serveWsxConns(ln net.Listener, o Options, wrap func(net.Conn) net.Conn) (Server, error) {
-	opts := wsxOptions(o)
+	return acceptWsx(ln, wsxOptions(o), wrap, wsxEcho)
+}
+
+// acceptWsx accepts connections on ln with AcceptConn, on what wrap makes of each if wrap is
+// not nil, and runs serve on each upgraded connection in a goroutine of its own
+// (ExampleAcceptConn), until ln is closed.
+func acceptWsx(ln net.Listener, opts *wsx.AcceptOptions, wrap func(net.Conn) net.Conn, serve func(*wsx.Conn)) (Server, error) {
 	return serveConns(ln, func(nc net.Conn) {
-		c, err := wsx.AcceptConn(context.Background(), wrap(nc), opts)
+		if wrap != nil {
+			nc = wrap(nc)
+		}
+		c, err := wsx.AcceptConn(context.Background(), nc, opts)
 		if err != nil {
 			return
 		}
-		go wsxEcho(c)
+		go serve(c)
 	})
 }
 

@@ -45,7 +45,10 @@ func fanoutWsxNATS(ln net.Listener, o Options) (Server, error) {
 		}
 		conns[i], hubs[i] = nc, hub.New(&hub.Options{Broker: b})
 	}
-	serveHub(ln, o, hubs[0], hubs[1])
+	if _, err := serveHub(ln, o, hubs[0], hubs[1]); err != nil {
+		ns.Shutdown()
+		return nil, err
+	}
 	return &natsServer{ln: ln, ns: ns, conns: conns}, nil
 }
 
