@@ -50,6 +50,7 @@ func serveFromEnv() bool {
 //	gc            → "ok"         runtime.GC and debug.FreeOSMemory, before reading VmRSS
 //	mem           → "mem <heap> <stacks>"   bytes of heap in use and of goroutine stacks
 //	allocs        → "allocs <n>" heap objects allocated so far (runtime/metrics, no stop-the-world)
+//	writes        → "writes <n>" write system calls so far (syscw of /proc/self/io)
 //	prof <path>   → "ok"         start a CPU profile
 //	stopprof      → "ok"
 //	heap <path>   → "ok"         write a heap profile
@@ -98,6 +99,13 @@ func serveChild(lib string, deflate, fanout bool) error {
 			m := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
 			metrics.Read(m)
 			reply = fmt.Sprintf("allocs %d", m[0].Value.Uint64())
+		case "writes":
+			n, err := writeSyscalls()
+			if err != nil {
+				reply = "error " + err.Error()
+				break
+			}
+			reply = fmt.Sprintf("writes %d", n)
 		case "gc":
 			runtime.GC()
 			debug.FreeOSMemory()
@@ -255,6 +263,29 @@ func (c *child) allocs() (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(strings.TrimPrefix(s, "allocs "), 10, 64)
+}
+
+// writes returns how many write system calls (write, writev) the server has made so far.
+func (c *child) writes() (int64, error) {
+	s, err := c.call("writes")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimPrefix(s, "writes "), 10, 64)
+}
+
+// writeSyscalls returns this process's count of write system calls (Linux).
+func writeSyscalls() (int64, error) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("no syscw in /proc/self/io")
 }
 
 // mem returns the server's heap in use and goroutine stack bytes.

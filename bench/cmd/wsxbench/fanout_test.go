@@ -27,7 +27,7 @@ func TestRunFanout(t *testing.T) {
 	res := run(&cfg)
 	for k, ss := range res {
 		for _, sm := range ss {
-			if sm.err != nil || sm.cpuPerOp <= 0 || sm.rate <= 0 {
+			if sm.err != nil || sm.cpuPerOp <= 0 || sm.rate <= 0 || sm.writes <= 0 {
 				t.Errorf("%s/%s: %+v", k.scenario, k.lib, sm)
 			}
 		}

@@ -152,6 +152,7 @@ type sample struct {
 	genPerOp float64   // the load generator's own CPU µs per operation, to show it is not the limit
 	noise    float64   // share of the server's core that other processes used during the interval
 	allocs   float64   // server heap allocations per operation
+	writes   float64   // server write system calls (write, writev) per operation
 	sys      []float64 // -syscalls: system calls per operation, in syscallEvents order
 	instr    float64   // -callgrind: instructions per operation
 	err      error
@@ -276,7 +277,7 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 		}
 		probes = append(probes, p)
 	}
-	var cpu, gen, busy, allocs [2]int64
+	var cpu, gen, busy, allocs, writes [2]int64
 	var marks [2]time.Time
 	k := 0
 	var markErr error
@@ -292,7 +293,9 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 		markErr = firstErr(markErr, err)
 		a, err := ch.allocs()
 		markErr = firstErr(markErr, err)
-		cpu[k], gen[k], allocs[k], marks[k] = c, selfCPU(), a, time.Now()
+		wr, err := ch.writes()
+		markErr = firstErr(markErr, err)
+		cpu[k], gen[k], allocs[k], writes[k], marks[k] = c, selfCPU(), a, wr, time.Now()
 		if cfg.serverCPU >= 0 {
 			b, err := coreBusy(cfg.serverCPU)
 			markErr = firstErr(markErr, err)
@@ -364,6 +367,7 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 		util:     used / wall,
 		noise:    noise,
 		allocs:   float64(allocs[1]-allocs[0]) / float64(res.Count),
+		writes:   float64(writes[1]-writes[0]) / float64(res.Count),
 		genPerOp: float64(gen[1]-gen[0]) / float64(res.Count),
 		sys:      sys,
 		instr:    instr,
