@@ -28,7 +28,7 @@ func TestRunFanout(t *testing.T) {
 	for k, ss := range res {
 		for _, sm := range ss {
 			if sm.err != nil || sm.cpuPerOp <= 0 || sm.rate <= 0 || sm.writes <= 0 {
-				t.Errorf("%s/%s: %+v", k.scenario, k.lib, sm)
+				t.Errorf("%s/%s: %+v (%v)", k.scenario, k.lib, sm, sm.err)
 			}
 		}
 	}
@@ -45,6 +45,22 @@ func TestRunFanout(t *testing.T) {
 		line, _, _ := strings.Cut(out.String()[i:], "\n")
 		if strings.Count(line, "(×") != 3 || !strings.HasSuffix(line, " n/a |") {
 			t.Errorf("fan-out row: %s", line)
+		}
+	}
+	// Deliveries per CPU-second: wsx's cell names the best peer (gorilla or gws), never the
+	// wsx-nats variant.
+	_, perCPU, ok := strings.Cut(out.String(), "Fan-out: messages delivered per second of server CPU")
+	if !ok {
+		t.Fatalf("no deliveries per CPU-second table in\n%s", out.String())
+	}
+	for _, s := range scens[:2] {
+		i := strings.Index(perCPU, "| "+s.Desc+" | ")
+		if i < 0 {
+			t.Fatalf("no deliveries per CPU-second row for %s", s.Name)
+		}
+		line, _, _ := strings.Cut(perCPU[i:], "\n")
+		if !strings.Contains(line, " gorilla) |") && !strings.Contains(line, " gws) |") {
+			t.Errorf("deliveries per CPU-second row: %s", line)
 		}
 	}
 }

@@ -209,8 +209,8 @@ func logSample(s load.Scenario, lib string, rep int, sm sample) {
 		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %.0f B/conn RSS, of which Go heap %.0f, stacks %.0f\n",
 			s.Name, lib, rep, sm.perConn, sm.heap, sm.stack)
 	default:
-		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  %.2f allocs/op  server core %3.0f%% (others %2.0f%%)  load %.2f µs/op",
-			s.Name, lib, rep, sm.cpuPerOp, sm.rate, sm.p50, sm.p99, sm.allocs, 100*sm.util, 100*sm.noise, sm.genPerOp)
+		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  %.2f allocs/op  %.3f writes/op  server core %3.0f%% (others %2.0f%%)  load %.2f µs/op",
+			s.Name, lib, rep, sm.cpuPerOp, sm.rate, sm.p50, sm.p99, sm.allocs, sm.writes, 100*sm.util, 100*sm.noise, sm.genPerOp)
 		if sm.sys != nil {
 			fmt.Fprintf(os.Stderr, "  syscalls/op %.2f (read %.2f write %.2f writev %.2f epoll_pwait %.2f futex %.2f)",
 				sm.sys[0], sm.sys[1], sm.sys[2], sm.sys[3], sm.sys[4], sm.sys[5])

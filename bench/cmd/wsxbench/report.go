@@ -191,6 +191,15 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	if hasWsx {
 		printFacts(w, cfg, cells)
 	}
+	table("Fan-out: messages delivered per second of server CPU (1 / CPU per delivery), higher is better; "+
+		"(×r) is wsx's figure divided by the best peer's.", func(s load.Scenario) bool { return s.Kind == load.KindFanout },
+		func(s load.Scenario, lib string, c cell) string {
+			txt := fmtRate(1e6 / c.cpuPerOp)
+			if name, bc := best(cfg, cells, s, func(*servers.Lib) bool { return true }); lib == "wsx" && name != "" {
+				txt += fmt.Sprintf(" (×%.1f %s)", bc.cpuPerOp/c.cpuPerOp, name)
+			}
+			return txt
+		})
 	table("Throughput and latency: messages (or handshakes, or deliveries) per second; round-trip (fan-out: publisher to subscriber) p50 / p99.", busy,
 		func(_ load.Scenario, _ string, c cell) string {
 			return fmt.Sprintf("%s/s; %s / %s", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
@@ -198,7 +207,8 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	table("Server heap allocations per echoed message (per handshake for connect, per delivered message for fan-out).", busy,
 		func(_ load.Scenario, _ string, c cell) string { return fmt.Sprintf("%.2f", c.allocs) })
 	table("Server write system calls (write, writev) per echoed message (per handshake for connect, per delivered message "+
-		"for fan-out), from syscw of /proc/self/io: a count, unlike CPU time, that other processes do not disturb.", busy,
+		"for fan-out), from syscw of /proc/self/io: a count that other processes disturb far less than CPU time "+
+		"(only where a server's coalescing depends on timing).", busy,
 		func(_ load.Scenario, _ string, c cell) string { return fmt.Sprintf("%.3f", c.writes) })
 	if cfg.syscalls {
 		table("System calls of the server per echoed message (per handshake for connect), perf stat over the measured interval: "+
