@@ -6,10 +6,12 @@
 // A published message is framed once for all its subscribers (wsx.PreparedMessage), and
 // compressed once for every group of subscribers whose permessage-deflate settings allow
 // sharing (no context takeover on the server's side, the same window): a fan-out server
-// should accept with wsx.CompressionOptions{NoContextTakeover: true}. Each subscriber has a
-// queue bounded in bytes (Options.MaxPending); what is queued goes out coalesced, many
-// messages in one system call; a goroutine writes to a subscriber only while it has output
-// pending, so an idle subscriber costs no goroutine. A subscriber that falls behind is closed
+// should accept with wsx.CompressionOptions{NoContextTakeover: true}. Publish only posts the
+// message, at a cost that does not grow with the number of subscribers; a dispatcher queues
+// everything posted since its last pass for each subscriber at once. Each subscriber has a
+// queue bounded in bytes (Options.MaxPending); what is queued goes out coalesced, a burst in
+// one system call; a goroutine writes to a subscriber only while it has output pending, so an
+// idle subscriber costs no goroutine. A subscriber that falls behind is closed
 // with StatusPolicyViolation (1008), or has its oldest messages dropped (Options.Overflow).
 //
 // With a Broker, hubs in several processes deliver each other's messages
