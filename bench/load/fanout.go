@@ -263,15 +263,11 @@ func VerifyFanout(ctx context.Context, d *Dialer, s Scenario, minCompressed int)
 		if k, err := er.readSome(); err != nil || k != 1 {
 			return fmt.Errorf("subscriber %d: %d messages, %v", i, k, err)
 		}
-		p := er.last
-		if er.lastR1 {
-			if !s.Deflate {
-				return errors.New("RSV1 set without permessage-deflate (§5.2)")
-			}
-			if p, err = Inflate(p); err != nil {
-				return fmt.Errorf("inflating: %v", err)
-			}
-		} else if s.Deflate && len(want) >= minCompressed {
+		p, err := er.lastPayload(s.Deflate)
+		if err != nil {
+			return fmt.Errorf("subscriber %d: %w", i, err)
+		}
+		if s.Deflate && !er.lastR1 && len(want) >= minCompressed {
 			return errors.New("message not compressed")
 		}
 		if er.lastOp != wantOp || !bytes.Equal(p, want) {

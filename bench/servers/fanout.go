@@ -50,19 +50,7 @@ func serveHub(ln net.Listener, o Options, pub, sub *hub.Hub) (Server, error) {
 }
 
 func hubPublisher(h *hub.Hub, c *wsx.Conn) {
-	defer c.CloseNow()
-	ctx := context.Background()
-	var buf []byte
-	for {
-		typ, p, err := c.ReadMessage(ctx, buf[:0])
-		if err != nil {
-			return
-		}
-		buf = p
-		if err := h.Publish(ctx, topic, typ, p); err != nil {
-			return
-		}
-	}
+	wsxEach(c, func(ctx context.Context, typ wsx.MessageType, p []byte) error { return h.Publish(ctx, topic, typ, p) })
 }
 
 func hubSubscriber(h *hub.Hub, c *wsx.Conn) {
@@ -91,14 +79,11 @@ func fanoutGorilla(ln net.Listener, o Options) (Server, error) {
 		return nil, err
 	}
 	return serveHTTP(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
+		c := upgradeGorilla(&up, w, r)
+		if c == nil {
 			return
 		}
 		defer c.Close()
-		if err := c.SetCompressionLevel(DeflateLevel); err != nil {
-			return
-		}
 		if c.Subprotocol() == load.PublisherProtocol {
 			for {
 				typ, p, err := c.ReadMessage()

@@ -67,6 +67,12 @@ func serveWsxHTTP(ln net.Listener, o Options) (Server, error) {
 
 // wsxEcho echoes with ReadMessage appending into one reused buffer, and Write.
 func wsxEcho(c *wsx.Conn) {
+	wsxEach(c, func(ctx context.Context, typ wsx.MessageType, p []byte) error { return c.Write(ctx, typ, p) })
+}
+
+// wsxEach reads c's messages with ReadMessage appending into one reused buffer and hands each
+// to f, until a read or f fails; it then closes c.
+func wsxEach(c *wsx.Conn, f func(ctx context.Context, typ wsx.MessageType, p []byte) error) {
 	defer c.CloseNow()
 	ctx := context.Background()
 	var buf []byte
@@ -76,7 +82,7 @@ func wsxEcho(c *wsx.Conn) {
 			return
 		}
 		buf = p
-		if err := c.Write(ctx, typ, buf); err != nil {
+		if err := f(ctx, typ, buf); err != nil {
 			return
 		}
 	}
