@@ -111,6 +111,20 @@ func measure(ctx context.Context, warmup, d time.Duration, warm int64, mark func
 // dialAll opens n connections with the given number of concurrent dialers.
 func dialAll(ctx context.Context, d *Dialer, n, workers int) ([]*Conn, error) {
 	conns := make([]*Conn, n)
+	err := forEach(n, workers, func(i int) (err error) {
+		conns[i], err = d.Dial(ctx, i)
+		return err
+	})
+	if err != nil {
+		Close(conns)
+		return nil, err
+	}
+	return conns, nil
+}
+
+// forEach runs f(0) to f(n-1) on the given number of goroutines, and stops at the first error,
+// which it returns.
+func forEach(n, workers int, f func(i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var once sync.Once
@@ -124,22 +138,16 @@ func dialAll(ctx context.Context, d *Dialer, n, workers int) ([]*Conn, error) {
 				if i >= n {
 					return
 				}
-				c, err := d.Dial(ctx, i)
-				if err != nil {
+				if err := f(i); err != nil {
 					once.Do(func() { firstErr = err })
 					next.Store(int64(n))
 					return
 				}
-				conns[i] = c
 			}
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		Close(conns)
-		return nil, firstErr
-	}
-	return conns, nil
+	return firstErr
 }
 
 // Close resets every connection in conns.
@@ -158,29 +166,7 @@ func Idle(ctx context.Context, d *Dialer, n, workers int, frame []byte) ([]*Conn
 	if err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	errs := make(chan error, workers)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := echoOnce(ctx, conns[i], frame); err != nil {
-					errs <- err
-					next.Store(int64(n))
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := forEach(n, workers, func(i int) error { return echoOnce(ctx, conns[i], frame) }); err != nil {
 		Close(conns)
 		return nil, err
 	}
