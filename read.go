@@ -700,7 +700,10 @@ type queuedMessage struct {
 var errCloseDropped = errors.New("wsx: messages the peer sent during the closing handshake were dropped: " +
 	"the read limit or the process's message memory limit (SetMessageMemoryLimit) had no room for them")
 
-// takeQueued appends the first queued message to dst; there is one.
+// takeQueued appends the first queued message to dst; there is one. (Not inlined: it would
+// double ReadMessage's frame, at the top of an idle read loop's stack, see rawconn_unix.go.)
+//
+//go:noinline
 func (c *Conn) takeQueued(dst []byte) (MessageType, []byte, error) {
 	m := c.popQueued()
 	return m.typ, append(dst, m.data...), m.err
