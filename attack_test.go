@@ -68,7 +68,7 @@ func TestStallBoundEndsWithFrame(t *testing.T) {
 					peer.nc.Write(tc.input[tc.cut:])
 				}()
 				buf := make([]byte, 0, 128<<10)
-				ctx, cancel := context.WithTimeout(context.Background(), 6*opts.StallTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), 4*opts.StallTimeout)
 				defer cancel()
 				_, msg, err := c.ReadMessage(ctx, buf)
 				if len(tc.input) == len(large) {
