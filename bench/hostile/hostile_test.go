@@ -106,6 +106,9 @@ func TestStalledConnectionsStayWithinMessageMemoryLimit(t *testing.T) {
 	}
 	held := uint64(budget + conns*perConn)
 	t.Logf("peak RSS = %.2f x (limit + %d x %d)", float64(r.RSSPeak)/float64(held), conns, perConn)
+	if raceEnabled {
+		return // the race detector's shadow memory multiplies RSS; the outcomes above still hold
+	}
 	if r.RSSPeak > 2*held+slack {
 		t.Errorf("peak RSS %d bytes above the server's own = %.2f x (limit + %d x %d)", r.RSSPeak, float64(r.RSSPeak)/float64(held), conns, perConn)
 	}
