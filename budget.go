@@ -15,10 +15,14 @@ const DefaultMessageMemoryLimit = 1 << 30
 // stalling, can make the process hold more (ReadLimit bounds one message, StallTimeout how long
 // it may be held).
 //
-// What counts is the buffer wsx grows for a message that ReadMessage is reading beyond the room
-// the caller's buffer had, from the first byte it needs until ReadMessage returns. A message that
-// would go past the limit fails its connection with StatusTryAgainLater (1013). Reader, which
-// streams a message into the caller's buffers, holds nothing.
+// What counts is every byte wsx holds of a message for the application: the buffer it grows
+// for a message that ReadMessage is reading beyond the room the caller's buffer had, from the
+// first byte it needs until ReadMessage returns; the copy it keeps of a message whose
+// ReadMessage was cut short by its context, until the next read takes it; and the messages
+// Close reads while it waits for the peer's Close, until the application reads them. A message
+// that would go past the limit fails its connection with StatusTryAgainLater (1013); during
+// Close, it is dropped and the reads say so. Reader, which streams a message into the
+// caller's buffers, holds nothing.
 func SetMessageMemoryLimit(limit int64) int64 {
 	if limit < 0 {
 		return messageMemory.limit.Load()

@@ -3,9 +3,11 @@
 package wsx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,22 +19,23 @@ import (
 
 // closing is the state of a Conn's ending.
 type closing struct {
-	mu      sync.Mutex
-	started bool   // Close was called
-	done    signal // the first Close has finished
-	err     error  // what the first Close returned
+	mu   sync.Mutex
+	done signal // the first Close has finished
+	err  error  // what the first Close returned
 
 	local      atomic.Bool // our Close went out before the peer's
 	closed     atomic.Bool // the transport is closed
 	finishOnce sync.Once
+	started    bool // Close was called; under mu (last: a Conn fits its size class)
 }
 
 // Close performs the closing handshake (§7.1.2): it sends a Close frame with code and reason,
 // waits up to CloseTimeout for the peer's Close, and then closes the TCP connection (a server
 // at once, a client after waiting for the server to close first, §7.1.1). Messages the peer
-// sends before its Close are not lost: a read in progress gets them, and those that Close
-// reads itself are kept for the next reads (up to the read limit in all), which then report
-// the peer's Close.
+// sends before its Close are not lost silently: a read in progress gets them, and those that
+// Close reads itself are kept for the next reads, which then report the peer's Close. They
+// count against the message memory limit until read; past it, or past the read limit in all,
+// the rest are dropped and the reads get an error saying so in their place.
 //
 // code must be one that may be sent (1000-1003, 1007-1014 or 3000-4999, §7.4) and reason at most
 // 123 bytes of UTF-8 (§5.5). Close returns nil when the handshake completed. Calls made while a
@@ -128,21 +131,48 @@ wait:
 
 // queueUntilClose reads until the read side ends, normally with the peer's Close frame.
 // Messages that arrive first are kept for the application's next reads, up to the read limit
-// in all; past that they are dropped. The caller holds the read lock.
+// in all and within the message memory limit, which they count against until they are read
+// (or the Conn is collected); past either, the rest are skipped, holding nothing, and the reads
+// get errCloseDropped in their place. The caller holds the read lock.
 func (c *Conn) queueUntilClose() error {
 	kept := int64(0)
+	var held *atomic.Int64 // what the queue holds of the budget
+	dropping := false
+	c.r.queuing = true
+	defer func() { c.r.queuing = false }()
 	for c.r.err == nil {
+		if dropping {
+			c.r.resume = false // skip the rest of the message the budget had no room for
+			if _, err := c.startMessage(); err != nil && isTimeout(err) {
+				return err
+			}
+			continue // startMessage skips the message it started last time
+		}
 		typ, msg, err := c.readWhole(nil)
+		if err == errRoom {
+			c.r.queued = append(c.r.queued, queuedMessage{err: errCloseDropped})
+			dropping = true
+			continue
+		}
 		if err != nil {
 			if isTimeout(err) {
 				return err
 			}
 			continue // the read side has ended
 		}
-		if limit := c.r.limit.Load(); limit < 0 || kept+int64(len(msg)) <= limit {
+		limit := c.r.limit.Load()
+		if (limit < 0 || kept+int64(len(msg)) <= limit) && messageMemory.reserve(int64(cap(msg))) {
+			if held == nil {
+				held = new(atomic.Int64)
+				runtime.AddCleanup(c, func(h *atomic.Int64) { messageMemory.release(h.Swap(0)) }, held)
+			}
+			held.Add(int64(cap(msg)))
 			kept += int64(len(msg))
-			c.r.queued = append(c.r.queued, queuedMessage{typ: typ, data: msg})
+			c.r.queued = append(c.r.queued, queuedMessage{typ: typ, data: msg, held: held})
+			continue
 		}
+		c.r.queued = append(c.r.queued, queuedMessage{err: errCloseDropped})
+		dropping = true
 	}
 	return nil
 }
@@ -217,12 +247,30 @@ func (c *Conn) finishClose(haveReadLock bool) {
 	})
 }
 
+// closedError returns what the read side reports once the transport is closed: why a write
+// that failed closed it (the peer stalled, say: coalesce.go's held replies fail in no caller's
+// write), or errClosed. A writer holding frameLock on a closed transport returns promptly.
+func (c *Conn) closedError() error {
+	if c.w.frameLock.lock(context.Background()) != nil {
+		return errClosed
+	}
+	err := c.w.err
+	c.w.frameLock.unlock()
+	if err == nil {
+		return errClosed
+	}
+	return err
+}
+
 // closeTransport closes the transport once; it reports whether this call closed it.
 func (c *Conn) closeTransport() bool {
 	if !c.closing.closed.CompareAndSwap(false, true) {
 		return false
 	}
 	c.nc.Close()
+	// A context that outlives the connection (a server's) must not keep it reachable.
+	c.r.dl.release()
+	c.w.dl.release()
 	if c.watcher != nil {
 		c.watcher.connClosed(c)
 	}

@@ -48,7 +48,7 @@ type reading struct {
 	eng      engine.Receiver
 	engLimit int64 // the read limit the engine has
 	limit    atomic.Int64
-	stalling bool        // a raw read armed the stall bound and has not made progress since
+	stalling bool        // a read armed the stall bound, and it has not been lifted since
 	busy     bool        // the last read filled the buffer: the next takes a larger one
 	more     atomic.Bool // input for the next message is buffered: replies may be held (coalesce.go)
 
@@ -61,6 +61,7 @@ type reading struct {
 	typ     MessageType     // the message the engine is in
 	handed  bool            // that message was handed to the application (a read began it)
 	resume  bool            // a read of the message was cut short by its context: the next goes on with it
+	queuing bool            // Close reads messages for the application (queueUntilClose)
 	held    heldMessage     // what wsx holds of the message for an interrupted or growing ReadMessage
 	grown   int64           // what growing the caller's buffer for the message took of the message memory budget
 	queued  []queuedMessage // what Close read before the peer's Close frame
@@ -95,6 +96,9 @@ type writing struct {
 	iov       [2][]byte
 	bufs      net.Buffers
 	err       error // under frameLock; sticky
+	// When the peer stopped taking our bytes, while writes that waited for it got nothing out
+	// (Pongs dropped after their bound); 0 while it takes them. Under frameLock.
+	stalledSince int64
 
 	held       *[]byte     // data frames held for coalescing, under frameLock (coalesce.go)
 	holding    atomic.Bool // held has frames

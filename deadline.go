@@ -19,20 +19,29 @@ import (
 // It also keeps the stall bound (ConnOptions.StallTimeout): while the peer owes us bytes (a
 // message in progress) or room (a write in progress), I/O that waits is given a deadline that
 // many seconds away, unless the context's comes first; stalled tells the two apart.
+//
+// A bound lasts as long as what it bounds, never longer: a call's ends with the call (end), a
+// control frame's when the frame is out (setAt with the zero time), the stall bound with the
+// wait it bounds (disarmStall, or the next armStall). What is left on the conn after them is
+// lifted before the next I/O that has no bound of its own (settle), so that it cannot cut short
+// I/O that comes later: a Pong written after a call whose deadline has passed, a read that waits
+// for the next message after a frame that arrived in pieces.
 type deadline struct {
 	// The conn and the direction, rather than a method value such as nc.SetReadDeadline,
 	// which would cost newConn an allocation.
 	nc    net.Conn
 	write bool // the write deadline, else the read deadline
 
+	active bool // a call with done is in progress; under mu, as are the fields below
+	ended  bool // the connection has ended: no context is watched any more
 	mu     sync.Mutex
 	done   <-chan struct{} // cancellation channel being watched
 	stop   func() bool     // stops the watch of done
-	active bool            // a call with done is in progress
 	// Deadlines in Unix nanoseconds, 0 for none (a time.Time is three times the size, and a
 	// connection has two of these).
-	ctxAt   int64 // the deadline of the call's context
+	ctxAt   int64 // the deadline of the call's context, or setAt's; 0 outside a call
 	stallAt int64 // the stall bound in force
+	waitAt  int64 // a further bound of the wait in progress (armWait)
 	current int64 // the deadline set on the conn
 }
 
@@ -63,7 +72,7 @@ func (d *deadline) begin(ctx context.Context) error {
 		// Nothing to apply and nothing watching: no lock needed (expire runs only for a
 		// watched context, and the other methods only in the goroutine that owns this
 		// direction).
-		d.ctxAt, d.stallAt = 0, 0
+		d.ctxAt, d.stallAt, d.waitAt = 0, 0, 0
 		return nil
 	}
 	d.mu.Lock()
@@ -72,24 +81,36 @@ func (d *deadline) begin(ctx context.Context) error {
 			d.stop()
 		}
 		d.done, d.stop = done, nil
-		if done != nil {
+		if done != nil && !d.ended {
 			d.stop = context.AfterFunc(ctx, func() { d.expire(done) })
 		}
 	}
 	d.active = true
-	d.ctxAt, d.stallAt = t, 0
+	d.ctxAt, d.stallAt, d.waitAt = t, 0, 0
 	d.setLocked(t)
 	d.mu.Unlock()
 	return nil
 }
 
-// end marks the call begun by begin as finished.
+// end marks the call begun by begin as finished: its bound ends with it.
 func (d *deadline) end() {
+	d.ctxAt = 0 // only the goroutine that owns this direction reads it
 	if d.stop == nil {
 		return // nothing watches a context
 	}
 	d.mu.Lock()
 	d.active = false
+	d.mu.Unlock()
+}
+
+// release stops watching a context, for good: the connection has ended, and a context that
+// outlives it (a server's) must not keep it reachable.
+func (d *deadline) release() {
+	d.mu.Lock()
+	d.ended = true
+	if d.stop != nil {
+		d.stop() // stop stays set: the owner reads it without the lock
+	}
 	d.mu.Unlock()
 }
 
@@ -105,32 +126,72 @@ func (d *deadline) expire(done <-chan struct{}) {
 // setAt sets an absolute deadline for work done outside begin/end (the closing handshake).
 func (d *deadline) setAt(t time.Time) {
 	d.mu.Lock()
-	d.ctxAt, d.stallAt = unixNano(t), 0
+	d.ctxAt, d.stallAt, d.waitAt = unixNano(t), 0, 0
 	d.setLocked(d.ctxAt)
 	d.mu.Unlock()
 }
 
-// armStall bounds the wait that is about to happen by the stall timeout: a wait of more than
-// timeout without progress ends with a timeout for which stalled reports true.
-func (d *deadline) armStall(timeout time.Duration) {
-	d.mu.Lock()
-	d.stallAt = time.Now().Add(timeout).UnixNano()
-	if d.current != aLongTimeAgo && (d.ctxAt == 0 || d.stallAt < d.ctxAt) {
-		d.setLocked(d.stallAt)
+// armStall bounds the wait that is about to happen by the stall timeout, counted from since
+// (Unix nanoseconds; 0 for now): a wait that lasts until then without progress ends with a
+// timeout for which stalled reports true.
+func (d *deadline) armStall(since int64, timeout time.Duration) { d.armWait(0, since, timeout) }
+
+// armWait is armStall with bound (Unix nanoseconds, 0 for none) as a further bound of this wait
+// only, and timeout 0 for no stall bound.
+func (d *deadline) armWait(bound, since int64, timeout time.Duration) {
+	stallAt := int64(0)
+	if timeout > 0 {
+		if since == 0 {
+			since = time.Now().UnixNano()
+		}
+		stallAt = since + int64(timeout)
 	}
+	d.mu.Lock()
+	d.stallAt, d.waitAt = stallAt, bound
+	d.applyLocked()
 	d.mu.Unlock()
 }
 
-// disarmStall lifts the stall bound after progress.
+// disarmStall lifts the bounds of a wait (armWait) after progress.
 func (d *deadline) disarmStall() {
+	if d.stallAt == 0 && d.waitAt == 0 {
+		return // only the goroutine that owns this direction sets them
+	}
 	d.mu.Lock()
-	if d.stallAt != 0 {
-		d.stallAt = 0
-		if d.current != aLongTimeAgo {
-			d.setLocked(d.ctxAt)
+	d.stallAt, d.waitAt = 0, 0
+	d.applyLocked()
+	d.mu.Unlock()
+}
+
+// settle lifts what an ended call or wait left on the conn before I/O whose only bound is the
+// one in force.
+func (d *deadline) settle() {
+	if d.stop == nil && d.current == d.inForce() {
+		return // nothing else sets the conn's deadline when no context is watched
+	}
+	d.mu.Lock()
+	d.applyLocked()
+	d.mu.Unlock()
+}
+
+// inForce returns the bound of the I/O about to happen: the call's (or setAt's), or the stall
+// bound when that comes first; 0 for none.
+func (d *deadline) inForce() int64 {
+	t := d.ctxAt
+	for _, b := range [2]int64{d.waitAt, d.stallAt} {
+		if b != 0 && (t == 0 || b < t) {
+			t = b
 		}
 	}
-	d.mu.Unlock()
+	return t
+}
+
+// applyLocked sets the bound in force on the conn, unless the call in progress was cancelled
+// (expire): that stands until the call ends.
+func (d *deadline) applyLocked() {
+	if !(d.active && d.current == aLongTimeAgo) {
+		d.setLocked(d.inForce())
+	}
 }
 
 // stalled reports whether a timeout that just happened was the stall bound's rather than the
@@ -156,9 +217,10 @@ func (d *deadline) setLocked(t int64) {
 	}
 }
 
-// ctxError turns an I/O error caused by ctx's deadline or cancellation into ctx's error.
+// ctxError turns an I/O error caused by ctx's deadline or cancellation into ctx's error. A
+// write the stall bound cut off stays what it is (stallError).
 func ctxError(ctx context.Context, err error) error {
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
+	if _, stalled := err.(*stallError); stalled || !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
 	if cerr := ctx.Err(); cerr != nil {

@@ -33,10 +33,14 @@ type ConnOptions struct {
 
 	// StallTimeout bounds how long the peer may stall: a message it has started that gets no
 	// new bytes for this long fails the connection with StatusPolicyViolation (1008), so that a
-	// peer cannot hold a half-sent message's memory forever; a write that the peer does not let
-	// progress (it does not read) for this long closes the connection. Waiting between messages
-	// is not bounded: that is KeepAlive's business. Zero means DefaultStallTimeout; a negative
-	// value means no bound.
+	// peer cannot hold a half-sent message's memory forever; a peer that takes none of the
+	// bytes wsx writes (it does not read) for this long gets the connection closed, whatever
+	// they are (messages, Pongs, Close), and the write reports an error that is a timeout
+	// (errors.Is(err, os.ErrDeadlineExceeded)) and names the stall, never the context's error.
+	// Through a transport that is not a socket (TLS), progress is seen 256 KiB at a time: a
+	// peer that reads less than that in StallTimeout counts as stalled. Waiting between
+	// messages is not bounded: that is KeepAlive's business. Zero means DefaultStallTimeout; a
+	// negative value means no bound.
 	StallTimeout time.Duration
 
 	// ReadBufferSize and WriteBufferSize size the connection's I/O buffers. Zero means

@@ -2,10 +2,7 @@
 
 package wsx
 
-import (
-	"net"
-	"time"
-)
+import "time"
 
 // rawConn is used on Unix only; elsewhere an idle connection keeps its read buffer.
 type rawConn struct{}
@@ -16,18 +13,8 @@ func (c *Conn) initRaw() {}
 
 func (c *Conn) fillRaw() error { panic("unreachable: no raw connection") }
 
-func (c *Conn) write(p []byte) (int, error) {
-	c.armWriteStall()
-	return c.nc.Write(p)
-}
+func (c *Conn) write(p []byte) (int, error) { return c.writeConn(p) }
 
 func (c *Conn) boundWrites(deadline time.Time) {
-	if !deadline.IsZero() {
-		c.w.dl.setAt(deadline)
-	}
-}
-
-func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
-	c.armWriteStall()
-	return bufs.WriteTo(c.nc)
+	c.w.dl.setAt(deadline) // the zero deadline too: see rawconn_unix.go
 }

@@ -4,7 +4,6 @@ package wsx
 
 import (
 	"io"
-	"net"
 	"syscall"
 	"time"
 )
@@ -40,8 +39,8 @@ type rawConn struct {
 	wbuf     []byte
 	wn       int
 	werr     syscall.Errno
-	wstalled bool  // the stall bound is armed for the write in progress
-	wbound   int64 // a deadline (Unix nanoseconds) to arm if the write in progress has to wait
+	wstalled bool  // the write in progress waited: its wait's bounds are armed
+	wbound   int64 // a deadline (Unix nanoseconds) for every wait of the writes that follow
 }
 
 func (r *rawConn) ok() bool { return r.rc != nil }
@@ -66,13 +65,17 @@ func (c *Conn) initRaw() {
 func (c *Conn) write(p []byte) (int, error) {
 	r := &c.raw
 	if r.rc == nil {
-		c.armWriteStall()
-		return c.nc.Write(p)
+		return c.writeConn(p)
 	}
+	c.w.dl.settle()
 	r.wbuf, r.wn, r.werr = p, 0, 0
 	err := r.rc.Write(r.wfn)
 	r.wbuf = nil
+	c.wrote(int64(r.wn))
 	if r.wstalled {
+		if err != nil {
+			err = c.writeFailed(int64(r.wn), err)
+		}
 		r.wstalled = false
 		c.w.dl.disarmStall()
 	}
@@ -89,15 +92,11 @@ func (c *Conn) write(p []byte) (int, error) {
 func (c *Conn) boundWrites(deadline time.Time) {
 	if c.raw.rc != nil {
 		c.raw.wbound = unixNano(deadline)
-	} else if !deadline.IsZero() {
+	} else {
+		// The zero deadline too: a bound left behind would cut short a write made later
+		// outside a call's context (held frames flushed by the reading side).
 		c.w.dl.setAt(deadline)
 	}
-}
-
-// writev writes the buffers with one system call where it can. The caller holds frameLock.
-func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
-	c.armWriteStall()
-	return bufs.WriteTo(c.nc)
 }
 
 // rawWrite is called by RawConn.Write: it writes what the socket takes, and asks to wait for
@@ -111,14 +110,10 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 			r.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
-			if r.wbound != 0 {
-				c.w.dl.setAt(time.Unix(0, r.wbound))
-				r.wbound = 0
-			}
-			if d := c.opts.stallTimeout(); d > 0 {
-				c.w.dl.armStall(d)
-				r.wstalled = true
-			}
+			// The wait, and only the wait, is bounded by the control frame's deadline and
+			// the stall timeout; progress lifts both (write).
+			c.w.dl.armWait(r.wbound, c.w.stalledSince, c.opts.stallTimeout())
+			r.wstalled = true
 			return false
 		default:
 			r.werr = err.(syscall.Errno)
@@ -133,6 +128,7 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 func (c *Conn) fillRaw() error {
 	r := &c.raw
 	r.rn, r.rerr = 0, 0
+	c.progressed() // a bound a read through net.Conn left (input) must not cut this one short
 	err := r.rc.Read(r.rfn)
 	for err == nil && r.rn < 0 {
 		// The pool had no buffer: make one here, where the stack has room for the
@@ -157,14 +153,6 @@ func (c *Conn) fillRaw() error {
 	return err
 }
 
-// progressed lifts the stall bound a raw read armed.
-func (c *Conn) progressed() {
-	if c.r.stalling {
-		c.r.stalling = false
-		c.r.dl.disarmStall()
-	}
-}
-
 // rawRead is called by RawConn.Read: it reads what the socket has, or returns the buffer to
 // the pool and asks to wait when it has nothing (EAGAIN), bounding the wait by the stall
 // timeout when the peer owes us the rest of a frame.
@@ -180,11 +168,10 @@ func (c *Conn) rawRead(fd uintptr) bool {
 			continue
 		case syscall.EAGAIN:
 			c.releaseReadBuffer()
-			if !c.r.stalling {
-				if d := c.opts.stallTimeout(); d > 0 && !c.r.eng.Idle() {
-					c.r.dl.armStall(d)
-					c.r.stalling = true
-				}
+			// armReadStall's arming, called from here directly: see the stack note above.
+			if d := c.owedStall(); d > 0 && !c.r.stalling {
+				c.r.dl.armStall(0, d)
+				c.r.stalling = true
 			}
 			return false
 		}

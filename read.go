@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsx-go/wsx/internal/engine"
@@ -58,7 +59,7 @@ func (c *Conn) ReadMessage(ctx context.Context, dst []byte) (MessageType, []byte
 	var typ MessageType
 	var err error
 	if len(c.r.queued) > 0 {
-		typ, dst = c.takeQueued(dst)
+		typ, dst, err = c.takeQueued(dst)
 	} else {
 		typ, dst, err = c.readWhole(dst)
 	}
@@ -99,6 +100,8 @@ func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
 			var ok bool
 			if dst, ok = c.makeRoom(dst, start); ok {
 				err = nil
+			} else if c.r.queuing {
+				err = errRoom // queueUntilClose skips the message
 			} else {
 				err = c.failWith(errMessageMemory)
 			}
@@ -148,7 +151,8 @@ func (c *Conn) readMessage(dst []byte, start int) (MessageType, []byte, error) {
 			dst = dst[:len(dst)+nout]
 		}
 		if err != nil {
-			return typ, c.interrupted(dst, start, err), err
+			dst, err = c.interrupted(dst, start, err)
+			return typ, dst, err
 		}
 		if ev.Kind == engine.MessageEnd {
 			c.r.handed = false
@@ -164,19 +168,24 @@ func (c *Conn) readMessage(dst []byte, start int) (MessageType, []byte, error) {
 
 // interrupted keeps what readMessage had of a message it could not finish: for the caller that
 // answers a Ping and comes back, or the next read after a timeout. It returns what the caller
-// gets: dst as it was before the message otherwise.
-func (c *Conn) interrupted(dst []byte, start int, err error) []byte {
+// gets: dst as it was before the message otherwise, and the error. What it keeps after a
+// timeout is a copy, held under the message memory limit: when the limit has no room for it,
+// the connection fails with 1013.
+func (c *Conn) interrupted(dst []byte, start int, err error) ([]byte, error) {
 	switch {
 	case err == errPing, err == errRoom:
 		c.r.resume = true
-		return dst
+		return dst, err
 	case isTimeout(err):
-		c.r.held.prepend(dst[start:])
+		if !c.r.held.prepend(dst[start:]) {
+			c.releaseMessage()
+			return dst[:start], c.failWith(errMessageMemory)
+		}
 		c.r.resume = true
 	default:
 		c.releaseMessage()
 	}
-	return dst[:start]
+	return dst[:start], err
 }
 
 // releaseMessage gives back what wsx held of a message for ReadMessage.
@@ -260,16 +269,19 @@ func (h *heldMessage) add(size int) bool {
 	return true
 }
 
-// prepend puts p, the start of the message, before what is held.
-func (h *heldMessage) prepend(p []byte) {
+// prepend puts a copy of p, the start of the message, before what is held, if the message
+// memory budget has room for it; it reports whether it had.
+func (h *heldMessage) prepend(p []byte) bool {
 	if len(p) == 0 {
-		return
+		return true
 	}
-	if messageMemory.reserve(int64(len(p))) {
-		h.charged += int64(len(p))
+	if !messageMemory.reserve(int64(len(p))) {
+		return false
 	}
+	h.charged += int64(len(p))
 	h.pieces = slices.Insert(h.pieces, 0, bytes.Clone(p))
 	h.n += len(p)
+	return true
 }
 
 // appendTo appends the held bytes to dst, growing it by exactly that much, and lets them go.
@@ -319,6 +331,9 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	defer c.endRead()
 	if len(c.r.queued) > 0 {
 		m := c.popQueued()
+		if m.err != nil {
+			return 0, nil, m.err
+		}
 		return m.typ, bytes.NewReader(m.data), nil
 	}
 	typ, err := c.startMessage()
@@ -555,9 +570,9 @@ func (c *Conn) answerPingLater() error {
 }
 
 // pinged finishes answering a Ping: it reports a Pong that could not go out because the
-// connection broke, and calls OnPing.
+// connection broke, or whose failure closed it (the peer stalled), and calls OnPing.
 func (c *Conn) pinged(err error) error {
-	if err != nil && !isTimeout(err) {
+	if err != nil && (!isTimeout(err) || c.closing.closed.Load()) {
 		return c.setReadErr(err)
 	}
 	if c.opts.OnPing != nil {
@@ -597,11 +612,32 @@ func (c *Conn) waitingForPeer() {
 	}
 }
 
-// armReadStall bounds the next read by the stall timeout while the peer owes us the rest of a
-// frame or message.
+// armReadStall bounds the read that may wait now by the stall timeout while the peer owes us
+// the rest of a frame or message, and lifts the bound an earlier read armed once it owes us
+// nothing: waiting for the next message is KeepAlive's business, not the stall bound's.
 func (c *Conn) armReadStall() {
-	if d := c.opts.stallTimeout(); d > 0 && !c.r.eng.Idle() {
-		c.r.dl.armStall(d)
+	if d := c.owedStall(); d > 0 {
+		c.r.dl.armStall(0, d)
+		c.r.stalling = true
+	} else {
+		c.progressed()
+	}
+}
+
+// owedStall returns the stall timeout while the peer owes us the rest of a frame or message,
+// and 0 when it owes nothing or there is no stall bound.
+func (c *Conn) owedStall() time.Duration {
+	if c.r.eng.Idle() {
+		return 0
+	}
+	return c.opts.stallTimeout()
+}
+
+// progressed lifts the stall bound a read armed.
+func (c *Conn) progressed() {
+	if c.r.stalling {
+		c.r.stalling = false
+		c.r.dl.disarmStall()
 	}
 }
 
@@ -624,7 +660,7 @@ func (c *Conn) ioError(err error) error {
 	c.r.pos = c.r.end
 	c.releaseReadBuffer()
 	if c.closing.closed.Load() {
-		return c.setReadErr(errClosed)
+		return c.setReadErr(c.closedError())
 	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
@@ -652,21 +688,36 @@ func (c *Conn) readError(ctx context.Context, err error) error {
 }
 
 // queuedMessage is a message that Close read while waiting for the peer's Close frame, kept
-// for the application's next read.
+// for the application's next read, or in place of those it had to drop, the error that says so.
 type queuedMessage struct {
 	typ  MessageType
 	data []byte
+	err  error
+	held *atomic.Int64 // what the queue holds of the message memory budget
 }
 
-// takeQueued appends the first queued message to dst; there is one.
-func (c *Conn) takeQueued(dst []byte) (MessageType, []byte) {
+// errCloseDropped takes the place of the messages Close had to drop.
+var errCloseDropped = errors.New("wsx: messages the peer sent during the closing handshake were dropped: " +
+	"the read limit or the process's message memory limit (SetMessageMemoryLimit) had no room for them")
+
+// takeQueued appends the first queued message to dst; there is one. (Not inlined: it would
+// double ReadMessage's frame, at the top of an idle read loop's stack, see rawconn_unix.go.)
+//
+//go:noinline
+func (c *Conn) takeQueued(dst []byte) (MessageType, []byte, error) {
 	m := c.popQueued()
-	return m.typ, append(dst, m.data...)
+	return m.typ, append(dst, m.data...), m.err
 }
 
-// popQueued takes the first queued message; there is one.
+// popQueued takes the first queued message, which then no longer counts against the message
+// memory limit; there is one.
 func (c *Conn) popQueued() queuedMessage {
 	m := c.r.queued[0]
+	c.r.queued[0] = queuedMessage{}
 	c.r.queued = c.r.queued[1:]
+	if m.held != nil {
+		m.held.Add(-int64(cap(m.data)))
+		messageMemory.release(int64(cap(m.data)))
+	}
 	return m
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -249,10 +251,10 @@ func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin boo
 	}
 	var err error
 	switch {
+	case c.w.err != nil: // first: why a failed write closed the connection
+		err = c.w.err
 	case c.closing.closed.Load():
 		err = errClosed
-	case c.w.err != nil:
-		err = c.w.err
 	default:
 		var h frame.Header
 		if h, err = c.w.eng.Data(op, rsv, fin, int64(len(p))); err != nil {
@@ -298,10 +300,10 @@ func (c *Conn) writeFrames(ctx context.Context, frames *net.Buffers, intact bool
 // sendFrames is writeFrames for a caller holding frameLock.
 func (c *Conn) sendFrames(ctx context.Context, frames *net.Buffers, intact bool) error {
 	switch {
-	case c.closing.closed.Load(), c.w.eng.CloseSent():
-		return errClosed // §5.5.1: no data frames after a Close frame
 	case c.w.err != nil:
 		return c.w.err
+	case c.closing.closed.Load(), c.w.eng.CloseSent():
+		return errClosed // §5.5.1: no data frames after a Close frame
 	}
 	if err := c.w.dl.begin(ctx); err != nil {
 		return err
@@ -324,8 +326,8 @@ func (c *Conn) sendFrames(ctx context.Context, frames *net.Buffers, intact bool)
 	c.w.dl.end()
 	if err != nil {
 		err = ctxError(ctx, err)
-		if n == 0 && isTimeout(err) && intact {
-			return err // nothing went out: the connection is intact
+		if intact && wroteNothing(n, err) {
+			return err // the connection is intact
 		}
 		return c.setWriteErr(err)
 	}
@@ -337,9 +339,9 @@ func (c *Conn) dataWriteFailed(ctx context.Context, h frame.Header, n int64, err
 	err = ctxError(ctx, err)
 	// A compressor has taken the unsent message into its history: the peer's would differ,
 	// so the connection cannot go on.
-	if n == 0 && isTimeout(err) && !c.w.eng.Compressing() {
+	if wroteNothing(n, err) && !c.w.eng.Compressing() {
 		c.w.eng.Undo(h)
-		return err // nothing went out: the connection is intact
+		return err // the connection is intact
 	}
 	return c.setWriteErr(err)
 }
@@ -455,11 +457,11 @@ func (c *Conn) writeControl(kind controlKind, code StatusCode, p []byte, deadlin
 // boundWrites. (The frame is made in a function of its own, and there are no defers, so that
 // the frames under the write's system calls stay small: see rawconn_unix.go.)
 func (c *Conn) sendControl(kind controlKind, code StatusCode, p []byte) error {
-	if c.closing.closed.Load() {
-		return errClosed
-	}
 	if c.w.err != nil {
 		return c.w.err
+	}
+	if c.closing.closed.Load() {
+		return errClosed
 	}
 	b, err := c.controlFrame(kind, code, p)
 	if len(b) == 0 {
@@ -471,8 +473,8 @@ func (c *Conn) sendControl(kind controlKind, code StatusCode, p []byte) error {
 		}
 	}
 	if w, err := c.write(b); err != nil {
-		if w == 0 && isTimeout(err) {
-			return err // nothing went out: the connection is intact
+		if wroteNothing(int64(w), err) {
+			return err // the connection is intact
 		}
 		return c.setWriteErr(err)
 	}
@@ -503,26 +505,158 @@ func (c *Conn) controlFrame(kind controlKind, code StatusCode, p []byte) ([]byte
 	return b, nil
 }
 
-// armWriteStall bounds a write that may wait by the stall timeout.
-func (c *Conn) armWriteStall() {
-	if d := c.opts.stallTimeout(); d > 0 {
-		c.w.dl.armStall(d)
+// Writes through net.Conn (on a transport that is not a socket, such as a *tls.Conn, and
+// vectored writes) go out in pieces of at most stallPiece bytes, each bounded by the stall
+// timeout from its start: net.Conn.Write shows no progress until it returns, and one bound for
+// a whole large write would cut off a peer that reads slowly but steadily. So the stall bound
+// closes a connection whose peer takes less than stallPiece bytes in StallTimeout.
+const stallPiece = 256 << 10
+
+// writeConn writes p through net.Conn, piece by piece. The caller holds frameLock.
+func (c *Conn) writeConn(p []byte) (int, error) {
+	n := 0
+	for {
+		c.armWriteStall()
+		k, err := c.nc.Write(p[n:min(len(p), n+stallPiece)])
+		n += k
+		c.wrote(int64(k))
+		if err != nil {
+			return n, c.writeFailed(int64(k), err)
+		}
+		if n == len(p) {
+			return n, nil
+		}
 	}
 }
+
+// writev writes the buffers with one system call where the conn can (a socket's writev), a
+// piece at a time (see stallPiece), consuming them as net.Buffers.WriteTo does. The caller
+// holds frameLock.
+func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
+	var written int64
+	for len(*bufs) > 0 {
+		b := *bufs
+		// The piece: whole buffers while they fit, then the start of the next.
+		size, i := 0, 0
+		for i < len(b) && size+len(b[i]) <= stallPiece {
+			size += len(b[i])
+			i++
+		}
+		var rest []byte
+		if i < len(b) {
+			rest = b[i][stallPiece-size:]
+			b[i] = b[i][:stallPiece-size]
+			i++
+		}
+		*bufs = b[:i:i]
+		c.armWriteStall()
+		n, err := bufs.WriteTo(c.nc)
+		written += n
+		c.wrote(n)
+		left := len(*bufs) // the piece's buffers not written whole, the first in part
+		if rest != nil {
+			if left > 0 {
+				b[i-1] = b[i-1][:len(b[i-1])+len(rest)] // rest follows it in memory
+			} else {
+				b[i-1], left = rest, 1
+			}
+		}
+		*bufs = b[i-left:]
+		if err != nil {
+			return written, c.writeFailed(n, err)
+		}
+	}
+	return written, nil
+}
+
+// armWriteStall bounds a write through net.Conn that may wait by the stall timeout, and lifts
+// what an ended call or wait left on the conn.
+func (c *Conn) armWriteStall() {
+	if d := c.opts.stallTimeout(); d > 0 {
+		c.w.dl.armStall(c.w.stalledSince, d)
+	} else {
+		c.w.dl.settle()
+	}
+}
+
+// wroteNothing reports whether a write that failed with err after n bytes left the connection
+// intact: nothing went out before a deadline cut it short, and that deadline was not the stall
+// bound's (a peer that does not read gets the connection closed, whatever wsx was sending).
+func wroteNothing(n int64, err error) bool {
+	if _, stalled := err.(*stallError); stalled {
+		return false
+	}
+	return n == 0 && isTimeout(err)
+}
+
+// writeFailed says why a write failed after n bytes, before its wait's bounds are lifted: the
+// timeout of one the stall bound cut off becomes a stallError. It also remembers when a wait
+// that got nothing out began, so that the stall bound of the next write counts from then: a
+// peer that takes nothing is cut off StallTimeout after it stopped, whatever wsx tries to send
+// it meanwhile (a Pong for each Ping, each dropped after its bound, say).
+func (c *Conn) writeFailed(n int64, err error) error {
+	if !isTimeout(err) {
+		return err
+	}
+	if c.w.dl.stalled() {
+		return &stallError{c.opts.stallTimeout()}
+	}
+	if n == 0 && c.w.stalledSince == 0 && c.w.dl.stallAt != 0 {
+		c.w.stalledSince = c.w.dl.stallAt - int64(c.opts.stallTimeout())
+	}
+	return err
+}
+
+// wrote records a write's progress: the peer takes our bytes.
+func (c *Conn) wrote(n int64) {
+	if n > 0 {
+		c.w.stalledSince = 0
+	}
+}
+
+// stallError reports a write that the peer let make no progress for StallTimeout: it does not
+// read. It is a timeout (errors.Is(err, os.ErrDeadlineExceeded)), and never the caller's
+// context's error, whatever deadline the context has.
+type stallError struct{ timeout time.Duration }
+
+func (e *stallError) Error() string {
+	return "wsx: the peer stalled: it took no bytes for " + e.timeout.String() + " (StallTimeout)"
+}
+
+func (e *stallError) Unwrap() error { return os.ErrDeadlineExceeded }
+func (e *stallError) Timeout() bool { return true }
 
 // setWriteErr records a failed write. A frame may have been cut short, so nothing more can be
 // sent on the connection: it is closed.
 func (c *Conn) setWriteErr(err error) error {
+	timeout := isTimeout(err)
 	if c.w.err == nil {
-		c.w.err = fmt.Errorf("wsx: write failed, connection closed: %w", err)
+		c.w.err = &writeFailure{err, timeout}
 	}
-	if isTimeout(err) {
+	if timeout {
 		c.closeTransport()
 	} else {
 		c.closeWrite()
 	}
 	return c.w.err
 }
+
+// writeFailure is the error of a write that failed, which every later call reports: it wraps
+// the cause, and is net.ErrClosed as well when the failure closed the connection (a timeout).
+// It is no timeout itself, whatever its cause: the connection is over, and a read that meets
+// it must not take it for its own deadline (isTimeout).
+type writeFailure struct {
+	err    error
+	closed bool
+}
+
+func (e *writeFailure) Error() string {
+	return "wsx: write failed, connection closed: " + strings.TrimPrefix(e.err.Error(), "wsx: ")
+}
+
+func (e *writeFailure) Unwrap() error        { return e.err }
+func (e *writeFailure) Is(target error) bool { return e.closed && target == net.ErrClosed }
+func (e *writeFailure) Timeout() bool        { return false }
 
 // closeWrite shuts down the sending half of the connection, if it can, and leaves the read
 // side open. A write that failed with anything but a timeout failed because the peer went away
