@@ -3,6 +3,7 @@
 package wsx
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -76,21 +77,25 @@ func BenchmarkRead(b *testing.B) {
 	}
 }
 
+// BenchmarkWrite writes binary messages, and text ones, whose UTF-8 Write checks before
+// sending anything: the difference is what that check costs.
 func BenchmarkWrite(b *testing.B) {
 	for _, side := range []string{"server", "client"} {
-		for _, n := range benchSizes {
-			b.Run(side+"/"+sizeName(n), func(b *testing.B) {
-				c := newConn(&memConn{}, connConfig{client: side == "client"})
-				msg := make([]byte, n)
-				ctx := context.Background()
-				b.SetBytes(int64(n))
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := c.Write(ctx, MessageBinary, msg); err != nil {
-						b.Fatal(err)
+		for _, typ := range []MessageType{MessageBinary, MessageText} {
+			for _, n := range benchSizes {
+				b.Run(side+"/"+typ.String()+"/"+sizeName(n), func(b *testing.B) {
+					c := newConn(&memConn{}, connConfig{client: side == "client"})
+					msg := bytes.Repeat([]byte("a"), n)
+					ctx := context.Background()
+					b.SetBytes(int64(n))
+					b.ReportAllocs()
+					for b.Loop() {
+						if err := c.Write(ctx, typ, msg); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
