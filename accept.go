@@ -229,7 +229,7 @@ func (st *serverState) prepare(r *http.Request, opts *AcceptOptions) (acceptance
 	}
 	policy := handshake.Policy{Hosts: opts.HostPatterns, Origins: opts.OriginPatterns, AnyOrigin: opts.InsecureSkipOriginCheck}
 	if f := handshake.CheckRequest(r, &policy, &st.offer); f.Failed() {
-		return acc, refuseWith(f.Status, f.Problem)
+		return acc, refuseFinding(&f)
 	}
 	if opts.Group != nil && opts.Group.closing() {
 		return acc, refuseWith(http.StatusServiceUnavailable, "the server is shutting down")

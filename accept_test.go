@@ -746,7 +746,7 @@ func TestAccept_HTTP2(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	const want = `wsx: WebSocket over "HTTP/2.0" (RFC 8441, RFC 9220) is not supported; connect with HTTP/1.1 (RFC 6455 §4.2.1 item 1)`
+	const want = `wsx: "HTTP/2.0" request; the Upgrade handshake needs HTTP/1.1 (RFC 6455 §4.2.1 item 1), and a WebSocket over HTTP/2 or HTTP/3 an extended CONNECT to a server of those (RFC 8441, RFC 9220)`
 	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusHTTPVersionNotSupported || string(body) != want+"\n" {
 		t.Fatalf("%s %s: %q", resp.Proto, resp.Status, body)
 	}
