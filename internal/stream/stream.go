@@ -76,13 +76,13 @@ type Conn struct {
 	rdl    deadline
 	small  [smallBuffer]byte
 
-	writeMu  sync.Mutex // one Write at a time
-	wmu      sync.Mutex // guards the write deadline fields
-	wdl      time.Time  // the write deadline
-	wtimer   *time.Timer
-	writing  bool // a Write is in progress
-	aborted  bool // the write deadline aborted the stream
-	once     sync.Once
+	writeMu sync.Mutex // one Write at a time
+	wmu     sync.Mutex // guards the write deadline fields
+	wdl     time.Time  // the write deadline
+	wtimer  *time.Timer
+	writing bool // a Write is in progress
+	aborted bool // the write deadline aborted the stream
+	once    sync.Once
 }
 
 // New returns a Conn over s, with the addresses of the connection that carries it.
