@@ -89,8 +89,6 @@ type AcceptOptions struct {
 //   - 426 Upgrade Required, with "Sec-WebSocket-Version: 13", for a
 //     Sec-WebSocket-Version other than 13 (§4.2.2 /version/, §4.4);
 //   - 403 Forbidden for a refused or malformed Origin (§10.2);
-//   - 505 HTTP Version Not Supported for HTTP/2 and HTTP/3 requests, whose
-//     WebSocket bootstrapping (RFC 8441, RFC 9220) wsx does not support yet;
 //   - 400 Bad Request for every other broken rule, including an HTTP/1.0
 //     request (HTTP/1.1 or later is required, §4.2.1 item 1) and malformed
 //     Sec-WebSocket-Protocol or Sec-WebSocket-Extensions values.
@@ -108,11 +106,18 @@ type AcceptOptions struct {
 // set; other Sec-WebSocket-Extensions offers are checked against the grammar
 // of §9.1 and declined.
 //
+// Over HTTP/2 and HTTP/3, Accept serves the extended CONNECT of RFC 8441
+// and RFC 9220 instead, with the same options and Conn: see "WebSockets over
+// HTTP/2 and HTTP/3" in the package documentation.
+//
 // A port that serves WebSockets only can do without net/http: see
 // AcceptConn.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &zeroAcceptOptions
+	}
+	if r.ProtoMajor >= 2 {
+		return acceptStream(w, r, opts) // RFC 8441, RFC 9220: accept_stream.go
 	}
 	resp := responseBuffers.Get().(*[]byte)
 	defer responseBuffers.Put(resp)
@@ -236,11 +241,8 @@ func checkRequest(r *http.Request, opts *AcceptOptions) (handshake, *rejection) 
 	}
 	// The version comes before the key: a client of another version learns
 	// which one to speak (§4.4) even if its key is not ours to judge.
-	switch v := r.Header[hdrVersion]; {
-	case len(v) == 0:
-		return hs, reject(http.StatusBadRequest, "wsx: missing Sec-WebSocket-Version header (RFC 6455 §4.2.1 item 6)")
-	case len(v) != 1 || v[0] != version:
-		return hs, reject(http.StatusUpgradeRequired, "wsx: unsupported Sec-WebSocket-Version %s; this server speaks version 13 (RFC 6455 §4.2.1 item 6, §4.4)", quote(v))
+	if rej := checkVersion(r); rej != nil {
+		return hs, rej
 	}
 	switch v := r.Header[hdrKey]; {
 	case len(v) == 0:
@@ -257,8 +259,26 @@ func checkRequest(r *http.Request, opts *AcceptOptions) (handshake, *rejection) 
 	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
 		return hs, reject(http.StatusBadRequest, "wsx: handshake request has a body; frames must follow the request directly (RFC 6455 §4.1)")
 	}
+	return hs, negotiate(r, opts, &hs)
+}
+
+// checkVersion checks Sec-WebSocket-Version (§4.2.1 item 6, §4.4).
+func checkVersion(r *http.Request) *rejection {
+	switch v := r.Header[hdrVersion]; {
+	case len(v) == 0:
+		return reject(http.StatusBadRequest, "wsx: missing Sec-WebSocket-Version header (RFC 6455 §4.2.1 item 6)")
+	case len(v) != 1 || v[0] != version:
+		return reject(http.StatusUpgradeRequired, "wsx: unsupported Sec-WebSocket-Version %s; this server speaks version 13 (RFC 6455 §4.2.1 item 6, §4.4)", quote(v))
+	}
+	return nil
+}
+
+// negotiate applies the Origin policy and chooses the subprotocol and
+// extensions into hs: the part of the handshake that HTTP/1.1, HTTP/2 and
+// HTTP/3 share.
+func negotiate(r *http.Request, opts *AcceptOptions, hs *handshake) *rejection {
 	if rej := checkOrigin(r, opts); rej != nil {
-		return hs, rej
+		return rej
 	}
 
 	// §4.2.1 item 8, §4.1 item 10: Sec-WebSocket-Protocol = 1#token, the
@@ -266,7 +286,7 @@ func checkRequest(r *http.Request, opts *AcceptOptions) (handshake, *rejection) 
 	var buf [8]string
 	offered, err := header.AppendTokens(buf[:0], r.Header[hdrProtocol])
 	if err != nil {
-		return hs, reject(http.StatusBadRequest, "wsx: malformed Sec-WebSocket-Protocol header: %v (RFC 6455 §4.1 item 10)", err)
+		return reject(http.StatusBadRequest, "wsx: malformed Sec-WebSocket-Protocol header: %v (RFC 6455 §4.1 item 10)", err)
 	}
 	for _, p := range opts.Subprotocols {
 		if slices.Contains(offered, p) {
@@ -278,10 +298,10 @@ func checkRequest(r *http.Request, opts *AcceptOptions) (handshake, *rejection) 
 	// §4.2.1 item 9, §9.1: a malformed offer must fail the connection.
 	offers, err := header.ParseExtensions(r.Header[hdrExtensions])
 	if err != nil {
-		return hs, reject(http.StatusBadRequest, "wsx: malformed Sec-WebSocket-Extensions header: %v (RFC 6455 §9.1)", err)
+		return reject(http.StatusBadRequest, "wsx: malformed Sec-WebSocket-Extensions header: %v (RFC 6455 §9.1)", err)
 	}
 	hs.extensions, hs.negotiated = negotiateExtensions(offers, opts)
-	return hs, nil
+	return nil
 }
 
 // negotiatedExtensions is the extension state agreed in the handshake, for

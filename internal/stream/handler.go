@@ -10,20 +10,23 @@ import (
 	"time"
 )
 
-// NewHandler returns the Conn of a stream that a net/http handler serves: an HTTP/2 extended
-// CONNECT (RFC 8441 §5). It reads r.Body and writes w, flushing every write. The response's
-// status must have been sent already.
+// NewHandler sends the response header of a net/http handler's request, whose status w
+// has, and returns the Conn of its stream: an HTTP/2 extended CONNECT (RFC 8441 §5). The Conn
+// reads r.Body and writes w, flushing every write.
 //
 // net/http ends the stream when the handler returns, so the handler must not return before
 // it is done with the Conn: Close stops reading, and the stream's end (END_STREAM) goes out
 // when the handler returns. CloseWrite is not supported, for the same reason.
-func NewHandler(w http.ResponseWriter, r *http.Request) *Conn {
+func NewHandler(w http.ResponseWriter, r *http.Request) (*Conn, error) {
 	h := &handlerStream{body: r.Body, w: w, rc: http.NewResponseController(w), ctx: r.Context()}
+	if err := h.rc.Flush(); err != nil {
+		return nil, err
+	}
 	// The server's ReadTimeout and WriteTimeout set the stream's fatal deadlines: clear them.
 	h.rc.SetReadDeadline(time.Time{})
 	h.rc.SetWriteDeadline(time.Time{})
 	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	return New(h, local, parseAddr(r.RemoteAddr))
+	return New(h, local, parseAddr(r.RemoteAddr)), nil
 }
 
 type handlerStream struct {

@@ -40,8 +40,11 @@ func newH2Stream(t *testing.T) *h2Stream {
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-		http.NewResponseController(w).Flush()
-		c := NewHandler(w, r)
+		c, err := NewHandler(w, r)
+		if err != nil {
+			t.Error(err)
+			return
+		}
 		conns <- c
 		<-release
 		c.Close()
@@ -168,11 +171,11 @@ func TestPeerEndOfStream(t *testing.T) {
 // work again.
 func TestWriteDeadlinePassingIdle(t *testing.T) {
 	s := newH2Stream(t)
-	s.srv.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
 	if _, err := s.srv.Write([]byte("one")); err != nil {
 		t.Fatal(err)
 	}
 	readFull(t, s.recv, []byte("one"))
+	s.srv.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
 	time.Sleep(30 * time.Millisecond)
 	if n, err := s.srv.Write([]byte("lost")); !isTimeout(err) || n != 0 {
 		t.Fatalf("Write after the deadline = %d, %v; want 0 and a timeout", n, err)
@@ -187,20 +190,33 @@ func TestWriteDeadlinePassingIdle(t *testing.T) {
 }
 
 // A Write blocked by flow control (the client reads nothing) returns when its deadline
-// passes, and the stream is reset: the client's read fails.
+// passes, set while it is blocked: in the future (the timer acts) or in the past (at once).
+// The stream is reset: the client's read fails.
 func TestWriteDeadlineAbortsBlockedWrite(t *testing.T) {
-	s := newH2Stream(t)
-	s.srv.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	big := make([]byte, 32<<20) // more than the client's flow-control windows
-	n, err := s.srv.Write(big)
-	if !isTimeout(err) || n == len(big) {
-		t.Fatalf("Write = %d, %v; want part of it and a timeout", n, err)
-	}
-	if _, err := io.Copy(io.Discard, s.recv); err == nil {
-		t.Fatal("the client read the whole stream; want a reset")
-	}
-	if _, err := s.srv.Write([]byte("x")); err == nil {
-		t.Fatal("Write after an aborted one succeeded")
+	for _, d := range []time.Duration{50 * time.Millisecond, -time.Second} {
+		s := newH2Stream(t)
+		big := make([]byte, 32<<20) // more than the client's flow-control windows
+		type result struct {
+			n   int
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			n, err := s.srv.Write(big)
+			done <- result{n, err}
+		}()
+		readFull(t, s.recv, big[:1]) // the Write is under way
+		s.srv.SetWriteDeadline(time.Now().Add(d))
+		r := <-done
+		if !isTimeout(r.err) || r.n == len(big) {
+			t.Fatalf("deadline in %v: Write = %d, %v; want less than all and a timeout", d, r.n, r.err)
+		}
+		if _, err := io.Copy(io.Discard, s.recv); err == nil {
+			t.Fatalf("deadline in %v: the client read the whole stream; want a reset", d)
+		}
+		if _, err := s.srv.Write([]byte("x")); err == nil {
+			t.Fatalf("deadline in %v: Write after an aborted one succeeded", d)
+		}
 	}
 }
 
