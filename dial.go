@@ -69,6 +69,12 @@ type DialOptions struct {
 	// offer (a parameter not offered, a larger window than asked for) fails the dial.
 	Compression *CompressionOptions
 
+	// Transport carries the connection on a stream of an HTTP/2 (RFC 8441) or HTTP/3
+	// (RFC 9220) connection instead of a TCP connection of its own. nil, the default, is
+	// HTTP/1.1 (RFC 6455 §4.1). The modules github.com/wsx-go/wsx/h2transport and
+	// github.com/wsx-go/wsx/h3transport provide transports; see StreamTransport.
+	Transport StreamTransport
+
 	// ConnOptions configure the connection once it is established.
 	ConnOptions
 }
@@ -113,7 +119,7 @@ func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, *http.R
 	}
 	ctx, cancel := withHandshakeTimeout(ctx)
 	defer cancel()
-	c, resp, err := dial(ctx, u, opts)
+	c, resp, err := dialTransport(ctx, u, opts) // dial_stream.go
 	if err != nil {
 		// The URL's path and query may carry secrets; its scheme and host say enough.
 		return nil, resp, fmt.Errorf("wsx: dial %s://%s: %w", wsScheme(u), u.Host, err)
@@ -483,10 +489,21 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 	}
 	nc.SetDeadline(time.Time{})
 	lr.n = math.MaxInt // the connection owns the reader now
-	cfg := connConfig{client: true, subprotocol: subprotocol, opts: opts.ConnOptions}
+	cfg, err := clientConfig(subprotocol, accepted, opts)
+	if err != nil {
+		conn.Close()
+		return nil, resp, err
+	}
 	if br.Buffered() > 0 {
 		cfg.br = br // frames the server sent right behind its response
 	}
+	return newConn(conn, cfg), resp, nil
+}
+
+// clientConfig returns the configuration of a client Conn that agreed on subprotocol and the
+// accepted extensions.
+func clientConfig(subprotocol string, accepted []header.Extension, opts *DialOptions) (connConfig, error) {
+	cfg := connConfig{client: true, subprotocol: subprotocol, opts: opts.ConnOptions}
 	if len(accepted) > 0 {
 		names := make([]string, len(accepted))
 		for i, e := range accepted {
@@ -494,11 +511,10 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 		}
 		cfg.extensions = strings.Join(names, ", ")
 		if err := acceptExtensions(&cfg, accepted, opts); err != nil {
-			conn.Close()
-			return nil, resp, err
+			return cfg, err
 		}
 	}
-	return newConn(conn, cfg), resp, nil
+	return cfg, nil
 }
 
 // contextCause returns ctx's error if ctx caused err, and nil otherwise.
@@ -565,6 +581,12 @@ func checkResponse(resp *http.Response, key string, subprotocols []string, offer
 	if got := resp.Header.Values(hdrAccept); len(got) != 1 || strings.TrimSpace(got[0]) != want {
 		return "", nil, fmt.Errorf("response Sec-WebSocket-Accept is %s, want %q (§4.1)", quoteValues(got), want)
 	}
+	return checkNegotiated(resp, subprotocols, offered)
+}
+
+// checkNegotiated checks the subprotocol and extensions of a response that accepted the
+// handshake, over any transport, and returns them.
+func checkNegotiated(resp *http.Response, subprotocols []string, offered []header.Extension) (subprotocol string, exts []header.Extension, err error) {
 	// §4.1 response item 6; the server names one subprotocol (§4.2.2 /subprotocol/).
 	if got := resp.Header.Values(hdrProtocol); len(got) > 0 {
 		tokens, err := header.AppendTokens(nil, got)
