@@ -96,4 +96,3 @@ func (q *quicStream) Close() error {
 	q.s.CancelRead(quic.StreamErrorCode(http3.ErrCodeNoError))
 	return err
 }
-
