@@ -27,31 +27,39 @@ import (
 )
 
 // Handler returns a handler that serves h, with the ResponseWriter of each extended CONNECT
-// request (RFC 9220) able to hand its stream over to wsx.Accept. Other requests reach h
-// unchanged.
+// request (RFC 9220) able to hand its stream over to wsx.Accept. The ResponseWriter keeps
+// quic-go's interfaces (http.Flusher, http3.HTTPStreamer, http3.Settingser, and the
+// deadlines of http.ResponseController through Unwrap). Other requests reach h unchanged.
 func Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s, ok := w.(http3.HTTPStreamer); ok && r.Method == http.MethodConnect && r.ProtoMajor == 3 {
-			w = &streamWriter{ResponseWriter: w, streamer: s, r: r}
+		if qw, ok := w.(quicResponseWriter); ok && r.Method == http.MethodConnect && r.ProtoMajor == 3 {
+			w = &streamWriter{quicResponseWriter: qw, r: r}
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
+// quicResponseWriter is what quic-go's ResponseWriter implements.
+type quicResponseWriter interface {
+	http.ResponseWriter
+	http.Flusher
+	http3.HTTPStreamer
+	http3.Settingser
+}
+
 // streamWriter is quic-go's ResponseWriter with the method wsx.Accept looks for.
 type streamWriter struct {
-	http.ResponseWriter
-	streamer http3.HTTPStreamer
-	r        *http.Request
+	quicResponseWriter
+	r *http.Request
 }
 
 // Unwrap returns quic-go's ResponseWriter, for http.ResponseController.
-func (w *streamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *streamWriter) Unwrap() http.ResponseWriter { return w.quicResponseWriter }
 
 // TakeWebSocketStream sends the response header and returns the request's stream. The stream
 // outlives the handler: it ends when the Conn closes it.
 func (w *streamWriter) TakeWebSocketStream() (net.Conn, error) {
-	str, err := w.streamer.HTTPStream()
+	str, err := w.HTTPStream()
 	if err != nil {
 		return nil, err
 	}
