@@ -11,8 +11,12 @@ import (
 // Cases returns the table: what a client sends to a wsx server (frames masked, §5.3) unless
 // the case says Client, then what a server sends to a wsx client.
 func Cases() []Case {
-	m := func(fin bool, rsv byte, op frame.Opcode, p string) []byte { return Frame(fin, rsv, op, true, []byte(p)) }
-	u := func(fin bool, rsv byte, op frame.Opcode, p string) []byte { return Frame(fin, rsv, op, false, []byte(p)) }
+	m := func(fin bool, rsv byte, op frame.Opcode, p string) []byte {
+		return Frame(fin, rsv, op, true, []byte(p))
+	}
+	u := func(fin bool, rsv byte, op frame.Opcode, p string) []byte {
+		return Frame(fin, rsv, op, false, []byte(p))
+	}
 	join := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 	closeFrame := func(masked bool, code uint16, reason string) []byte {
 		return Frame(true, 0, frame.OpClose, masked, frame.AppendClose(nil, code, reason))
