@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -98,9 +99,16 @@ func (q *quicStream) Abort() {
 	q.s.CancelRead(quic.StreamErrorCode(http3.ErrCodeRequestCanceled))
 }
 
-// Close sends FIN and stops receiving (STOP_SENDING with H3_NO_ERROR, RFC 9114 §4.1.1).
+// Close sends FIN and, a moment later, stops receiving (STOP_SENDING with H3_NO_ERROR,
+// RFC 9114 §4.1.1). A peer told at once to stop sending may fail its stream before it has
+// delivered what came before (Chromium reports the Close frame of a connection that failed
+// with 1009 as 1006 then); over TCP, wsx's peer gets the Close frame before the connection
+// ends too. Until then quic-go holds what the peer sends, within the stream's flow control.
 func (q *quicStream) Close() error {
 	err := q.s.Close()
-	q.s.CancelRead(quic.StreamErrorCode(http3.ErrCodeNoError))
+	time.AfterFunc(closeLinger, func() { q.s.CancelRead(quic.StreamErrorCode(http3.ErrCodeNoError)) })
 	return err
 }
+
+// closeLinger is how long a closed stream still takes what the peer sends.
+const closeLinger = time.Second
