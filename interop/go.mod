@@ -15,10 +15,14 @@ require (
 
 require (
 	github.com/quic-go/qpack v0.6.0 // indirect
-	golang.org/x/crypto v0.54.0 // indirect
-	golang.org/x/net v0.56.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/text v0.40.0 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/net v0.63.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )
 
 replace github.com/wsx-go/wsx/h3transport => ../h3transport
+
+require github.com/wsx-go/wsx/h2transport v0.0.0-00010101000000-000000000000
+
+replace github.com/wsx-go/wsx/h2transport => ../h2transport
