@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/h2transport"
+	"github.com/wsx-go/wsx/h3transport"
+)
+
+// wsx serve with TLS serves WebSockets over HTTP/1.1, HTTP/2 (RFC 8441) and, with --http3,
+// HTTP/3 (RFC 9220) on the same port; its pages advertise HTTP/3 in Alt-Svc.
+func TestServeHTTP2AndHTTP3(t *testing.T) {
+	s := startServe(t, "--tls-self-signed", "--http3")
+	insecure := &tls.Config{InsecureSkipVerify: true}
+	for _, tc := range []struct {
+		name      string
+		transport wsx.StreamTransport
+		proto     int
+	}{
+		{"HTTP/1.1", nil, 1},
+		{"HTTP/2", &h2transport.Transport{TLSConfig: insecure, NoFallback: true}, 2},
+		{"HTTP/3", &h3transport.Transport{TLSConfig: insecure, NoFallback: true}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			c, resp, err := wsx.Dial(ctx, s.url+"echo", &wsx.DialOptions{Transport: tc.transport, TLSConfig: insecure, Compression: &wsx.CompressionOptions{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			if resp.ProtoMajor != tc.proto || c.Extensions() == "" {
+				t.Errorf("response over %s with extensions %q", resp.Proto, c.Extensions())
+			}
+			roundTrip(t, c, wsx.MessageText, []byte("over "+tc.name))
+			if err := c.Close(wsx.StatusNormalClosure, ""); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: insecure, ForceAttemptHTTP2: true}}
+	resp, err := client.Get("https://" + s.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	port := s.addr[strings.LastIndexByte(s.addr, ':'):]
+	if resp.ProtoMajor != 2 || resp.Header.Get("Alt-Svc") != `h3="`+port+`"` {
+		t.Errorf("the playground over %s with Alt-Svc %q", resp.Proto, resp.Header.Get("Alt-Svc"))
+	}
+}
+
+// Without TLS, wsx serve speaks HTTP/2 with prior knowledge (h2c) beside HTTP/1.1.
+func TestServeH2C(t *testing.T) {
+	s := startServe(t)
+	c, resp, err := wsx.Dial(context.Background(), s.url, &wsx.DialOptions{Transport: &h2transport.Transport{NoFallback: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("response over %s, want h2c", resp.Proto)
+	}
+	roundTrip(t, c, wsx.MessageBinary, []byte("h2c"))
+}
