@@ -10,13 +10,15 @@ import (
 
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/h2transport"
 	"github.com/wsx-go/wsx/h3transport"
 	_ "github.com/wsx-go/wsx/xconnect" // net/http's HTTP/2 server advertises RFC 8441
 )
 
 // WebSockets over HTTP/2 (RFC 8441) and HTTP/3 (RFC 9220) in the command: wsx serve serves
 // HTTP/1.1 and HTTP/2 (over TLS, and h2c with prior knowledge without it), and HTTP/3 with
-// --http3.
+// --http3; wsx connect and wsx bench dial over them with --http2 and --http3.
 
 // maxStreams is how many WebSockets wsx serve lets one HTTP/2 connection carry.
 const maxStreams = 1000
@@ -66,4 +68,20 @@ func serveHTTP3(ctx context.Context, addr string, tlsConfig *tls.Config, h http.
 		<-done
 		pc.Close()
 	}, nil
+}
+
+// streamTransport returns the DialOptions.Transport that --http2 or --http3 select, or nil
+// for HTTP/1.1. Both insist: the point of the flags is the protocol.
+func (cfg *connectConfig) streamTransport() wsx.StreamTransport {
+	var tc *tls.Config
+	if cfg.insecure {
+		tc = &tls.Config{InsecureSkipVerify: true}
+	}
+	switch {
+	case cfg.http3:
+		return &h3transport.Transport{TLSConfig: tc, NoFallback: true}
+	case cfg.http2:
+		return &h2transport.Transport{TLSConfig: tc, NoFallback: true}
+	}
+	return nil
 }

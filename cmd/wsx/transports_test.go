@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"net/http"
@@ -66,4 +67,26 @@ func TestServeH2C(t *testing.T) {
 		t.Errorf("response over %s, want h2c", resp.Proto)
 	}
 	roundTrip(t, c, wsx.MessageBinary, []byte("h2c"))
+}
+
+// wsx connect --http2 and --http3 carry the session over the protocol asked for, and fail
+// rather than fall back when the server does not speak it.
+func TestConnectOverStreams(t *testing.T) {
+	s := startServe(t, "--tls-self-signed", "--http3")
+	for _, flag := range []string{"--http2", "--http3"} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), &env{stdin: strings.NewReader("hello " + flag + "\n"), stdout: &stdout, stderr: &stderr},
+			[]string{"connect", flag, "-k", "-v", s.url})
+		want := "HTTP/" + flag[len(flag)-1:] + ".0 200"
+		if code != exitOK || stdout.String() != "hello "+flag+"\n" || !strings.Contains(stderr.String(), want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want the echo and %q", flag, code, stdout.String(), stderr.String(), want)
+		}
+	}
+	plain := startServe(t)
+	var stderr bytes.Buffer
+	code := run(context.Background(), &env{stdin: strings.NewReader("x\n"), stdout: new(bytes.Buffer), stderr: &stderr},
+		[]string{"connect", "--http3", plain.url})
+	if code == exitOK || !strings.Contains(stderr.String(), "HTTP/3 needs a wss:// URL") {
+		t.Errorf("--http3 to ws://: exit %d, %q", code, stderr.String())
+	}
 }
