@@ -287,15 +287,7 @@ func TestZeroAllocs(t *testing.T) {
 	defer c.Close()
 	msg := []byte("hello, stream")
 	buf := make([]byte, 64)
-	go func() {
-		for {
-			select {
-			case m.in <- msg:
-			case <-m.done:
-				return
-			}
-		}
-	}()
+	feed(m, msg)
 	allocs := testing.AllocsPerRun(1000, func() {
 		c.SetReadDeadline(time.Now().Add(time.Minute))
 		if n, err := c.Read(buf); err != nil || n != len(msg) {
@@ -308,5 +300,43 @@ func TestZeroAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per read and write, want 0", allocs)
+	}
+}
+
+// feed starts a goroutine that hands msg to m's reads until m is closed.
+func feed(m *memStream, msg []byte) {
+	go func() {
+		for {
+			select {
+			case m.in <- msg:
+			case <-m.done:
+				return
+			}
+		}
+	}()
+}
+
+// The cost of reading through the pump, against reading the stream directly: the pump adds
+// one goroutine handoff per read (BenchmarkReadThroughPump minus BenchmarkReadDirect).
+func BenchmarkReadThroughPump(b *testing.B) {
+	m := &memStream{in: make(chan []byte), done: make(chan struct{})}
+	c := New(m, nil, nil)
+	defer c.Close()
+	msg, buf := make([]byte, 64), make([]byte, 64)
+	feed(m, msg)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Read(buf)
+	}
+}
+
+func BenchmarkReadDirect(b *testing.B) {
+	m := &memStream{in: make(chan []byte), done: make(chan struct{})}
+	defer m.Close()
+	msg, buf := make([]byte, 64), make([]byte, 64)
+	feed(m, msg)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Read(buf)
 	}
 }
