@@ -17,8 +17,10 @@ import (
 )
 
 // Transport opens WebSocket streams on HTTP/3 connections (RFC 9220), which it keeps and
-// shares: one QUIC connection per server, with as many WebSockets as the server lets it
-// open. The zero value is ready to use; a Transport must not be copied after first use and
+// shares: one QUIC connection per server. A WebSocket beyond the number of streams the
+// server lets it open at once (quic-go's servers allow 100 unless their
+// quic.Config.MaxIncomingStreams says otherwise) waits for one, within its Dial's context.
+// The zero value is ready to use; a Transport must not be copied after first use and
 // is safe for concurrent use.
 type Transport struct {
 	// TLSConfig configures TLS. The Transport uses a clone with NextProtos "h3" and ServerName

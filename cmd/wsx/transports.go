@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/wsx-go/wsx"
@@ -20,7 +21,7 @@ import (
 // HTTP/1.1 and HTTP/2 (over TLS, and h2c with prior knowledge without it), and HTTP/3 with
 // --http3; wsx connect and wsx bench dial over them with --http2 and --http3.
 
-// maxStreams is how many WebSockets wsx serve lets one HTTP/2 connection carry.
+// maxStreams is how many WebSockets wsx serve lets one HTTP/2 or QUIC connection carry.
 const maxStreams = 1000
 
 // configureHTTP2 makes srv serve HTTP/2 beside HTTP/1.1: over TLS (ALPN h2) when tlsConfig is
@@ -46,7 +47,11 @@ func serveHTTP3(ctx context.Context, addr string, tlsConfig *tls.Config, h http.
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := &http3.Server{Handler: h3transport.Handler(h), TLSConfig: http3.ConfigureTLSConfig(tlsConfig.Clone())}
+	srv := &http3.Server{
+		Handler:    h3transport.Handler(h),
+		TLSConfig:  http3.ConfigureTLSConfig(tlsConfig.Clone()),
+		QUICConfig: &quic.Config{MaxIncomingStreams: maxStreams}, // quic-go's default is 100
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
