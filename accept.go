@@ -180,6 +180,12 @@ func startConn(nc net.Conn, resp []byte, br *bufio.Reader, hs *handshake, opts *
 		nc.Close()
 		return nil, fmt.Errorf("wsx: writing the handshake response: %w", err)
 	}
+	return newServerConn(nc, br, hs, opts)
+}
+
+// newServerConn starts the server's Conn on nc, over any transport, once the
+// handshake's response is out, and adds it to opts.Group.
+func newServerConn(nc net.Conn, br *bufio.Reader, hs *handshake, opts *AcceptOptions) (*Conn, error) {
 	c := newConn(nc, connConfig{
 		client:      false,
 		br:          br,

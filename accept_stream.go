@@ -1,7 +1,6 @@
 package wsx
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -65,18 +64,7 @@ func acceptStream(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("wsx: sending the handshake response: %w", err)
 	}
-	c := newConn(nc, connConfig{
-		subprotocol: hs.subprotocol,
-		extensions:  hs.extensions,
-		opts:        opts.ConnOptions,
-		deflate:     hs.negotiated.deflate,
-		compression: hs.negotiated.compression,
-	})
-	if opts.Group != nil && !opts.Group.add(c) {
-		c.Close(StatusGoingAway, "server shutting down")
-		return nil, errors.New("wsx: the server is shutting down")
-	}
-	return c, nil
+	return newServerConn(nc, nil, &hs, opts)
 }
 
 // findStreamTaker returns w, or the first ResponseWriter it wraps, that is a streamTaker.

@@ -18,6 +18,8 @@
 // client refuses.
 package h2transport
 
+//lint:file-ignore SA1019 x/net deprecates its http2.Transport for net/http's, but net/http's client refuses the :protocol pseudo-header (validateHeaders, Go 1.24-1.26): x/net's is the one Go client that sends RFC 8441's extended CONNECT.
+
 import (
 	"context"
 	"crypto/tls"

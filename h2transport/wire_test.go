@@ -1,5 +1,7 @@
 package h2transport_test
 
+//lint:file-ignore SA1019 x/net's http2.Transport sends the raw extended CONNECT, which net/http's client refuses (see h2transport.go).
+
 import (
 	"context"
 	"errors"

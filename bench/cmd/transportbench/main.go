@@ -270,12 +270,11 @@ func echoCPU(cfg config, tr transport) (float64, error) {
 
 // server is a running server process.
 type server struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	out  *bufio.Reader
-	url  string
-	pid  int
-	done chan struct{}
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+	url string
+	pid int
 }
 
 func startServer() (*server, error) {
