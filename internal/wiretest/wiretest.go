@@ -166,17 +166,17 @@ func readAll(c Case, conn *wsx.Conn) error {
 func checkReadError(c Case, err error) error {
 	if c.PeerClosed {
 		var ce *wsx.CloseError
-		if !errors.As(err, &ce) || ce.Code != c.Close || ce.Reason != c.Reason {
+		if !errors.As(err, &ce) || ce.Code != c.Close || ce.Reason != c.Reason || ce.Local {
 			return fmt.Errorf("read error %v; want the peer's close %v %q", err, c.Close, c.Reason)
 		}
 		return nil
 	}
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("connection failed with status %v", c.Close)) ||
-		!strings.Contains(err.Error(), c.Error) {
-		return fmt.Errorf("read error %v; want a failure with status %v mentioning %q", err, c.Close, c.Error)
+	var pe *wsx.ProtocolError
+	if !errors.As(err, &pe) || pe.Code != c.Close || !strings.Contains(pe.Rule, c.Error) {
+		return fmt.Errorf("read error %v; want a *wsx.ProtocolError with status %v mentioning %q", err, c.Close, c.Error)
 	}
-	if wsx.CloseStatus(err) != -1 {
-		return fmt.Errorf("a failure reported as the peer's close: %v", err)
+	if errors.As(err, new(*wsx.CloseError)) {
+		return fmt.Errorf("a failure reported as a close: %v", err)
 	}
 	return nil
 }
