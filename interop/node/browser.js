@@ -30,7 +30,8 @@ async function shutdown(code) {
 // run starts Chromium, emits {ev: "ready", chromium, userDataDir}, hands a page to body, closes
 // the browser and emits {ev: "done"}, or {ev: "error", message} if anything throws.
 // extraArgs are more Chromium flags; "--enable-quic" among them drops "--disable-quic".
-function run(executablePath, body, extraArgs = []) {
+function run(executablePath, body, extraArgs) {
+  extraArgs = extraArgs || [];
   process.stdin.on('end', () => shutdown(0));
   process.stdin.resume();
   process.on('SIGTERM', () => shutdown(1));
