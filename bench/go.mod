@@ -10,6 +10,15 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/lesismal/nbio v1.6.7
 	github.com/lxzan/gws v1.8.9
+	github.com/quic-go/quic-go v0.65.0
+	github.com/wsx-go/wsx/h2transport v0.0.0-00010101000000-000000000000
+	github.com/wsx-go/wsx/h3transport v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/quic-go/qpack v0.6.0 // indirect
+	golang.org/x/net v0.63.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )
 
 require (
@@ -18,6 +27,11 @@ require (
 	github.com/klauspost/compress v1.17.9
 	github.com/lesismal/llib v1.2.2 // indirect
 	github.com/wsx-go/wsx v0.0.0-00010101000000-000000000000
-	golang.org/x/crypto v0.0.0-20210513122933-cd7d49e622d5 // indirect
-	golang.org/x/sys v0.0.0-20210423082822-04245dca01da // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
+
+replace (
+	github.com/wsx-go/wsx/h2transport => ../h2transport
+	github.com/wsx-go/wsx/h3transport => ../h3transport
 )

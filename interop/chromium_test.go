@@ -47,9 +47,9 @@ type pageResult struct {
 }
 
 // runChromium opens pages one after another in one headless Chromium with a fresh profile
-// and returns their results in order. It fails the test if any Chromium process outlives
-// the browser.
-func runChromium(t *testing.T, pages []string) []pageResult {
+// and returns their results in order; args are more Chromium flags. It fails the test if any
+// Chromium process outlives the browser.
+func runChromium(t *testing.T, pages []string, args ...string) []pageResult {
 	t.Helper()
 	_, err := os.Stat(chromiumPath)
 	requirePeer(t, err == nil, chromiumPath+" (Debian's chromium package)")
@@ -62,7 +62,7 @@ func runChromium(t *testing.T, pages []string) []pageResult {
 			os.RemoveAll(userDataDir)
 		}
 	})
-	p := startNode(t, "chromium.js", map[string]any{"pages": pages, "executablePath": chromiumPath})
+	p := startNode(t, "chromium.js", map[string]any{"pages": pages, "executablePath": chromiumPath, "args": args})
 	ready := p.expect("ready")
 	userDataDir = ready.UserDataDir
 	if !strings.HasPrefix(filepath.Base(userDataDir), "wsx-chromium-") {

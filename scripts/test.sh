@@ -22,9 +22,10 @@ if ! staticcheck -version 2>/dev/null | grep -q "${staticcheck_version#v}"; then
 	go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
 fi
 
-modules=(. cmd/wsx interop bench)
-# The library and the command: the core module and the command's own module (go.work joins them).
-lib=(./... ./cmd/wsx/...)
+modules=(. h2transport h3transport cmd/wsx interop bench)
+# The library, its transports (HTTP/2 with x/net, HTTP/3 with quic-go) and the command: modules
+# of their own that go.work joins to the core.
+lib=(./... ./h2transport/... ./h3transport/... ./cmd/wsx/...)
 
 step "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))

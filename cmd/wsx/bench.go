@@ -69,6 +69,8 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	f.Var(&cfg.dial.headers, "H", "add a request header `'Name: value'` to each handshake (repeatable)")
 	f.Var(&cfg.dial.protocols, "s", "offer subprotocol `name`s (repeat or comma-separate)")
 	f.StringVar(&cfg.dial.origin, "origin", "", "send Origin `origin`")
+	f.BoolVar(&cfg.dial.http2, "http2", false, "carry the connections as streams of shared HTTP/2 connections (RFC 8441):\nas many per connection as the server allows")
+	f.BoolVar(&cfg.dial.http3, "http3", false, "carry the connections as streams of a shared HTTP/3 connection (RFC 9220)")
 	f.BoolVar(&cfg.dial.insecure, "insecure", false, "do not verify the server's TLS certificate")
 	f.BoolVar(&cfg.dial.insecure, "k", false, "short for --insecure")
 	pos, status, ok := f.parse(e, args)

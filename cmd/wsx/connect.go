@@ -70,6 +70,8 @@ type connectConfig struct {
 	readLimit   int64
 	compression bool
 	verbose     bool
+	http2       bool // transports.go
+	http3       bool
 }
 
 func runConnect(ctx context.Context, e *env, args []string) int {
@@ -90,6 +92,8 @@ func runConnect(ctx context.Context, e *env, args []string) int {
 	f.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "give up on the opening handshake after `duration`")
 	f.Var((*sizeFlag)(&cfg.readLimit), "read-limit", "largest message `size` accepted (0: no limit)")
 	f.BoolVar(&cfg.compression, "compression", false, "offer permessage-deflate (RFC 7692): messages both ways are compressed if the\nserver accepts (-v shows whether it did)")
+	f.BoolVar(&cfg.http2, "http2", false, "open the WebSocket as a stream of an HTTP/2 connection (RFC 8441)")
+	f.BoolVar(&cfg.http3, "http3", false, "open the WebSocket as a stream of an HTTP/3 connection (RFC 9220, wss:// only)")
 	f.BoolVar(&cfg.verbose, "verbose", false, "print the handshake response and connection events on stderr")
 	f.BoolVar(&cfg.verbose, "v", false, "short for --verbose")
 	pos, status, ok := f.parse(e, args)
@@ -169,6 +173,7 @@ func (cfg *connectConfig) dialOptions() (*wsx.DialOptions, error) {
 		Origin:       cfg.origin,
 		Subprotocols: cfg.protocols,
 		ConnOptions:  wsx.ConnOptions{ReadLimit: cfg.readLimit},
+		Transport:    cfg.streamTransport(),
 	}
 	if cfg.readLimit == 0 {
 		opts.ReadLimit = -1 // no limit

@@ -74,6 +74,7 @@ type serveConfig struct {
 	tlsSelfSigned  bool
 	logFormat      string
 	verbose        bool
+	http3          bool // transports.go
 }
 
 func runServe(ctx context.Context, e *env, args []string) int {
@@ -91,6 +92,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	f.StringVar(&cfg.tlsCert, "tls-cert", "", "serve wss:// with the PEM certificate chain in `file` (needs --tls-key)")
 	f.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key `file` for --tls-cert")
 	f.BoolVar(&cfg.tlsSelfSigned, "tls-self-signed", false, "serve wss:// with a self-signed certificate made at start, for localhost")
+	f.BoolVar(&cfg.http3, "http3", false, "also serve HTTP/3 (RFC 9220 WebSockets) on the same port over UDP (needs TLS)")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
 	f.BoolVar(&cfg.verbose, "verbose", false, "also log every message")
 	f.BoolVar(&cfg.verbose, "v", false, "short for --verbose")
@@ -118,6 +120,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "--compression-level must be 1 to 9")
 	case cfg.compressLevel != 0 && !cfg.compression:
 		return f.usageError(e, "--compression-level goes with compression, which --compression=false turns off")
+	case cfg.http3 && cfg.tlsCert == "" && !cfg.tlsSelfSigned:
+		return f.usageError(e, "--http3 needs --tls-cert/--tls-key or --tls-self-signed")
 	case cfg.logFormat != "text" && cfg.logFormat != "json":
 		return f.usageError(e, "--log-format must be text or json, not %q", cfg.logFormat)
 	}
@@ -150,11 +154,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// WebSocket connections are taken over from HTTP/1.1; without extended CONNECT
-		// (RFC 8441) an HTTP/2 request cannot become one.
-		Protocols: new(http.Protocols),
 	}
-	srv.Protocols.SetHTTP1(true)
 	wsScheme, httpScheme := "ws", "http"
 	if cfg.tlsCert != "" || cfg.tlsSelfSigned {
 		wsScheme, httpScheme = "wss", "https"
@@ -162,11 +162,21 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
+	configureHTTP2(srv, srv.TLSConfig) // HTTP/2 WebSockets (RFC 8441): transports.go
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
+	}
+	if cfg.http3 {
+		h, wait, err := serveHTTP3(ctx, ln.Addr().String(), srv.TLSConfig, srv.Handler, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer wait()
+		srv.Handler = h
 	}
 	if srv.TLSConfig != nil {
 		ln = tls.NewListener(ln, srv.TLSConfig)
