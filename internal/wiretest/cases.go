@@ -75,10 +75,10 @@ func Cases() []Case {
 		{
 			Name:   "5.5.2 pings from the server answered masked",
 			Client: true,
-			Send: join(u(true, 0, frame.OpPing, ""), u(true, 0, frame.OpPing, strings.Repeat("p", 125)),
+			Send: join(u(true, 0, frame.OpPing, ""), u(true, 0, frame.OpPing, "\x01"), u(true, 0, frame.OpPing, strings.Repeat("p", 125)),
 				u(true, 0, frame.OpBinary, "after"), closeFrame(false, 4000, "done")),
 			Messages: []Message{binary("after")},
-			Replies:  []Reply{{frame.OpPong, ""}, {frame.OpPong, strings.Repeat("p", 125)}},
+			Replies:  []Reply{{frame.OpPong, ""}, {frame.OpPong, "\x01"}, {frame.OpPong, strings.Repeat("p", 125)}},
 			Close:    4000, PeerClosed: true, Reason: "done",
 		},
 		{

@@ -148,7 +148,7 @@ func readAll(c Case, conn *wsx.Conn) error {
 	defer cancel()
 	for i, want := range c.Messages {
 		typ, data, err := conn.Read(ctx)
-		if err != nil || typ != want.Type || string(data) != want.Data {
+		if err != nil || typ != want.Type || string(data) != want.Data || data == nil {
 			return fmt.Errorf("message %d: %v %.40q %v; want %v %.40q", i, typ, data, err, want.Type, want.Data)
 		}
 	}
@@ -229,12 +229,5 @@ func (f *frameReader) next() (frame.Header, []byte, error) {
 
 // Frame encodes one frame; masked frames use a fixed key.
 func Frame(fin bool, rsv byte, op frame.Opcode, masked bool, payload []byte) []byte {
-	h := frame.Header{Fin: fin, Rsv: rsv, Opcode: op, Masked: masked, Key: [4]byte{0x37, 0xfa, 0x21, 0x3d}, Length: int64(len(payload))}
-	b := make([]byte, frame.MaxHeaderSize+len(payload))
-	n := frame.Put(b, h)
-	copy(b[n:], payload)
-	if masked {
-		frame.Mask(h.Key, 0, b[n:n+len(payload)])
-	}
-	return b[:n+len(payload)]
+	return frame.Append(nil, frame.Header{Fin: fin, Rsv: rsv, Opcode: op, Masked: masked, Key: [4]byte{0x37, 0xfa, 0x21, 0x3d}}, payload)
 }
