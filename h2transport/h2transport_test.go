@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -282,5 +283,46 @@ func TestReadTimeoutKeepsStreamUsable(t *testing.T) {
 	}
 	if _, got, err := c.Read(ctx(t)); err != nil || string(got) != "late" {
 		t.Fatalf("Read after timeouts = %q, %v", got, err)
+	}
+}
+
+// A peer that stops reading cannot hold a writer forever over HTTP/2 either: once flow control
+// blocks a write for StallTimeout, the stream is reset and the write fails with a timeout, on
+// the server's side of the stream (net/http's handler) and on the client's (x/net).
+func TestWriteStallTimeout(t *testing.T) {
+	stall := wsx.ConnOptions{StallTimeout: 200 * time.Millisecond}
+	serverErr := make(chan error, 1)
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsx.Accept(w, r, &wsx.AcceptOptions{ConnOptions: stall})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		if r.URL.Path == "/write" {
+			serverErr <- c.Write(context.Background(), wsx.MessageBinary, make([]byte, 32<<20))
+			return
+		}
+		<-r.Context().Done() // never reads
+	}, true)
+	c, _, err := wsx.Dial(ctx(t), s.wsURL("/write"), &wsx.DialOptions{Transport: s.transport(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow() // never reads
+	if err := <-serverErr; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the server's write to a client that never reads = %v, want a timeout", err)
+	}
+	c2, _, err := wsx.Dial(ctx(t), s.wsURL("/read"), &wsx.DialOptions{Transport: s.transport(t), ConnOptions: stall})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.CloseNow()
+	// A context without a deadline: with one, the error would say the context's deadline
+	// passed (ctxError in the wsx module).
+	if err := c2.Write(context.Background(), wsx.MessageBinary, make([]byte, 32<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the client's write to a server that never reads = %v, want a timeout", err)
+	}
+	if err := c2.Write(ctx(t), wsx.MessageText, []byte("x")); err == nil {
+		t.Error("the connection is still open after a stalled write")
 	}
 }

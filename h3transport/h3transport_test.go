@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,49 @@ func TestReadTimeoutKeepsStreamUsable(t *testing.T) {
 	c.Write(ctx, wsx.MessageText, []byte("late"))
 	if _, got, err := c.Read(ctx); err != nil || string(got) != "late" {
 		t.Fatalf("Read after timeouts = %q, %v", got, err)
+	}
+}
+
+// A peer that stops reading cannot hold a writer forever over HTTP/3 either: once flow control
+// blocks a write for StallTimeout, the stream is reset and the write fails with a timeout, on
+// both sides of the stream.
+func TestWriteStallTimeout(t *testing.T) {
+	stall := wsx.ConnOptions{StallTimeout: 200 * time.Millisecond}
+	serverErr := make(chan error, 1)
+	s := newH3Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsx.Accept(w, r, &wsx.AcceptOptions{ConnOptions: stall})
+		if err != nil {
+			return
+		}
+		if r.URL.Path == "/write" {
+			go func() {
+				defer c.CloseNow()
+				serverErr <- c.Write(context.Background(), wsx.MessageBinary, make([]byte, 32<<20))
+			}()
+		}
+		// Otherwise nothing reads: the stream outlives the handler until the test ends.
+		t.Cleanup(func() { c.CloseNow() })
+	}))
+	ctx := testCtx(t)
+	c, _, err := wsx.Dial(ctx, s.url+"/write", &wsx.DialOptions{Transport: s.transport(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow() // never reads
+	if err := <-serverErr; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the server's write to a client that never reads = %v, want a timeout", err)
+	}
+	c2, _, err := wsx.Dial(ctx, s.url+"/read", &wsx.DialOptions{Transport: s.transport(t), ConnOptions: stall})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.CloseNow()
+	// A context without a deadline: with one, the error would say the context's deadline
+	// passed (ctxError in the wsx module).
+	if err := c2.Write(context.Background(), wsx.MessageBinary, make([]byte, 32<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the client's write to a server that never reads = %v, want a timeout", err)
+	}
+	if err := c2.Write(ctx, wsx.MessageText, []byte("x")); err == nil {
+		t.Error("the connection is still open after a stalled write")
 	}
 }

@@ -3,6 +3,7 @@ package wiretest
 import (
 	"bytes"
 	"strings"
+	"time"
 
 	"github.com/wsx-go/wsx"
 	"github.com/wsx-go/wsx/internal/frame"
@@ -57,6 +58,19 @@ func Cases() []Case {
 		// §10.4: limits, 1009 and 1008.
 		{Name: "10.4 message over the read limit", Options: limit(10), Send: m(true, 0, frame.OpBinary, strings.Repeat("x", 11)), Close: 1009, Error: "read limit"},
 		{Name: "10.4 fragments over the read limit", Options: limit(10), Send: join(m(false, 0, frame.OpBinary, "123456"), m(true, 0, frame.OpContinuation, "12345")), Close: 1009, Error: "read limit"},
+		{
+			// The peer goes on sending a message the Conn refused; the Conn drains it after its
+			// Close, so that the peer's writes complete and the Close is not lost to a reset
+			// (2 MiB: more than an HTTP/2 server's stream window).
+			Name: "10.4 message over the read limit, the rest drained", Options: limit(10),
+			Send:  m(true, 0, frame.OpBinary, strings.Repeat("x", 2<<20)),
+			Close: 1009, Error: "read limit",
+		},
+		{
+			Name: "StallTimeout: a frame cut short", Options: wsx.ConnOptions{StallTimeout: 200 * time.Millisecond},
+			Send:  m(true, 0, frame.OpBinary, "a whole frame")[:8],
+			Close: 1008, Error: "stalled",
+		},
 		{Name: "10.4 too many fragments", Options: wsx.ConnOptions{MaxFragments: 2}, Send: join(m(false, 0, frame.OpBinary, "a"), m(false, 0, frame.OpContinuation, "b"), m(true, 0, frame.OpContinuation, "c")), Close: 1008, Error: "frames"},
 
 		// Messages, control frames between fragments (§5.4), pings answered with the same
@@ -71,6 +85,7 @@ func Cases() []Case {
 			Messages: []Message{text("Hello, κόσμε")},
 			Replies:  []Reply{{frame.OpPong, "are you there"}},
 			Close:    1000, PeerClosed: true, Reason: "bye",
+			Pings: []string{"are you there"}, Pongs: []string{"unsolicited"},
 		},
 		{
 			Name:   "5.5.2 pings from the server answered masked",
@@ -80,6 +95,7 @@ func Cases() []Case {
 			Messages: []Message{binary("after")},
 			Replies:  []Reply{{frame.OpPong, ""}, {frame.OpPong, "\x01"}, {frame.OpPong, strings.Repeat("p", 125)}},
 			Close:    4000, PeerClosed: true, Reason: "done",
+			Pings: []string{"", "\x01", strings.Repeat("p", 125)},
 		},
 		{
 			Name:     "5.6 empty messages",
@@ -93,6 +109,16 @@ func Cases() []Case {
 			Send:     join(u(true, 0, frame.OpBinary, strings.Repeat("a", 125)), u(true, 0, frame.OpBinary, strings.Repeat("b", 126)), u(true, 0, frame.OpBinary, strings.Repeat("c", 65536)), closeFrame(false, 1000, "")),
 			Messages: []Message{binary(strings.Repeat("a", 125)), binary(strings.Repeat("b", 126)), binary(strings.Repeat("c", 65536))},
 			Close:    1000, PeerClosed: true,
+		},
+		// CloseRead: the Conn reads by itself, answering pings and the peer's Close, and fails
+		// the connection on a data message.
+		{Name: "CloseRead: a data message", CloseRead: true, Send: m(true, 0, frame.OpText, "hi"), Close: 1008, Error: "CloseRead"},
+		{
+			Name: "CloseRead: pings answered, the peer's close echoed", CloseRead: true, Client: true,
+			Send:    join(u(true, 0, frame.OpPing, "still there?"), closeFrame(false, 1001, "going away")),
+			Replies: []Reply{{frame.OpPong, "still there?"}},
+			Close:   1001, PeerClosed: true, Reason: "going away",
+			Pings: []string{"still there?"},
 		},
 		{Name: "7.1.5 close without a status code", Send: m(true, 0, frame.OpClose, ""), Close: wsx.StatusNoStatusReceived, PeerClosed: true},
 		{Name: "7.4.2 close with a private code", Client: true, Send: closeFrame(false, 4999, "private"), Close: 4999, PeerClosed: true, Reason: "private"},

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +46,11 @@ type Case struct {
 	PeerClosed bool
 	Reason     string
 	Error      string
+	// Pings and Pongs are the payloads the Conn's OnPing and OnPong hooks must see, in order.
+	Pings, Pongs []string
+	// CloseRead says that the application does not read but hands reading to the Conn
+	// (Conn.CloseRead); Messages must be empty.
+	CloseRead bool
 }
 
 // A Message is one the Conn reads.
@@ -86,7 +93,10 @@ type Peer interface {
 func Run(t *testing.T, open func(t *testing.T, s Setup) Endpoint) {
 	for _, c := range Cases() {
 		t.Run(c.Name, func(t *testing.T) {
-			e := open(t, Setup{Client: c.Client, Options: c.Options})
+			var hooks hookLog
+			opts := c.Options
+			opts.OnPing, opts.OnPong = hooks.ping, hooks.pong
+			e := open(t, Setup{Client: c.Client, Options: opts})
 			// Whatever goes wrong, nothing waits for more than a while.
 			watchdog := time.AfterFunc(20*time.Second, func() {
 				t.Errorf("case still running after 20s")
@@ -97,7 +107,35 @@ func Run(t *testing.T, open func(t *testing.T, s Setup) Endpoint) {
 			defer e.Conn.CloseNow()
 			defer e.Peer.Close()
 			play(t, c, e)
+			hooks.check(t, c)
 		})
+	}
+}
+
+// hookLog records what the Conn's OnPing and OnPong hooks were given.
+type hookLog struct {
+	mu           sync.Mutex
+	pings, pongs []string
+}
+
+func (h *hookLog) ping(p []byte) {
+	h.mu.Lock()
+	h.pings = append(h.pings, string(p))
+	h.mu.Unlock()
+}
+
+func (h *hookLog) pong(p []byte) {
+	h.mu.Lock()
+	h.pongs = append(h.pongs, string(p))
+	h.mu.Unlock()
+}
+
+func (h *hookLog) check(t *testing.T, c Case) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !slices.Equal(h.pings, c.Pings) || !slices.Equal(h.pongs, c.Pongs) {
+		t.Errorf("OnPing saw %.40q, OnPong %.40q; want %.40q and %.40q", h.pings, h.pongs, c.Pings, c.Pongs)
 	}
 }
 
@@ -111,7 +149,11 @@ func play(t *testing.T, c Case, e Endpoint) {
 	// The Conn reads while the peer reads what the Conn sends: a client that received the
 	// server's Close waits in its read for the server to end the connection (§7.1.1).
 	read := make(chan error, 1)
-	go func() { read <- readAll(c, e.Conn) }()
+	if c.CloseRead {
+		go func() { read <- closeRead(c, e.Conn) }()
+	} else {
+		go func() { read <- readAll(c, e.Conn) }()
+	}
 
 	r := &frameReader{r: e.Peer, client: c.Client}
 	for _, want := range c.Replies {
@@ -124,7 +166,7 @@ func play(t *testing.T, c Case, e Endpoint) {
 	if err != nil || h.Opcode != frame.OpClose {
 		t.Fatalf("frame %v %q %v; want a Close frame", h.Opcode, p, err)
 	}
-	checkClosePayload(t, c.Close, p)
+	checkClosePayload(t, c, p)
 	if err := <-sent; err != nil {
 		t.Errorf("the peer's write: %v", err)
 	}
@@ -162,6 +204,19 @@ func readAll(c Case, conn *wsx.Conn) error {
 	return nil
 }
 
+// closeRead hands the Conn's reading to it, waits for the connection to end, and checks how
+// its reads ended.
+func closeRead(c Case, conn *wsx.Conn) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	<-conn.CloseRead(ctx).Done()
+	if ctx.Err() != nil {
+		return errors.New("the connection did not end after CloseRead")
+	}
+	_, _, err := conn.Read(ctx)
+	return checkReadError(c, err)
+}
+
 // checkReadError checks how the Conn's reads ended.
 func checkReadError(c Case, err error) error {
 	if c.PeerClosed {
@@ -181,16 +236,21 @@ func checkReadError(c Case, err error) error {
 	return nil
 }
 
-func checkClosePayload(t *testing.T, code wsx.StatusCode, p []byte) {
+// checkClosePayload checks the Conn's Close frame: the code it failed with, or the peer's
+// code and reason echoed (§5.5.1).
+func checkClosePayload(t *testing.T, c Case, p []byte) {
 	t.Helper()
-	if code == wsx.StatusNoStatusReceived {
+	if c.Close == wsx.StatusNoStatusReceived {
 		if len(p) != 0 {
 			t.Fatalf("Close payload %x; want none", p)
 		}
 		return
 	}
-	if len(p) < 2 || wsx.StatusCode(binary.BigEndian.Uint16(p)) != code {
-		t.Fatalf("Close payload %x (%q); want status %v", p, p, code)
+	if len(p) < 2 || wsx.StatusCode(binary.BigEndian.Uint16(p)) != c.Close {
+		t.Fatalf("Close payload %x (%q); want status %v", p, p, c.Close)
+	}
+	if c.PeerClosed && string(p[2:]) != c.Reason {
+		t.Fatalf("Close reason %q; want the peer's %q echoed", p[2:], c.Reason)
 	}
 }
 
