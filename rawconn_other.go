@@ -22,9 +22,7 @@ func (c *Conn) write(p []byte) (int, error) {
 }
 
 func (c *Conn) boundWrites(deadline time.Time) {
-	if !deadline.IsZero() {
-		c.w.dl.setAt(deadline)
-	}
+	c.w.dl.setAt(deadline) // the zero deadline too: see rawconn_unix.go
 }
 
 func (c *Conn) writev(bufs *net.Buffers) (int64, error) {

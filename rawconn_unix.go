@@ -89,7 +89,9 @@ func (c *Conn) write(p []byte) (int, error) {
 func (c *Conn) boundWrites(deadline time.Time) {
 	if c.raw.rc != nil {
 		c.raw.wbound = deadline
-	} else if !deadline.IsZero() {
+	} else {
+		// The zero deadline too: a bound left behind would cut short a write made later
+		// outside a call's context (held frames flushed by the reading side).
 		c.w.dl.setAt(deadline)
 	}
 }

@@ -4,9 +4,11 @@
 //
 // HTTP/2 in net/http and x/net has deadlines that are fatal to a stream: a read deadline that
 // expires closes the request body for good, and a write deadline resets the stream when it
-// fires, even if no write is in progress then. A WebSocket connection sets a read deadline per
-// read, and promises that a read cut short by its context leaves the connection usable. So
-// Conn never sets a deadline on the stream:
+// fires, even if no write is in progress then. A WebSocket connection sets a read deadline
+// while a read waits (its context's, or the stall bound while the peer owes it the rest of a
+// message) and promises that a read cut short by its context leaves the connection usable; it
+// sets a write deadline before every write (the stall bound), long before most writes could
+// wait. So Conn never sets a deadline on the stream:
 //
 //   - Reads: one goroutine per Conn (the pump) reads the stream, without a deadline, into a
 //     buffer of the Conn's; Read takes what it holds and waits for more above the stream, where
