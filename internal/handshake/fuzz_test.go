@@ -62,23 +62,8 @@ func FuzzCheckRequest(f *testing.F) {
 		}
 		var o Offer
 		f := CheckRequest(r, &fuzzPolicy, &o)
-		all := ExplainRequest(r, &fuzzPolicy, new(Offer))
-		first := slices.IndexFunc(all, func(f Finding) bool { return f.Failed() })
-		if f.Failed() != (first >= 0) || first >= 0 && all[first].Problem != f.Problem {
-			t.Fatalf("CheckRequest found %q, ExplainRequest %v", f.Problem, all)
-		}
-		for _, g := range all {
-			if g.Failed() != (g.Problem != "") && g.Verdict != Warn {
-				t.Fatalf("finding %+v: a problem without a failure or the reverse", g)
-			}
-		}
+		checkRefusal(t, f, ExplainRequest(r, &fuzzPolicy, new(Offer)), statuses)
 		if f.Failed() {
-			if !slices.Contains(statuses, f.Status) {
-				t.Fatalf("refused with status %d: %s", f.Status, f.Problem)
-			}
-			if strings.ContainsAny(f.Problem, "\r\n") || strings.HasPrefix(f.Problem, "wsx") || !strings.Contains(f.Problem, "(RFC ") {
-				t.Fatalf("refusal is not one line naming a rule: %q", f.Problem)
-			}
 			return
 		}
 		// §4.2.1 item 1.
@@ -164,23 +149,8 @@ func FuzzCheckStreamRequest(f *testing.F) {
 		}
 		var o Offer
 		f := CheckStreamRequest(r, &fuzzPolicy, &o)
-		all := ExplainStreamRequest(r, &fuzzPolicy, new(Offer))
-		first := slices.IndexFunc(all, func(f Finding) bool { return f.Failed() })
-		if f.Failed() != (first >= 0) || first >= 0 && all[first].Problem != f.Problem {
-			t.Fatalf("CheckStreamRequest found %q, ExplainStreamRequest %v", f.Problem, all)
-		}
-		for _, g := range all {
-			if g.Failed() && g.Problem == "" || g.Verdict == Pass && g.Problem != "" {
-				t.Fatalf("finding %+v: a problem without a failure or the reverse", g)
-			}
-		}
+		checkRefusal(t, f, ExplainStreamRequest(r, &fuzzPolicy, new(Offer)), statuses)
 		if f.Failed() {
-			if !slices.Contains(statuses, f.Status) {
-				t.Fatalf("refused with status %d: %s", f.Status, f.Problem)
-			}
-			if strings.ContainsAny(f.Problem, "\r\n") || strings.HasPrefix(f.Problem, "wsx") || !strings.Contains(f.Problem, "(RFC ") {
-				t.Fatalf("refusal is not one line naming a rule: %q", f.Problem)
-			}
 			var fields []string
 			f.RefusalFields(func(name, value string) { fields = append(fields, name+": "+value) })
 			if f.Status == 405 && !slices.Equal(fields, []string{"Allow: CONNECT"}) || slices.ContainsFunc(fields, func(s string) bool {
@@ -208,6 +178,32 @@ func FuzzCheckStreamRequest(f *testing.F) {
 			t.Fatalf("offer %q, sent %q", o.Protocols, offered)
 		}
 	})
+}
+
+// checkRefusal checks what a check (f) and an explanation (all) of one request
+// found: the explanation's first failure is the check's; only failures and
+// warnings and informations that say more carry a problem; a refusal is one
+// line naming a rule, with one of statuses.
+func checkRefusal(t *testing.T, f Finding, all []Finding, statuses []int) {
+	t.Helper()
+	first := slices.IndexFunc(all, func(f Finding) bool { return f.Failed() })
+	if f.Failed() != (first >= 0) || first >= 0 && all[first].Problem != f.Problem {
+		t.Fatalf("the check found %q, the explanation %v", f.Problem, all)
+	}
+	for _, g := range all {
+		if g.Failed() && g.Problem == "" || g.Verdict == Pass && g.Problem != "" {
+			t.Fatalf("finding %+v: a problem without a failure or the reverse", g)
+		}
+	}
+	if !f.Failed() {
+		return
+	}
+	if !slices.Contains(statuses, f.Status) {
+		t.Fatalf("refused with status %d: %s", f.Status, f.Problem)
+	}
+	if strings.ContainsAny(f.Problem, "\r\n") || strings.HasPrefix(f.Problem, "wsx") || !strings.Contains(f.Problem, "(RFC ") {
+		t.Fatalf("refusal is not one line naming a rule: %q", f.Problem)
+	}
 }
 
 // listElems splits comma-separated lists the plain way.

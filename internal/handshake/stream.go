@@ -148,12 +148,18 @@ func checkStreamVersion(c requestCheck) Finding {
 // checkKeyUnused: RFC 8441 §5, :protocol took over the role of
 // Sec-WebSocket-Key; a key sent anyway is ignored.
 func checkKeyUnused(c requestCheck) Finding {
-	if v := c.r.Header[FieldKey]; len(v) > 0 {
-		f := info(ruleKeyUnused, joined(v))
-		f.Problem = "Sec-WebSocket-Key is not used over extended CONNECT and is ignored (RFC 8441 §5)"
-		return f
+	return checkUnused(ruleKeyUnused, c.r.Header[FieldKey])
+}
+
+// checkUnused: a field of the Upgrade mechanism that extended CONNECT does not
+// use (RFC 8441 §5) is worth an Info when sent, not a failure.
+func checkUnused(rule Rule, v []string) Finding {
+	if len(v) == 0 {
+		return pass(rule, "")
 	}
-	return pass(ruleKeyUnused, "")
+	f := info(rule, joined(v))
+	f.Problem = rule.Subject + " is not used over extended CONNECT and is ignored (" + rule.Section + ")"
+	return f
 }
 
 // streamResponseRules lists the rules of a response to an extended CONNECT,
@@ -194,10 +200,5 @@ func checkStreamStatus(c responseCheck) Finding {
 // checkAcceptUnused: RFC 8441 §5, no Sec-WebSocket-Accept; one sent anyway
 // proves nothing and is ignored.
 func checkAcceptUnused(c responseCheck) Finding {
-	if v := c.resp.Header[FieldAccept]; len(v) > 0 {
-		f := info(ruleAcceptUnused, joined(v))
-		f.Problem = "Sec-WebSocket-Accept is not used over extended CONNECT and is ignored (RFC 8441 §5)"
-		return f
-	}
-	return pass(ruleAcceptUnused, "")
+	return checkUnused(ruleAcceptUnused, c.resp.Header[FieldAccept])
 }
