@@ -77,7 +77,7 @@ func TestDoctorStreamProblems(t *testing.T) {
 	}{
 		{"HTTP/1.1 only", wss(h1), []string{`ALPN: the server chose "http/1.1", not h2`}},
 		{"setting not advertised", wss(noSetting), []string{"did not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3)", "GODEBUG=http2xconnect=1"}},
-		{"refused", wss(refusing), []string{"< :status: 403", "status 403, want 200 (RFC 8441 §5)", "no WebSockets here"}},
+		{"refused", wss(refusing), []string{"< :status: 403", `server answered "403 Forbidden", want 200 (RFC 8441 §5)`, "no WebSockets here"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := runDoctorCmd(t, "--http2", "-k", tc.url)

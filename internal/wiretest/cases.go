@@ -60,11 +60,11 @@ func Cases() []Case {
 		{Name: "10.4 fragments over the read limit", Options: limit(10), Send: join(m(false, 0, frame.OpBinary, "123456"), m(true, 0, frame.OpContinuation, "12345")), Close: 1009, Error: "read limit"},
 		{
 			// The peer goes on sending a message the Conn refused; the Conn drains it after its
-			// Close, so that the peer's writes complete and the Close is not lost to a reset
+			// Close, so that the peer's writes return and the Close is not lost to a reset
 			// (2 MiB: more than an HTTP/2 server's stream window).
 			Name: "10.4 message over the read limit, the rest drained", Options: limit(10),
 			Send:  m(true, 0, frame.OpBinary, strings.Repeat("x", 2<<20)),
-			Close: 1009, Error: "read limit",
+			Close: 1009, Error: "read limit", Drained: true,
 		},
 		{
 			Name: "StallTimeout: a frame cut short", Options: wsx.ConnOptions{StallTimeout: 200 * time.Millisecond},
