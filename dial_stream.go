@@ -1,14 +1,11 @@
 package wsx
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/wsx-go/wsx/internal/handshake"
 )
@@ -23,9 +20,9 @@ type StreamTransport interface {
 	// :protocol pseudo-header in req.Header[":protocol"], the URL's scheme https for wss://
 	// and http for ws://, the Sec-WebSocket-* and other fields in req.Header), on a stream of
 	// a connection to req.URL.Host, new or shared with other streams, and returns the
-	// response with its header. When the response's status is 2xx it also returns the stream
-	// as a net.Conn: reads return the response's content, writes send the request's, and
-	// Close ends the stream. Otherwise resp.Body holds the response's content.
+	// response with its header, and the stream as a net.Conn: reads return the response's
+	// content, writes send the request's, and Close ends the stream. Dial judges the response
+	// (RFC 8441 §5: a 2xx status accepts the WebSocket); a refusal's content is its body.
 	//
 	// ctx bounds the connection's setup and the exchange of the headers; the stream must
 	// outlive it. An error that wraps ErrFallbackHTTP1 makes Dial connect with HTTP/1.1
@@ -61,23 +58,25 @@ func dialStream(ctx context.Context, u *url.URL, opts *DialOptions) (*Conn, *htt
 		return nil, nil, err
 	}
 	resp, nc, err := opts.Transport.OpenStream(ctx, req)
-	if err != nil {
+	switch {
+	case err != nil:
 		if nc != nil {
 			nc.Close()
 		}
 		return nil, resp, err
-	}
-	var answer handshake.Answer
-	if f := handshake.CheckStreamResponse(resp, &offer, &answer); f.Failed() || nc == nil {
+	case resp == nil || nc == nil:
 		if nc != nil {
 			nc.Close()
 		}
+		return nil, nil, errors.New("the StreamTransport returned no response or no stream")
+	}
+	var answer handshake.Answer
+	if f := handshake.CheckStreamResponse(resp, &offer, &answer); f.Failed() {
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			keepStreamErrorBody(resp)
+			resp.Body, resp.Request = nc, req
+			keepErrorBody(nc, resp)
 		}
-		if !f.Failed() {
-			return nil, resp, errors.New("the transport accepted the stream but returned no connection")
-		}
+		nc.Close()
 		return nil, resp, errors.New(f.Problem)
 	}
 	resp.Body = http.NoBody // what follows the header is the WebSocket's
@@ -104,19 +103,4 @@ func newStreamRequest(ctx context.Context, u *url.URL, offer *handshake.Offer, o
 	req.Method = http.MethodConnect
 	req.Proto, req.ProtoMajor, req.ProtoMinor = "", 0, 0 // the transport's
 	return req, nil
-}
-
-// keepStreamErrorBody replaces the body of a refusal with its first errorBodyLimit bytes,
-// read now, in errorBodyTimeout at most.
-func keepStreamErrorBody(resp *http.Response) {
-	body := resp.Body
-	if body == nil {
-		resp.Body = http.NoBody
-		return
-	}
-	t := time.AfterFunc(errorBodyTimeout, func() { body.Close() })
-	b, _ := io.ReadAll(io.LimitReader(body, errorBodyLimit))
-	t.Stop()
-	body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(b))
 }

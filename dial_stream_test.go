@@ -12,7 +12,8 @@ import (
 	"testing"
 )
 
-// cannedTransport answers OpenStream with a fixed response and records the request.
+// cannedTransport answers OpenStream with a fixed response and a stream whose content is body,
+// and records the request.
 type cannedTransport struct {
 	req    *http.Request
 	status int
@@ -26,12 +27,12 @@ func (c *cannedTransport) OpenStream(ctx context.Context, req *http.Request) (*h
 	if c.err != nil {
 		return nil, nil, c.err
 	}
-	resp := &http.Response{StatusCode: c.status, Status: fmt.Sprint(c.status), Header: c.header, Body: io.NopCloser(strings.NewReader(c.body))}
-	if c.status != http.StatusOK {
-		return resp, nil, nil
-	}
+	resp := &http.Response{StatusCode: c.status, Status: fmt.Sprint(c.status), Header: c.header, Body: http.NoBody}
 	a, b := net.Pipe()
-	b.Close()
+	go func() {
+		io.WriteString(b, c.body) // the stream's content: a refusal's body
+		b.Close()
+	}()
 	return resp, a, nil
 }
 

@@ -170,10 +170,6 @@ func (t *Transport) OpenStream(ctx context.Context, req *http.Request) (*http.Re
 		return nil, nil, ctx.Err()
 	}
 	s := &clientStream{send: pw, recv: resp.Body, cancel: cancel}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		resp.Body = s // closing the body ends the stream
-		return resp, nil, nil
-	}
 	var local, remote net.Addr
 	if nc != nil {
 		local, remote = nc.LocalAddr(), nc.RemoteAddr()

@@ -167,18 +167,5 @@ func (t *Transport) OpenStream(ctx context.Context, req *http.Request) (*http.Re
 		return nil, nil, err
 	}
 	resp.Request = req
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		resp.Body = readCloser{rs, qs}
-		return resp, nil, nil
-	}
 	return resp, stream.New(qs, c.qc.LocalAddr(), c.qc.RemoteAddr()), nil
 }
-
-// readCloser is the body of a refusal: the stream's content, and its end.
-type readCloser struct {
-	r  *http3.RequestStream
-	qs *quicStream
-}
-
-func (b readCloser) Read(p []byte) (int, error) { return b.r.Read(p) }
-func (b readCloser) Close() error               { return b.qs.Close() }
