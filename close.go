@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsx
 
 import (
@@ -109,7 +111,7 @@ wait:
 		if c.r.err == nil {
 			c.r.dl.setAt(deadline)
 			if err = c.queueUntilClose(); err != nil {
-				err = c.setReadErr(fmt.Errorf("wsx: closing handshake incomplete: %w", err))
+				err = c.setReadErr(&wrapped{"closing handshake incomplete", err})
 			}
 		}
 		c.unlockRead()
@@ -119,7 +121,7 @@ wait:
 	}
 	var ce *CloseError
 	if !errors.As(c.r.err, &ce) || ce.Code == StatusAbnormalClosure {
-		return fmt.Errorf("wsx: closing handshake incomplete: %w", c.r.err)
+		return &wrapped{"closing handshake incomplete", c.r.err}
 	}
 	return nil
 }

@@ -1,10 +1,11 @@
+//go:build !js
+
 package wsx
 
 import (
 	"bufio"
 	"errors"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,116 +14,6 @@ import (
 	"github.com/wsx-go/wsx/internal/engine"
 	"github.com/wsx-go/wsx/internal/frame"
 )
-
-// MessageType is the type of a WebSocket data message (§5.6).
-type MessageType int
-
-const (
-	// MessageText is a UTF-8 text message. wsx validates text it receives and fails the
-	// connection with StatusInvalidFramePayloadData (1007) on invalid UTF-8 (§8.1), and refuses
-	// to send text that is not UTF-8.
-	MessageText MessageType = 1 // the text frame opcode, 0x1 (§5.2)
-	// MessageBinary is a binary message.
-	MessageBinary MessageType = 2 // the binary frame opcode, 0x2 (§5.2)
-)
-
-// String returns "text" or "binary".
-func (t MessageType) String() string {
-	switch t {
-	case MessageText:
-		return "text"
-	case MessageBinary:
-		return "binary"
-	}
-	return "MessageType(" + strconv.Itoa(int(t)) + ")"
-}
-
-// Defaults for ConnOptions. They bound what a misbehaving peer can make a connection hold.
-const (
-	DefaultReadLimit       = 32 << 20 // bytes in one message, after decompression
-	DefaultMaxFragments    = 1 << 17  // frames in one message
-	DefaultCloseTimeout    = 5 * time.Second
-	DefaultStallTimeout    = 30 * time.Second // a message in progress, or a write, without progress
-	DefaultReadBufferSize  = 4096
-	DefaultWriteBufferSize = 4096
-)
-
-// ConnOptions are the settings of an established connection. AcceptOptions and DialOptions
-// embed them; the zero value of every field selects its default.
-type ConnOptions struct {
-	// ReadLimit is the largest message, in bytes after decompression, that the connection
-	// accepts. A larger message fails the connection with StatusMessageTooBig (1009, §10.4).
-	// Zero means DefaultReadLimit; a negative value means no limit. SetReadLimit changes it
-	// later.
-	ReadLimit int64
-
-	// MaxFragments is the largest number of frames one message may span (§10.4). A message
-	// with more fails the connection with StatusPolicyViolation (1008). Zero means
-	// DefaultMaxFragments; a negative value means no limit.
-	MaxFragments int
-
-	// CloseTimeout bounds each wait of the closing handshake: for the peer's Close frame after
-	// ours, and for the peer to close TCP after the handshake (§7.1.1). Zero means
-	// DefaultCloseTimeout.
-	CloseTimeout time.Duration
-
-	// StallTimeout bounds how long the peer may stall: a message it has started that gets no
-	// new bytes for this long fails the connection with StatusPolicyViolation (1008), so that a
-	// peer cannot hold a half-sent message's memory forever; a write that the peer does not let
-	// progress (it does not read) for this long closes the connection. Waiting between messages
-	// is not bounded: that is KeepAlive's business. Zero means DefaultStallTimeout; a negative
-	// value means no bound.
-	StallTimeout time.Duration
-
-	// ReadBufferSize and WriteBufferSize size the connection's I/O buffers. Zero means
-	// DefaultReadBufferSize or DefaultWriteBufferSize. The read buffer is never smaller than
-	// a whole control frame.
-	ReadBufferSize  int
-	WriteBufferSize int
-
-	// OnPing and OnPong, when set, are called by the reading goroutine with the payload of
-	// each Ping and Pong the peer sends (after wsx answered the Ping, §5.5.2): for liveness and
-	// round-trip measurement. The payload is valid only during the call. They must not block.
-	OnPing func(payload []byte)
-	OnPong func(payload []byte)
-}
-
-func (o *ConnOptions) readLimit() int64 {
-	switch {
-	case o.ReadLimit == 0:
-		return DefaultReadLimit
-	case o.ReadLimit < 0:
-		return -1
-	}
-	return o.ReadLimit
-}
-
-func (o *ConnOptions) maxFragments() int {
-	switch {
-	case o.MaxFragments == 0:
-		return DefaultMaxFragments
-	case o.MaxFragments < 0:
-		return -1
-	}
-	return o.MaxFragments
-}
-
-func (o *ConnOptions) closeTimeout() time.Duration {
-	if o.CloseTimeout <= 0 {
-		return DefaultCloseTimeout
-	}
-	return o.CloseTimeout
-}
-
-func (o *ConnOptions) stallTimeout() time.Duration {
-	switch {
-	case o.StallTimeout == 0:
-		return DefaultStallTimeout
-	case o.StallTimeout < 0:
-		return 0
-	}
-	return o.StallTimeout
-}
 
 // Conn is a WebSocket connection, from Accept or Dial.
 //

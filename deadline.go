@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsx
 
 import (
@@ -23,17 +25,27 @@ type deadline struct {
 	nc    net.Conn
 	write bool // the write deadline, else the read deadline
 
-	mu      sync.Mutex
-	done    <-chan struct{} // cancellation channel being watched
-	stop    func() bool     // stops the watch of done
-	active  bool            // a call with done is in progress
-	ctxAt   time.Time       // the deadline of the call's context, zero for none
-	stallAt time.Time       // the stall bound in force, zero for none
-	current time.Time       // the deadline set on the conn
+	mu     sync.Mutex
+	done   <-chan struct{} // cancellation channel being watched
+	stop   func() bool     // stops the watch of done
+	active bool            // a call with done is in progress
+	// Deadlines in Unix nanoseconds, 0 for none (a time.Time is three times the size, and a
+	// connection has two of these).
+	ctxAt   int64 // the deadline of the call's context
+	stallAt int64 // the stall bound in force
+	current int64 // the deadline set on the conn
 }
 
 // aLongTimeAgo is a deadline in the past: setting it makes blocked I/O return at once.
-var aLongTimeAgo = time.Unix(1, 0)
+const aLongTimeAgo = int64(time.Second)
+
+// unixNano returns t in Unix nanoseconds, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
 
 // begin applies ctx to the next call, or returns ctx's error if it is already done.
 func (d *deadline) begin(ctx context.Context) error {
@@ -45,12 +57,13 @@ func (d *deadline) begin(ctx context.Context) error {
 		default:
 		}
 	}
-	t, _ := ctx.Deadline()
-	if done == nil && d.stop == nil && t.IsZero() && d.current.IsZero() {
+	dl, _ := ctx.Deadline()
+	t := unixNano(dl)
+	if done == nil && d.stop == nil && t == 0 && d.current == 0 {
 		// Nothing to apply and nothing watching: no lock needed (expire runs only for a
 		// watched context, and the other methods only in the goroutine that owns this
 		// direction).
-		d.ctxAt, d.stallAt = time.Time{}, time.Time{}
+		d.ctxAt, d.stallAt = 0, 0
 		return nil
 	}
 	d.mu.Lock()
@@ -64,7 +77,7 @@ func (d *deadline) begin(ctx context.Context) error {
 		}
 	}
 	d.active = true
-	d.ctxAt, d.stallAt = t, time.Time{}
+	d.ctxAt, d.stallAt = t, 0
 	d.setLocked(t)
 	d.mu.Unlock()
 	return nil
@@ -92,8 +105,8 @@ func (d *deadline) expire(done <-chan struct{}) {
 // setAt sets an absolute deadline for work done outside begin/end (the closing handshake).
 func (d *deadline) setAt(t time.Time) {
 	d.mu.Lock()
-	d.ctxAt, d.stallAt = t, time.Time{}
-	d.setLocked(t)
+	d.ctxAt, d.stallAt = unixNano(t), 0
+	d.setLocked(d.ctxAt)
 	d.mu.Unlock()
 }
 
@@ -101,8 +114,8 @@ func (d *deadline) setAt(t time.Time) {
 // timeout without progress ends with a timeout for which stalled reports true.
 func (d *deadline) armStall(timeout time.Duration) {
 	d.mu.Lock()
-	d.stallAt = time.Now().Add(timeout)
-	if d.current != aLongTimeAgo && (d.ctxAt.IsZero() || d.stallAt.Before(d.ctxAt)) {
+	d.stallAt = time.Now().Add(timeout).UnixNano()
+	if d.current != aLongTimeAgo && (d.ctxAt == 0 || d.stallAt < d.ctxAt) {
 		d.setLocked(d.stallAt)
 	}
 	d.mu.Unlock()
@@ -111,8 +124,8 @@ func (d *deadline) armStall(timeout time.Duration) {
 // disarmStall lifts the stall bound after progress.
 func (d *deadline) disarmStall() {
 	d.mu.Lock()
-	if !d.stallAt.IsZero() {
-		d.stallAt = time.Time{}
+	if d.stallAt != 0 {
+		d.stallAt = 0
 		if d.current != aLongTimeAgo {
 			d.setLocked(d.ctxAt)
 		}
@@ -125,15 +138,19 @@ func (d *deadline) disarmStall() {
 func (d *deadline) stalled() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return !d.stallAt.IsZero() && d.current.Equal(d.stallAt) && !time.Now().Before(d.stallAt)
+	return d.stallAt != 0 && d.current == d.stallAt && time.Now().UnixNano() >= d.stallAt
 }
 
-func (d *deadline) setLocked(t time.Time) {
-	if !t.Equal(d.current) {
+func (d *deadline) setLocked(t int64) {
+	if t != d.current {
+		var tt time.Time
+		if t != 0 {
+			tt = time.Unix(0, t)
+		}
 		if d.write {
-			d.nc.SetWriteDeadline(t)
+			d.nc.SetWriteDeadline(tt)
 		} else {
-			d.nc.SetReadDeadline(t)
+			d.nc.SetReadDeadline(tt)
 		}
 		d.current = t
 	}

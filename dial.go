@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsx
 
 import (
@@ -432,11 +434,14 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 			stop()
 			nc.Close()
 		}
-		if stage != "" {
-			if cause := handshakeCause(ctx, deadline, err); cause != nil {
-				err = cause
-			}
+		cause := handshakeCause(ctx, deadline, err)
+		switch {
+		case stage != "" && cause != nil:
+			err = fmt.Errorf("%s: %w", stage, cause)
+		case stage != "":
 			err = fmt.Errorf("%s: %w", stage, err)
+		case cause != nil: // the TCP dial: net names the address; ctx names the cause
+			err = fmt.Errorf("%w (%v)", cause, err)
 		}
 	}()
 

@@ -46,19 +46,39 @@
 // # Messages
 //
 // Read, ReadMessage and Reader receive messages whole, into a caller's buffer, or as a stream;
-// Write and Writer send them. Text is validated as UTF-8 as it arrives (§8.1). Messages
-// larger than ConnOptions.ReadLimit fail the connection with StatusMessageTooBig (1009).
+// Write and Writer send them. Text is validated as UTF-8 as it arrives (§8.1), and text that is
+// not UTF-8 is refused before it goes out. Messages larger than ConnOptions.ReadLimit fail the
+// connection with StatusMessageTooBig (1009); SetReadLimit changes the limit later.
+//
+// A peer cannot make a connection hold memory or a call hang for long: a message that stops
+// making progress fails the connection after ConnOptions.StallTimeout, a write the peer does not
+// let progress closes it after the same time, and the memory all connections' messages in
+// progress hold together is bounded by SetMessageMemoryLimit.
 //
 // Every call takes a context. A read whose context expires returns its error and leaves the
 // connection usable; the next read carries on. A write that expires part-way through a frame
 // closes the connection, since the peer cannot make sense of what follows.
 //
+// A server that sends one message to many connections frames it once with
+// NewPreparedMessage and sends it with WritePrepared, several at a time in one system call;
+// the hub package (github.com/wsx-go/wsx/hub) builds topics and fan-out on it.
+//
 // # Closing
 //
 // Close runs the closing handshake (§7); the peer's Close is answered automatically by the
-// reading goroutine, and its code and reason come back from reads as a *CloseError (see
-// CloseStatus). CloseNow drops the connection. KeepAlive detects dead peers, and Group closes a
-// server's connections with StatusGoingAway (1001) when it shuts down.
+// reading goroutine, with the peer's code and reason, and they come back from reads as a
+// *CloseError (CloseError.Local tells whether this side started the close). When wsx fails a
+// connection because the peer broke a rule, reads return a *ProtocolError naming the rule and
+// the close code sent; CloseStatus returns either code. CloseNow drops the connection.
+// KeepAlive detects dead peers, and Group closes a server's connections with StatusGoingAway
+// (1001) when it shuts down.
+//
+// # Control frames
+//
+// Pings are answered and pongs matched by the reading goroutine; ConnOptions.OnPing and OnPong
+// see them. Ping and KeepAlive work when nobody reads (Ping then reads by itself until its
+// pong), and CloseRead hands the reading to wsx for a connection the application only writes
+// to.
 //
 // # WebSockets over HTTP/2 and HTTP/3
 //
@@ -85,4 +105,33 @@
 //
 // One goroutine may read at a time; any number may write, ping and close. wsx starts no
 // goroutine of its own per connection, except the one that reads an HTTP/2 or HTTP/3 stream.
+//
+// # Streams, JSON and tests
+//
+// NetConn turns a Conn into a net.Conn, to run HTTP, gRPC, SSH or any stream protocol over a
+// WebSocket. ReadJSON and WriteJSON exchange one JSON value per text message. Pipe returns two
+// connected Conns in memory, through the real handshake with any options, for testing
+// handlers without a network.
+//
+// # WebAssembly
+//
+// Built with GOOS=js GOARCH=wasm, wsx runs in a browser: Dial opens the browser's WebSocket,
+// and Conn has Read, ReadMessage, Reader, Write, Writer, Close, CloseNow, CloseRead,
+// SetReadLimit, Subprotocol, Extensions, LocalAddr and RemoteAddr, so that NetConn, ReadJSON
+// and WriteJSON work there too. What a page cannot do is not there, or differs:
+//
+//   - Dial takes only Subprotocols and ConnOptions, of which ReadLimit and CloseTimeout apply:
+//     the browser sets the headers, cookies, Origin, TLS, proxy and permessage-deflate offer
+//     itself, frames and buffers messages, and answers pings without telling the page (OnPing
+//     and OnPong are never called). It does not say why a handshake failed, so Dial returns no
+//     *http.Response then.
+//   - There is no Accept, AcceptConn, Group, Ping, KeepAlive, SetMessageMemoryLimit or
+//     CompressionOptions; WriteOptions such as Uncompressed are ignored.
+//   - Close sends only 1000 or 3000-4999, as browsers allow. CloseNow cannot drop the
+//     connection: the browser still closes it with a Close frame without a status (1005), in
+//     the background. A message over the read limit, or one that CloseRead receives, closes
+//     it the same way, since a page may not send 1009 or 1008.
+//   - The browser delivers and sends whole messages: Reader's stream is in memory already,
+//     Writer sends at Close, and Write returns once the browser holds the message (waiting
+//     while it holds more than 4 MiB unsent). Text must be valid UTF-8, which Write checks.
 package wsx

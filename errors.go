@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 )
 
 // CloseError reports how a connection ended: the code and reason of the peer's Close frame
@@ -65,6 +66,19 @@ func CloseStatus(err error) StatusCode {
 	}
 	return -1
 }
+
+// wrapped is an error of wsx's that says what failed because of another error, which may be one
+// of wsx's own: its message carries one "wsx: " prefix, not two.
+type wrapped struct {
+	what string
+	err  error
+}
+
+func (e *wrapped) Error() string {
+	return "wsx: " + e.what + ": " + strings.TrimPrefix(e.err.Error(), "wsx: ")
+}
+
+func (e *wrapped) Unwrap() error { return e.err }
 
 // errClosed is returned for operations on a connection this endpoint has closed.
 var errClosed = fmt.Errorf("wsx: use of closed connection: %w", net.ErrClosed)

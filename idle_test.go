@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsx
 
 import (
@@ -7,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/wsx-go/wsx/internal/frame"
 )
@@ -73,15 +76,18 @@ func idleStack(t *testing.T, compressed bool) {
 	done := make(chan struct{})
 	for _, c := range servers {
 		go func() {
+			// An echo loop as a server writes one (bench/servers/wsx.go).
 			defer func() { done <- struct{}{} }()
+			defer c.CloseNow()
+			ctx := context.Background()
 			var buf []byte
 			for {
-				typ, p, err := c.ReadMessage(context.Background(), buf[:0])
+				typ, p, err := c.ReadMessage(ctx, buf[:0])
 				if err != nil {
 					return
 				}
 				buf = p
-				if c.Write(context.Background(), typ, p) != nil {
+				if err := c.Write(ctx, typ, buf); err != nil {
 					return
 				}
 			}
@@ -112,5 +118,13 @@ func idleStack(t *testing.T, compressed bool) {
 	}
 	for range servers {
 		<-done
+	}
+}
+
+// A Conn is allocated in the runtime's 1,536-byte size class; a field that takes it past that
+// costs every connection 256 bytes (the next class is 1,792).
+func TestConnSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(Conn{}); size > 1536 {
+		t.Errorf("Conn is %d bytes, past the 1,536-byte size class", size)
 	}
 }

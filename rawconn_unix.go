@@ -33,15 +33,15 @@ type rawConn struct {
 	// Reads, under the read lock.
 	rfn  func(fd uintptr) bool // c.rawRead, bound once so that reads do not allocate
 	rn   int
-	rerr error
+	rerr syscall.Errno
 
 	// Writes, under frameLock.
 	wfn      func(fd uintptr) bool // c.rawWrite, bound once
 	wbuf     []byte
 	wn       int
-	werr     error
-	wstalled bool      // the stall bound is armed for the write in progress
-	wbound   time.Time // a deadline to arm if the write in progress has to wait
+	werr     syscall.Errno
+	wstalled bool  // the stall bound is armed for the write in progress
+	wbound   int64 // a deadline (Unix nanoseconds) to arm if the write in progress has to wait
 }
 
 func (r *rawConn) ok() bool { return r.rc != nil }
@@ -69,14 +69,14 @@ func (c *Conn) write(p []byte) (int, error) {
 		c.armWriteStall()
 		return c.nc.Write(p)
 	}
-	r.wbuf, r.wn, r.werr = p, 0, nil
+	r.wbuf, r.wn, r.werr = p, 0, 0
 	err := r.rc.Write(r.wfn)
 	r.wbuf = nil
 	if r.wstalled {
 		r.wstalled = false
 		c.w.dl.disarmStall()
 	}
-	if err == nil {
+	if err == nil && r.werr != 0 {
 		err = r.werr
 	}
 	return r.wn, err
@@ -88,7 +88,7 @@ func (c *Conn) write(p []byte) (int, error) {
 // room for.
 func (c *Conn) boundWrites(deadline time.Time) {
 	if c.raw.rc != nil {
-		c.raw.wbound = deadline
+		c.raw.wbound = unixNano(deadline)
 	} else {
 		// The zero deadline too: a bound left behind would cut short a write made later
 		// outside a call's context (held frames flushed by the reading side).
@@ -113,9 +113,9 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 			r.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
-			if !r.wbound.IsZero() {
-				c.w.dl.setAt(r.wbound)
-				r.wbound = time.Time{}
+			if r.wbound != 0 {
+				c.w.dl.setAt(time.Unix(0, r.wbound))
+				r.wbound = 0
 			}
 			if d := c.opts.stallTimeout(); d > 0 {
 				c.w.dl.armStall(d)
@@ -123,7 +123,7 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 			}
 			return false
 		default:
-			r.werr = err
+			r.werr = err.(syscall.Errno)
 			return true
 		}
 	}
@@ -134,7 +134,7 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 // socket has data.
 func (c *Conn) fillRaw() error {
 	r := &c.raw
-	r.rn, r.rerr = 0, nil
+	r.rn, r.rerr = 0, 0
 	err := r.rc.Read(r.rfn)
 	for err == nil && r.rn < 0 {
 		// The pool had no buffer: make one here, where the stack has room for the
@@ -148,7 +148,7 @@ func (c *Conn) fillRaw() error {
 		c.progressed()
 		return nil
 	}
-	if err == nil {
+	if err == nil && r.rerr != 0 {
 		err = r.rerr
 	}
 	if err == nil {
@@ -190,10 +190,10 @@ func (c *Conn) rawRead(fd uintptr) bool {
 			}
 			return false
 		}
+		c.raw.rn, c.raw.rerr = n, 0
 		if err != nil {
-			n = 0
+			c.raw.rn, c.raw.rerr = 0, err.(syscall.Errno)
 		}
-		c.raw.rn, c.raw.rerr = n, err
 		c.r.busy = n == len(c.r.buf) || (c.r.busy && n > DefaultReadBufferSize)
 		return true
 	}

@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsx
 
 import (
@@ -617,6 +619,10 @@ func (c *Conn) ioError(err error) error {
 		}
 		return err
 	}
+	// The read side is over: what is buffered will never be read, and a pooled buffer can
+	// serve another connection.
+	c.r.pos = c.r.end
+	c.releaseReadBuffer()
 	if c.closing.closed.Load() {
 		return c.setReadErr(errClosed)
 	}

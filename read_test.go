@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsx
 
 // The wire cases of RFC 6455 §5-§8 (frames in; messages, pongs, close codes and errors out)

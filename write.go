@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsx
 
 import (
@@ -5,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -12,24 +15,6 @@ import (
 	"github.com/wsx-go/wsx/internal/frame"
 	"github.com/wsx-go/wsx/internal/utf8"
 )
-
-// WriteOption changes how one message goes out.
-type WriteOption uint8
-
-// Uncompressed sends a message without compression even when permessage-deflate is on, for data
-// that would not shrink:
-//
-//	c.Write(ctx, wsx.MessageBinary, jpeg, wsx.Uncompressed)
-const Uncompressed WriteOption = 1
-
-func uncompressed(opts []WriteOption) bool {
-	for _, o := range opts {
-		if o == Uncompressed {
-			return true
-		}
-	}
-	return false
-}
 
 // Write sends p as one message of type typ. It is safe to call from several goroutines at once;
 // messages go out whole, one after another. Text must be UTF-8 (§8.1): Write refuses text that
@@ -59,8 +44,6 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte, opts ...Wri
 	c.endMessage()
 	return err
 }
-
-var errInvalidText = fmt.Errorf("wsx: %w", engine.ErrInvalidText)
 
 // writeCompressedMessage compresses p whole and sends it as one frame. The caller holds msgLock.
 func (c *Conn) writeCompressedMessage(ctx context.Context, op frame.Opcode, p []byte) error {
@@ -258,46 +241,93 @@ func (w *messageWriter) writeCompressed(p []byte, fin bool) error {
 
 // writeData sends one data frame. The caller holds msgLock. When p lies in c.w.buf right after
 // frame.MaxHeaderSize bytes of room, the header is put in front of it and the frame goes out
-// in one write.
+// in one write. (One function with one exit and no defers: the frames under the write's system
+// calls must stay small, see rawconn_unix.go.)
 func (c *Conn) writeData(ctx context.Context, op frame.Opcode, rsv byte, fin bool, p []byte) error {
 	if err := c.w.frameLock.lock(ctx); err != nil {
 		return err
 	}
-	err := c.sendData(ctx, op, rsv, fin, p)
+	var err error
+	switch {
+	case c.closing.closed.Load():
+		err = errClosed
+	case c.w.err != nil:
+		err = c.w.err
+	default:
+		var h frame.Header
+		if h, err = c.w.eng.Data(op, rsv, fin, int64(len(p))); err != nil {
+			err = errClosed // §5.5.1: no data frames after a Close frame
+			break
+		}
+		if c.hold(h, p) {
+			break
+		}
+		if err = c.w.dl.begin(ctx); err != nil {
+			c.w.eng.Undo(h)
+			break
+		}
+		if c.w.held != nil {
+			err = c.flushHeldLocked()
+		}
+		if err == nil {
+			var n int64
+			if n, err = c.writeFrame(h, p); err != nil {
+				err = c.dataWriteFailed(ctx, h, n, err)
+			}
+		}
+		c.w.dl.end()
+	}
 	c.w.frameLock.unlock()
 	return err
 }
 
-// sendData is writeData for a caller holding frameLock. (The two are apart, and without
-// defers, so that the frames under writeFrame's system calls stay small: see rawconn_unix.go.)
-func (c *Conn) sendData(ctx context.Context, op frame.Opcode, rsv byte, fin bool, p []byte) error {
-	if c.closing.closed.Load() {
-		return errClosed
+// writeFrames writes whole server frames made by the caller (prepared.go) under the
+// connection's write locks; the caller holds msgLock. They go out in one system call where the
+// connection allows it: a plain write for one buffer, a vectored one for several. When intact
+// is set and nothing went out before ctx expired, the connection carries on, as in writeData;
+// otherwise a failed write ends it.
+func (c *Conn) writeFrames(ctx context.Context, frames *net.Buffers, intact bool) error {
+	if err := c.w.frameLock.lock(ctx); err != nil {
+		return err
 	}
-	if c.w.err != nil {
+	err := c.sendFrames(ctx, frames, intact)
+	c.w.frameLock.unlock()
+	return err
+}
+
+// sendFrames is writeFrames for a caller holding frameLock.
+func (c *Conn) sendFrames(ctx context.Context, frames *net.Buffers, intact bool) error {
+	switch {
+	case c.closing.closed.Load(), c.w.eng.CloseSent():
+		return errClosed // §5.5.1: no data frames after a Close frame
+	case c.w.err != nil:
 		return c.w.err
 	}
-	h, err := c.w.eng.Data(op, rsv, fin, int64(len(p)))
-	if err != nil {
-		return errClosed // §5.5.1: no data frames after a Close frame
-	}
-	if c.hold(h, p) {
-		return nil
-	}
 	if err := c.w.dl.begin(ctx); err != nil {
-		c.w.eng.Undo(h)
 		return err
 	}
 	if c.w.held != nil {
-		if err := c.flushHeldLocked(); err != nil {
+		if err := c.flushHeldLocked(); err != nil { // held frames go first
 			c.w.dl.end()
 			return err
 		}
 	}
-	n, err := c.writeFrame(h, p)
+	var n int64
+	var err error
+	if len(*frames) == 1 {
+		var k int
+		k, err = c.write((*frames)[0])
+		n = int64(k)
+	} else {
+		n, err = c.writev(frames)
+	}
 	c.w.dl.end()
 	if err != nil {
-		return c.dataWriteFailed(ctx, h, n, err)
+		err = ctxError(ctx, err)
+		if n == 0 && isTimeout(err) && intact {
+			return err // nothing went out: the connection is intact
+		}
+		return c.setWriteErr(err)
 	}
 	return nil
 }

@@ -51,6 +51,25 @@ type pageResult struct {
 // Chromium process outlives the browser.
 func runChromium(t *testing.T, pages []string, args ...string) []pageResult {
 	t.Helper()
+	var results []pageResult
+	for i, raw := range openPages(t, pages, args...) {
+		var r pageResult
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatalf("page %s: result %s: %v", pages[i], raw, err)
+		}
+		if r.Error != "" {
+			t.Errorf("page %s: %s", pages[i], r.Error)
+		}
+		results = append(results, r)
+	}
+	return results
+}
+
+// openPages opens pages one after another in one headless Chromium with a fresh profile and
+// returns each page's window.wsxResult, as JSON, in order; args are more Chromium flags. It
+// fails the test if any Chromium process outlives the browser.
+func openPages(t *testing.T, pages []string, args ...string) []json.RawMessage {
+	t.Helper()
 	_, err := os.Stat(chromiumPath)
 	requirePeer(t, err == nil, chromiumPath+" (Debian's chromium package)")
 	nodeScript(t, "chromium.js")
@@ -69,20 +88,13 @@ func runChromium(t *testing.T, pages []string, args ...string) []pageResult {
 		t.Fatalf("unexpected profile directory %q", userDataDir)
 	}
 	t.Logf("Chromium %s, profile %s", ready.Chromium, userDataDir)
-	var results []pageResult
+	var results []json.RawMessage
 	for range pages {
 		ev := p.expect("page")
-		var r pageResult
-		if err := json.Unmarshal(ev.Result, &r); err != nil {
-			t.Fatalf("page %s: result %s: %v", ev.URL, ev.Result, err)
-		}
 		if len(ev.Console) > 0 {
 			t.Logf("console of %s:\n%s", ev.URL, strings.Join(ev.Console, "\n"))
 		}
-		if r.Error != "" {
-			t.Errorf("page %s: %s", ev.URL, r.Error)
-		}
-		results = append(results, r)
+		results = append(results, ev.Result)
 	}
 	p.expect("done")
 	return results

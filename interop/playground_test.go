@@ -47,11 +47,19 @@ type playgroundResult struct {
 // buildWSX builds the wsx command of this tree (the module's replace directive points
 // github.com/wsx-go/wsx at ..) and returns the binary's path.
 func buildWSX(t *testing.T) string {
+	return goBuild(t, "github.com/wsx-go/wsx/cmd/wsx", "wsx")
+}
+
+// goBuild builds pkg into a file named name in a temporary directory and returns its path;
+// env adds to the environment of go build (GOOS=js, say).
+func goBuild(t *testing.T, pkg, name string, env ...string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "wsx")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/wsx-go/wsx/cmd/wsx").CombinedOutput()
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("go build github.com/wsx-go/wsx/cmd/wsx: %v\n%s", err, out)
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }

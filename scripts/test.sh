@@ -22,10 +22,10 @@ if ! staticcheck -version 2>/dev/null | grep -q "${staticcheck_version#v}"; then
 	go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
 fi
 
-modules=(. h2transport h3transport cmd/wsx interop bench)
-# The library, its transports (HTTP/2 with x/net, HTTP/3 with quic-go) and the command: modules
-# of their own that go.work joins to the core.
-lib=(./... ./h2transport/... ./h3transport/... ./cmd/wsx/...)
+modules=(. h2transport h3transport natsbroker cmd/wsx interop bench)
+# The library, its transports (HTTP/2 with x/net, HTTP/3 with quic-go), the NATS broker and the
+# command: the core module and the optional modules (go.work joins them).
+lib=(./... ./h2transport/... ./h3transport/... ./natsbroker/... ./cmd/wsx/...)
 
 step "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -35,6 +35,10 @@ fi
 for m in "${modules[@]}"; do
 	(cd "$m" && go vet ./... && staticcheck ./...)
 done
+
+step "go vet for the browser (GOOS=js GOARCH=wasm): the library and the wasm interop client"
+GOOS=js GOARCH=wasm go vet ./...
+(cd interop && GOOS=js GOARCH=wasm go vet ./wasmclient)
 
 step "the library and the command (go test -race)"
 go test -race -count=1 "${lib[@]}"
@@ -54,7 +58,7 @@ if [ "$fuzztime" != 0 ]; then
 	done
 fi
 
-step "interop with real peers: Node ws, Chromium, gorilla/websocket"
+step "interop with real peers: Node ws, Chromium (wsx in the page too, as WebAssembly), gorilla/websocket"
 (cd interop && go test -race -count=1 ./...)
 
 step "benchmarks, once each, so they keep compiling and stay correct"

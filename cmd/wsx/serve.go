@@ -27,7 +27,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/hub"
+	"github.com/wsx-go/wsx/natsbroker"
 )
 
 const serveUsage = `Usage: wsx serve [flags] [addr]
@@ -52,6 +55,7 @@ Examples:
   wsx serve                              # echo on ws://127.0.0.1:8080/, playground at http://127.0.0.1:8080/
   wsx serve :9001 --insecure-origin      # all interfaces, any origin (conformance suites)
   wsx serve --broadcast 8080             # a chat: every message goes to everyone on the same path
+  wsx serve --broadcast --nats nats://127.0.0.1:4222 8080   # and on the same path in other wsx serve
   wsx serve --dir ./public -s chat.v2    # static files plus WebSockets speaking subprotocol chat.v2
   wsx serve --tls-self-signed 8443       # wss:// with a certificate made at start (wsx connect --insecure)
   wsx serve --compression=false          # no permessage-deflate: every frame is readable on the wire
@@ -62,6 +66,7 @@ Examples:
 type serveConfig struct {
 	addr           string
 	broadcast      bool
+	nats           string // with broadcast: the NATS server joining several processes
 	dir            string
 	subprotocols   []string
 	origins        []string
@@ -80,7 +85,8 @@ type serveConfig struct {
 func runServe(ctx context.Context, e *env, args []string) int {
 	f := newFlags("serve", serveUsage)
 	cfg := serveConfig{readLimit: 64 << 20}
-	f.BoolVar(&cfg.broadcast, "broadcast", false, "send each message to every client on the same path instead of echoing it")
+	f.BoolVar(&cfg.broadcast, "broadcast", false, "send each message to every client on the same path instead of echoing it;\na client more than 1 MiB behind is closed with 1008, one that takes no data for 10 s is dropped")
+	f.StringVar(&cfg.nats, "nats", "", "with --broadcast, join the wsx serve processes connected to the NATS server at `URL`")
 	f.StringVar(&cfg.dir, "dir", "", "serve the files of `directory` to plain GET requests instead of the playground\n(the playground stays at /_wsx/playground)")
 	f.Var((*listFlag)(&cfg.subprotocols), "subprotocol", "subprotocol `name` to agree to, in order of preference (repeat or comma-separate)")
 	f.Var((*listFlag)(&cfg.subprotocols), "s", "short for --subprotocol")
@@ -122,6 +128,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "--compression-level goes with compression, which --compression=false turns off")
 	case cfg.http3 && cfg.tlsCert == "" && !cfg.tlsSelfSigned:
 		return f.usageError(e, "--http3 needs --tls-cert/--tls-key or --tls-self-signed")
+	case cfg.nats != "" && !cfg.broadcast:
+		return f.usageError(e, "--nats goes with --broadcast")
 	case cfg.logFormat != "text" && cfg.logFormat != "json":
 		return f.usageError(e, "--log-format must be text or json, not %q", cfg.logFormat)
 	}
@@ -150,6 +158,18 @@ func runServe(ctx context.Context, e *env, args []string) int {
 // serve runs the server until ctx is done, then shuts it down gracefully.
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	s := newServer(cfg, log)
+	var broker hub.Broker
+	if cfg.nats != "" {
+		nc, err := nats.Connect(cfg.nats, nats.NoEcho(), nats.MaxReconnects(-1), nats.Name("wsx serve"))
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		if broker, err = natsbroker.New(nc, ""); err != nil {
+			return err
+		}
+	}
+	s.hub = hub.New(&hub.Options{Broker: broker})
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -187,7 +207,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		mode = "broadcast"
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "url", wsScheme+"://"+host+"/", "mode", mode,
-		"compression", cfg.compression, "playground", httpScheme+"://"+host+s.pagePath())
+		"compression", cfg.compression, "nats", cfg.nats, "playground", httpScheme+"://"+host+s.pagePath())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -205,7 +225,10 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	// §7.4.1). Once both are done no handler can start, and the running ones are waited for.
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.Shutdown(shutdownCtx) })
-	wg.Go(func() { s.group.Shutdown(shutdownCtx) })
+	wg.Go(func() {
+		s.hub.Shutdown(shutdownCtx) // --broadcast: what is queued goes out before the 1001
+		s.group.Shutdown(shutdownCtx)
+	})
 	wg.Wait()
 	s.handlers.Wait()
 	log.Info("stopped")
@@ -227,7 +250,7 @@ type server struct {
 	log        *slog.Logger
 	files      http.Handler // plain GET requests: --dir, or nil for the playground
 	opts       wsx.AcceptOptions
-	rooms      rooms
+	hub        *hub.Hub // --broadcast: a topic per path
 	handshakes handshakeLog
 	nextID     atomic.Uint64
 
@@ -252,7 +275,8 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 		ConnOptions:             wsx.ConnOptions{ReadLimit: limit},
 	}
 	if cfg.compression {
-		s.opts.Compression = &wsx.CompressionOptions{Level: cfg.compressLevel}
+		// Without context takeover, a broadcast message is compressed once for all clients.
+		s.opts.Compression = &wsx.CompressionOptions{Level: cfg.compressLevel, NoContextTakeover: cfg.broadcast}
 	}
 	return s
 }
@@ -328,7 +352,7 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var st connStats
 	if s.cfg.broadcast {
-		err = s.rooms.join(r.URL.Path, c, log, &st)
+		err = s.broadcast(r.URL.Path, c, log, &st)
 	} else {
 		err = echo(c, log, &st)
 	}
@@ -372,62 +396,14 @@ func echo(c *wsx.Conn, log *slog.Logger, st *connStats) error {
 	}
 }
 
-// rooms holds the broadcast groups: the clients connected to each path.
-type rooms struct {
-	mu    sync.Mutex
-	paths map[string]map[*member]struct{}
-}
-
-// member is one client of a broadcast group. Its own goroutine writes the queue, so that a
-// slow client delays nobody else.
-type member struct {
-	c       *wsx.Conn
-	queue   chan outgoing
-	st      *connStats
-	dropped atomic.Bool // the queue overflowed and the connection is being closed
-}
-
-type outgoing struct {
-	typ  wsx.MessageType
-	data []byte // shared by every member: never modified
-}
-
-// memberQueue bounds the messages waiting for one client; a client that falls further behind
-// is disconnected with 1008 rather than making the server hold an unbounded backlog.
-const memberQueue = 256
-
-// join adds c to the group of path, sends every message it reads to the whole group, and
-// returns why the connection ended.
-func (rs *rooms) join(path string, c *wsx.Conn, log *slog.Logger, st *connStats) error {
-	m := &member{c: c, queue: make(chan outgoing, memberQueue), st: st}
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		m.writeLoop()
-	}()
-	rs.mu.Lock()
-	if rs.paths == nil {
-		rs.paths = make(map[string]map[*member]struct{})
-	}
-	group := rs.paths[path]
-	if group == nil {
-		group = make(map[*member]struct{})
-		rs.paths[path] = group
-	}
-	group[m] = struct{}{}
-	rs.mu.Unlock()
-
-	defer func() {
-		rs.mu.Lock()
-		delete(group, m)
-		if len(group) == 0 {
-			delete(rs.paths, path)
-		}
-		close(m.queue) // under the lock: no send can race with the close
-		rs.mu.Unlock()
-		<-writerDone
-	}()
+// broadcast publishes every message c sends to the clients on path, c included (all the
+// processes joined by --nats), and returns why the connection ended.
+func (s *server) broadcast(path string, c *wsx.Conn, log *slog.Logger, st *connStats) error {
 	ctx := context.Background()
+	defer s.hub.Leave(c)
+	if err := s.hub.Subscribe(ctx, c, path); err != nil {
+		return err
+	}
 	for {
 		typ, msg, err := c.Read(ctx)
 		if err != nil {
@@ -436,36 +412,9 @@ func (rs *rooms) join(path string, c *wsx.Conn, log *slog.Logger, st *connStats)
 		st.msgsIn++
 		st.bytesIn += int64(len(msg))
 		log.Debug("message", "type", typ, "len", len(msg), "path", path)
-		rs.mu.Lock()
-		for other := range group {
-			select {
-			case other.queue <- outgoing{typ, msg}:
-			default:
-				if other.dropped.CompareAndSwap(false, true) {
-					go other.c.Close(wsx.StatusPolicyViolation, "too slow: broadcast queue full")
-				}
-			}
+		if err := s.hub.Publish(ctx, path, typ, msg); err != nil {
+			log.Warn("publish failed", "path", path, "err", err)
 		}
-		rs.mu.Unlock()
-	}
-}
-
-// writeLoop sends the member's queue until it is closed. After a failed write it drains the
-// queue without sending, so that broadcasters never block on it.
-func (m *member) writeLoop() {
-	ctx := context.Background()
-	var failed bool
-	for out := range m.queue {
-		if failed {
-			continue
-		}
-		if err := m.c.Write(ctx, out.typ, out.data); err != nil {
-			failed = true
-			continue
-		}
-		// The counters are read only after the queue is closed and drained (join waits).
-		m.st.msgsOut++
-		m.st.bytesOut += int64(len(out.data))
 	}
 }
 

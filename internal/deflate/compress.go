@@ -114,6 +114,16 @@ func NewCompressor(windowBits int, contextTakeover bool, level int) *Compressor 
 
 func clampBits(b int) int { return min(max(b, 8), 15) }
 
+// Shareable reports whether c keeps no history between messages (no context
+// takeover, §7.1.1), and returns its window bits and level. Such a
+// Compressor's output refers to nothing outside the message and nothing
+// further back than its window, so a message compressed once by
+// NewCompressor(windowBits, false, level) may go in its place to every
+// connection whose Compressor reports the same (a broadcast).
+func (c *Compressor) Shareable() (windowBits, level int, ok bool) {
+	return bits.TrailingZeros(uint(c.window)), c.level, !c.takeover
+}
+
 // AppendMessage compresses msg as one whole message and appends its
 // payload, without the trailing 00 00 ff ff (§7.2.1), to dst. A message
 // begun with Write must be finished first.

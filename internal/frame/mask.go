@@ -20,17 +20,9 @@ func Mask(key [4]byte, pos int, b []byte) int {
 	k32 := uint32(key[pos]) | uint32(key[(pos+1)&3])<<8 |
 		uint32(key[(pos+2)&3])<<16 | uint32(key[(pos+3)&3])<<24
 	k := uint64(k32)<<32 | uint64(k32)
-	for len(b) >= 64 {
-		v := b[:64]
-		binary.LittleEndian.PutUint64(v[0:], binary.LittleEndian.Uint64(v[0:])^k)
-		binary.LittleEndian.PutUint64(v[8:], binary.LittleEndian.Uint64(v[8:])^k)
-		binary.LittleEndian.PutUint64(v[16:], binary.LittleEndian.Uint64(v[16:])^k)
-		binary.LittleEndian.PutUint64(v[24:], binary.LittleEndian.Uint64(v[24:])^k)
-		binary.LittleEndian.PutUint64(v[32:], binary.LittleEndian.Uint64(v[32:])^k)
-		binary.LittleEndian.PutUint64(v[40:], binary.LittleEndian.Uint64(v[40:])^k)
-		binary.LittleEndian.PutUint64(v[48:], binary.LittleEndian.Uint64(v[48:])^k)
-		binary.LittleEndian.PutUint64(v[56:], binary.LittleEndian.Uint64(v[56:])^k)
-		b = b[64:]
+	if n := len(b) &^ 63; n > 0 {
+		maskBlocks(b[:n], k)
+		b = b[n:]
 	}
 	for len(b) >= 8 {
 		binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k)
