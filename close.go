@@ -17,10 +17,10 @@ import (
 
 // closing is the state of a Conn's ending.
 type closing struct {
-	mu      sync.Mutex
-	started bool   // Close was called
-	done    signal // the first Close has finished
-	err     error  // what the first Close returned
+	mu      sync.Mutex // guards started, and is held while the transport closes
+	started bool       // Close was called
+	done    signal     // the first Close has finished
+	err     error      // what the first Close returned
 
 	local      atomic.Bool // our Close went out before the peer's
 	closed     atomic.Bool // the transport is closed
@@ -217,12 +217,18 @@ func (c *Conn) finishClose(haveReadLock bool) {
 	})
 }
 
-// closeTransport closes the transport once; it reports whether this call closed it.
+// closeTransport closes the transport once; it reports whether this call closed it. A call
+// that finds another closing the transport waits until it is closed, so that once CloseNow
+// returns the Conn no longer uses the transport: an HTTP/2 handler may return then (its
+// stream's Close waits for a write in progress).
 func (c *Conn) closeTransport() bool {
-	if !c.closing.closed.CompareAndSwap(false, true) {
+	c.closing.mu.Lock()
+	if c.closing.closed.Swap(true) {
+		c.closing.mu.Unlock()
 		return false
 	}
 	c.nc.Close()
+	c.closing.mu.Unlock()
 	if c.watcher != nil {
 		c.watcher.connClosed(c)
 	}

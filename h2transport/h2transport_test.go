@@ -326,3 +326,36 @@ func TestWriteStallTimeout(t *testing.T) {
 		t.Error("the connection is still open after a stalled write")
 	}
 }
+
+// A handler may return once CloseNow has returned, even while another goroutine writes to the
+// Conn (a Group's Shutdown, a hub's writer): by then the stream's ResponseWriter is the
+// handler's again, which net/http flushes as the handler returns. Under the race detector a
+// write that outlived CloseNow shows as a race with that flush.
+func TestCloseNowEndsWritesBeforeHandlerReturns(t *testing.T) {
+	writeErr := make(chan error, 1)
+	handlerDone := make(chan struct{})
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		defer close(handlerDone)
+		c, err := wsx.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		go func() { writeErr <- c.Write(context.Background(), wsx.MessageBinary, make([]byte, 16<<20)) }()
+		time.Sleep(50 * time.Millisecond) // the write blocks: the client does not read
+		c.CloseNow()
+	}, true)
+	c, _, err := wsx.Dial(ctx(t), s.wsURL("/"), &wsx.DialOptions{Transport: s.transport(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	<-handlerDone
+	select {
+	case err := <-writeErr:
+		if err == nil {
+			t.Error("a write through a closed Conn succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write outlived CloseNow")
+	}
+}

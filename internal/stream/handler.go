@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -15,8 +16,9 @@ import (
 // reads r.Body and writes w, flushing every write.
 //
 // net/http ends the stream when the handler returns, so the handler must not return before
-// it is done with the Conn: Close stops reading, and the stream's end (END_STREAM) goes out
-// when the handler returns. CloseWrite is not supported, for the same reason.
+// it is done with the Conn: Close stops reading and writing, and the stream's end
+// (END_STREAM) goes out when the handler returns. CloseWrite is not supported, for the same
+// reason.
 func NewHandler(w http.ResponseWriter, r *http.Request) (*Conn, error) {
 	h := &handlerStream{body: r.Body, w: w, rc: http.NewResponseController(w), ctx: r.Context()}
 	if err := h.rc.Flush(); err != nil {
@@ -34,6 +36,12 @@ type handlerStream struct {
 	w    http.ResponseWriter
 	rc   *http.ResponseController
 	ctx  context.Context // the request's: done once the handler returned or the stream ended
+
+	// mu is held while w is in use, and closed is set by Close: once Close has returned, the
+	// handler may return, after which net/http's ResponseWriter must not be used (it flushes
+	// w's buffer as the handler returns).
+	mu     sync.Mutex
+	closed bool
 }
 
 // errHandlerDone is returned for writes after the request's context ended: net/http's
@@ -43,7 +51,9 @@ var errHandlerDone = errors.New("the stream ended: the handler returned or the p
 func (h *handlerStream) Read(p []byte) (int, error) { return h.body.Read(p) }
 
 func (h *handlerStream) Write(p []byte) (int, error) {
-	if h.ctx.Err() != nil {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.ctx.Err() != nil {
 		return 0, errHandlerDone
 	}
 	n, err := h.w.Write(p)
@@ -66,7 +76,19 @@ func (h *handlerStream) Abort() {
 	h.body.Close()
 }
 
-func (h *handlerStream) Close() error { return h.body.Close() }
+// Close stops reading and ends the Conn's use of the ResponseWriter: it waits for a write in
+// progress, aborting it if it has to (a write blocked on the peer would hold the handler up),
+// and no write starts after it.
+func (h *handlerStream) Close() error {
+	err := h.body.Close()
+	if !h.mu.TryLock() {
+		h.Abort()
+		h.mu.Lock()
+	}
+	h.closed = true
+	h.mu.Unlock()
+	return err
+}
 
 // addr is a network address known only as a string.
 type addr string
