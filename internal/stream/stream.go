@@ -29,6 +29,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/wsx-go/wsx/internal/expiry"
 )
 
 // Stream is what a transport provides for one stream.
@@ -66,7 +68,7 @@ type Conn struct {
 	local, remote net.Addr
 
 	readMu sync.Mutex // one Read at a time
-	mu     sync.Mutex // guards the fields below and the read deadline
+	mu     sync.Mutex // guards the fields below
 	buf    []byte     // what the pump read and Read has not taken yet
 	rerr   error      // the error that ended the pump, after buf
 	large  *[]byte    // the pump's large buffer, while it has one
@@ -75,7 +77,7 @@ type Conn struct {
 	ready  chan struct{} // the pump filled buf or ended (one-slot signal)
 	taken  chan struct{} // Read emptied buf (one-slot signal)
 	done   chan struct{} // closed by Close
-	rdl    deadline
+	rdl    expiry.Timer  // the read deadline
 	small  [smallBuffer]byte
 
 	writeMu sync.Mutex // one Write at a time
@@ -89,7 +91,7 @@ type Conn struct {
 
 // New returns a Conn over s, with the addresses of the connection that carries it.
 func New(s Stream, local, remote net.Addr) *Conn {
-	c := &Conn{
+	return &Conn{
 		s:      s,
 		local:  local,
 		remote: remote,
@@ -97,8 +99,6 @@ func New(s Stream, local, remote net.Addr) *Conn {
 		taken:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
-	c.rdl.init(&c.mu)
-	return c
 }
 
 // signal sends on a one-slot channel without blocking.
@@ -141,11 +141,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, nil
 		}
-		expired := c.rdl.wait()
-		if expired == nil {
+		if c.rdl.Err() != nil {
 			c.mu.Unlock()
 			return 0, os.ErrDeadlineExceeded
 		}
+		expired := c.rdl.Done()
 		if !c.pump {
 			c.pump = true
 			go c.runPump()
@@ -307,7 +307,7 @@ func (c *Conn) Close() error {
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.closed = true
-		c.rdl.stop()
+		c.rdl.Close(net.ErrClosed)
 		c.mu.Unlock()
 		close(c.done)
 		c.wmu.Lock()
@@ -342,9 +342,7 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // Unlike the stream's own deadline, it ends nothing: a later Read, under a later deadline,
 // gets the data.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.rdl.set(t)
-	c.mu.Unlock()
+	c.rdl.Set(t)
 	return nil
 }
 
@@ -367,75 +365,6 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 		c.s.Abort()
 	}
 	return nil
-}
-
-// A deadline is the read deadline: a channel closed when it passes, and the one timer that
-// closes it, reset rather than replaced, so that a deadline per read allocates nothing.
-type deadline struct {
-	mu      *sync.Mutex // the Conn's
-	t       time.Time
-	timer   *time.Timer
-	expire  chan struct{} // closed when t passes; replaced when t moves after that
-	expired bool
-}
-
-func (d *deadline) init(mu *sync.Mutex) {
-	d.mu = mu
-	d.expire = make(chan struct{})
-}
-
-// set moves the deadline to t; the zero time means none. The caller holds d.mu.
-func (d *deadline) set(t time.Time) {
-	if t.Equal(d.t) && (d.timer != nil || t.IsZero()) {
-		return
-	}
-	d.t = t
-	if d.timer != nil {
-		d.timer.Stop()
-	}
-	if d.expired {
-		d.expire = make(chan struct{})
-		d.expired = false
-	}
-	if t.IsZero() {
-		return
-	}
-	dur := time.Until(t)
-	if dur <= 0 {
-		close(d.expire)
-		d.expired = true
-		return
-	}
-	if d.timer == nil {
-		d.timer = time.AfterFunc(dur, d.fire)
-	} else {
-		d.timer.Reset(dur)
-	}
-}
-
-// fire closes the channel if the deadline it was set for has passed (it may have moved).
-func (d *deadline) fire() {
-	d.mu.Lock()
-	if !d.expired && !d.t.IsZero() && !time.Now().Before(d.t) {
-		close(d.expire)
-		d.expired = true
-	}
-	d.mu.Unlock()
-}
-
-// wait returns the channel to wait on, or nil if the deadline has passed already. The
-// caller holds d.mu.
-func (d *deadline) wait() <-chan struct{} {
-	if d.expired {
-		return nil
-	}
-	return d.expire
-}
-
-func (d *deadline) stop() {
-	if d.timer != nil {
-		d.timer.Stop()
-	}
 }
 
 var _ net.Conn = (*Conn)(nil)
