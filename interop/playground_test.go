@@ -23,19 +23,22 @@ import (
 
 // playgroundResult is what node/playground.js saw on the page.
 type playgroundResult struct {
-	Title      string `json:"title"`
-	DefaultURL string `json:"defaultURL"`
+	Title      string   `json:"title"`
+	DefaultURL string   `json:"defaultURL"`
+	Sections   []string `json:"sections"`
 	Keys       []struct {
-		Key    string `json:"key"`
-		Accept string `json:"accept"`
-		Note   string `json:"note"`
-		Waited bool   `json:"waited"`
+		Key       string `json:"key"`
+		Accept    string `json:"accept"`
+		Note      string `json:"note"`
+		NoteColor string `json:"noteColor"`
+		Waited    bool   `json:"waited"`
 	} `json:"keys"`
 	State         string `json:"state"`
 	Agreed        string `json:"agreed"`
 	Handshake     string `json:"handshake"`
 	HandshakeNote string `json:"handshakeNote"`
 	ClosedState   string `json:"closedState"`
+	ClosedAgreed  string `json:"closedAgreed"`
 	Log           []struct {
 		Class string `json:"class"`
 		Type  string `json:"type"`
@@ -182,6 +185,8 @@ func TestPlayground(t *testing.T) {
 	keys := []map[string]string{
 		{"key": "dGhlIHNhbXBsZSBub25jZQ==", "accept": wsx.AcceptKey("dGhlIHNhbXBsZSBub25jZQ==")}, // RFC 6455 §1.3's sample
 		{"key": "c2hvcnQ=", "accept": wsx.AcceptKey("c2hvcnQ=")},                                 // 5 bytes, not 16
+		// HTTP strips the spaces (RFC 9110 §5.5): the page shows what a server would send.
+		{"key": " dGhlIHNhbXBsZSBub25jZQ== ", "accept": wsx.AcceptKey("dGhlIHNhbXBsZSBub25jZQ==")},
 	}
 	var userDataDir string
 	// Registered before startNode, so it runs after the script has been stopped.
@@ -229,8 +234,16 @@ func TestPlayground(t *testing.T) {
 			t.Errorf("typed %q, the page shows %q for Accept; want %q", k.Key, k.Accept, keys[i]["accept"])
 		}
 	}
-	if r.Keys[0].Note != "" || !strings.Contains(r.Keys[1].Note, "Decodes to 5 bytes, not 16") {
-		t.Errorf("key notes %q and %q; want none for a good key and one for a 5-byte key", r.Keys[0].Note, r.Keys[1].Note)
+	if r.Keys[0].Note != "" || !strings.Contains(r.Keys[1].Note, "Decodes to 5 bytes, not 16") || !strings.Contains(r.Keys[2].Note, "whitespace around it") {
+		t.Errorf("key notes %q, %q and %q; want none for a good key, one for a 5-byte key and one for spaces", r.Keys[0].Note, r.Keys[1].Note, r.Keys[2].Note)
+	}
+	// A hint is not shown in the red of errors (#a33).
+	if c := r.Keys[1].NoteColor; c == "" || c == "rgb(170, 51, 51)" {
+		t.Errorf("key note color %q", c)
+	}
+	// The page leads with the connection; the key calculator comes last.
+	if len(r.Sections) == 0 || r.Sections[0] != "Connection" || r.Sections[len(r.Sections)-1] != "Opening handshake key" {
+		t.Errorf("sections %q", r.Sections)
 	}
 
 	// What the handshake agreed: the page shows Chromium's view of it.
@@ -264,27 +277,31 @@ func TestPlayground(t *testing.T) {
 			t.Errorf("log entry %d: %+v, want %+v", i, g, w)
 		}
 	}
-	if last := r.Log[len(r.Log)-1].Text; strings.Contains(last, "not clean") || r.ClosedState != "closed" {
-		t.Errorf("close: %q, state %q; want a clean close", last, r.ClosedState)
+	if last := r.Log[len(r.Log)-1].Text; strings.Contains(last, "not clean") || r.ClosedState != "closed" || r.ClosedAgreed != "" {
+		t.Errorf("close: %q, state %q, agreed %q; want a clean close and nothing agreed left on show", last, r.ClosedState, r.ClosedAgreed)
 	}
 
-	// The handshake request as the server received it, shown by the page.
+	// The handshake request as the server received it, shown by the page: the fields in
+	// Chromium's order and spelling (Host first, Sec-WebSocket-Key as it writes it).
 	lines := strings.Split(r.Handshake, "\n")
 	header := map[string]string{}
+	var names []string
 	for _, l := range lines[1:] {
 		name, value, _ := strings.Cut(l, ": ")
 		header[name] = value
+		names = append(names, name)
 	}
-	key, err := base64.StdEncoding.DecodeString(header["Sec-Websocket-Key"])
+	key, err := base64.StdEncoding.DecodeString(header["Sec-WebSocket-Key"])
 	if !strings.HasPrefix(lines[0], "GET /echo?wsx-playground=") || !strings.HasSuffix(lines[0], " HTTP/1.1") ||
+		len(names) == 0 || names[0] != "Host" ||
 		header["Host"] != s.addr || header["Origin"] != "http://"+s.addr || header["Upgrade"] != "websocket" ||
-		header["Sec-Websocket-Version"] != "13" || err != nil || len(key) != 16 ||
-		header["Sec-Websocket-Protocol"] != "other, wsx.test" ||
-		!strings.HasPrefix(header["Sec-Websocket-Extensions"], "permessage-deflate") ||
+		header["Sec-WebSocket-Version"] != "13" || err != nil || len(key) != 16 ||
+		header["Sec-WebSocket-Protocol"] != "other, wsx.test" ||
+		!strings.HasPrefix(header["Sec-WebSocket-Extensions"], "permessage-deflate") ||
 		!strings.Contains(header["User-Agent"], "HeadlessChrome/") {
 		t.Errorf("the handshake panel shows:\n%s", r.Handshake)
 	}
-	if !strings.HasPrefix(r.HandshakeNote, "From 127.0.0.1:") {
+	if !strings.HasPrefix(r.HandshakeNote, "From 127.0.0.1:") || !strings.Contains(r.HandshakeNote, "in the order your browser sent them") {
 		t.Errorf("handshake note %q", r.HandshakeNote)
 	}
 

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,10 +26,17 @@ on each and times each reply, which must be the same message (wsx serve echoes).
 each connection keeps --inflight messages on the way and sends the next as soon as a reply
 arrives (closed loop); with --rate, messages leave on a fixed schedule whatever the replies
 do (open loop), and latency is measured from the scheduled time, so that a stalled server
-shows up in the percentiles instead of slowing the load down.
+shows up in the percentiles instead of slowing the load down. --rate R for --duration D
+sends R x D messages.
 
-A progress line is shown on stderr when it is a terminal (or with --progress). At the end
-come throughput, latency percentiles and a histogram, on stdout.
+A progress line is shown on stderr every second when it is a terminal (redrawn in place), or
+with --progress (a line each). At the end come throughput, latency percentiles and a
+histogram on stdout, or with --json one JSON object: the settings, "messages" (sent,
+received, lost, bad), "errors", "throughput" (msgs_per_s, bytes_per_s), "latency_us" (min,
+p50, p90, p99, p999, max, mean), "histogram" (rows of low_us, high_us, count) and
+"handshake_us" (p50, max).
+
+The messages are "wsx bench " repeated: with --compression they shrink a lot, as JSON does.
 
 Exit status: 0 every message came back; 1 a connection failed, a message was lost or a reply
 was not the message sent; 2 usage error.
@@ -35,6 +46,7 @@ Examples:
   wsx bench -c 100 --size 1KiB --inflight 8 -d 30s ws://127.0.0.1:8080/
   wsx bench -c 50 --rate 20000 --size 4KiB wss://example.com/echo   # 20k msg/s in total
   wsx bench -c 1 -n 1000 --text ws://127.0.0.1:8080/  # exactly 1000 text messages
+  wsx bench --compression --text --size 4KiB --json ws://127.0.0.1:8080/ | jq .latency_us
 `
 
 // benchConfig is what the flags of wsx bench select.
@@ -47,6 +59,7 @@ type benchConfig struct {
 	messages int
 	text     bool
 	progress bool
+	json     bool
 	timeout  time.Duration
 	dial     connectConfig // -H, -s, --insecure, --origin: the same as wsx connect's
 }
@@ -65,14 +78,9 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	f.IntVar(&cfg.messages, "n", 0, "short for --messages")
 	f.BoolVar(&cfg.text, "text", false, "send text messages instead of binary ones")
 	f.BoolVar(&cfg.progress, "progress", e.stderrTerminal, "show a progress line every second on stderr")
+	f.BoolVar(&cfg.json, "json", false, "print the results as one JSON object")
 	f.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "give up on an opening handshake after `duration`")
-	f.Var(&cfg.dial.headers, "H", "add a request header `'Name: value'` to each handshake (repeatable)")
-	f.Var(&cfg.dial.protocols, "s", "offer subprotocol `name`s (repeat or comma-separate)")
-	f.StringVar(&cfg.dial.origin, "origin", "", "send Origin `origin`")
-	f.BoolVar(&cfg.dial.http2, "http2", false, "carry the connections as streams of shared HTTP/2 connections (RFC 8441):\nas many per connection as the server allows")
-	f.BoolVar(&cfg.dial.http3, "http3", false, "carry the connections as streams of a shared HTTP/3 connection (RFC 9220)")
-	f.BoolVar(&cfg.dial.insecure, "insecure", false, "do not verify the server's TLS certificate")
-	f.BoolVar(&cfg.dial.insecure, "k", false, "short for --insecure")
+	cfg.dial.addDialFlags(f, true)
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status
@@ -94,31 +102,30 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	case cfg.size > 1<<30:
 		return f.usageError(e, "--size is larger than 1GiB")
 	}
-	if err := checkWebSocketURL(pos[0]); err != nil {
-		return f.usageError(e, "%v", err)
-	}
 	cfg.dial.readLimit = cfg.size // a reply larger than what was sent is not an echo
 	if cfg.size == 0 {
 		cfg.dial.readLimit = 1
 	}
-	opts, err := cfg.dial.dialOptions()
+	t, err := cfg.dial.target(pos[0])
 	if err != nil {
 		return f.usageError(e, "%v", err)
 	}
-	b := &bench{cfg: &cfg, e: e, url: pos[0], opts: opts}
+	b := &bench{cfg: &cfg, e: e, url: t.display, target: t}
 	return b.run(ctx)
 }
 
 // bench is one run of wsx bench.
 type bench struct {
-	cfg  *benchConfig
-	e    *env
-	url  string
-	opts *wsx.DialOptions
+	cfg    *benchConfig
+	e      *env
+	url    string
+	target *target
 
 	// Totals over all connections, for the progress line.
 	sent, recv atomic.Int64
 	latencySum atomic.Int64 // nanoseconds
+	latencyMax atomic.Int64 // nanoseconds, since the last progress line
+	failures   atomic.Int64 // connections that ended early
 }
 
 // benchConn is one connection of the run. Its writer takes a slot, one of --inflight, and
@@ -148,6 +155,14 @@ func (bc *benchConn) err() error {
 	return bc.readErr
 }
 
+// plural returns "n thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
+}
+
 func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
 	typ := "binary"
@@ -162,11 +177,16 @@ func (b *bench) run(ctx context.Context) int {
 	if cfg.messages > 0 {
 		limit = fmt.Sprintf("%d messages each, at most %v", cfg.messages, cfg.duration)
 	}
-	fmt.Fprintf(b.e.stdout, "wsx bench %s: %d connections, %s %s messages, %s, %s\n",
-		b.url, cfg.conns, formatSize(cfg.size), typ, mode, limit)
+	if !cfg.json {
+		fmt.Fprintf(b.e.stdout, "wsx bench %s: %s, %s %s messages, %s, %s\n",
+			b.url, plural(cfg.conns, "connection"), formatSize(cfg.size), typ, mode, limit)
+	}
 
-	conns, failed := b.dialAll(ctx)
+	conns, dials := b.dialAll(ctx)
 	if len(conns) == 0 {
+		if cfg.json {
+			b.printJSON(&benchResult{Connected: 0, FailedConnections: dials.failed})
+		}
 		return exitFail
 	}
 	payload := bytes.Repeat([]byte("wsx bench "), int(cfg.size)/10+1)[:cfg.size]
@@ -175,9 +195,16 @@ func (b *bench) run(ctx context.Context) int {
 		msgType = wsx.MessageText
 	}
 
-	runCtx, stop := context.WithTimeout(ctx, cfg.duration)
-	defer stop()
 	start := time.Now()
+	end := start.Add(cfg.duration)
+	// A closed loop sends until the end; an open one sends the messages due before the end,
+	// even late ones when the machine lags behind the schedule, up to a grace period.
+	stopAt := end
+	if cfg.rate > 0 {
+		stopAt = end.Add(rateGrace)
+	}
+	runCtx, stop := context.WithDeadline(ctx, stopAt)
+	defer stop()
 	var writers, readers sync.WaitGroup
 	perConn := cfg.rate / float64(len(conns))
 	for i, bc := range conns {
@@ -188,7 +215,7 @@ func (b *bench) run(ctx context.Context) int {
 			if perConn > 0 {
 				offset = time.Duration(float64(time.Second) / perConn * float64(i) / float64(len(conns)))
 			}
-			b.writeLoop(runCtx, bc, msgType, payload, perConn, start.Add(offset))
+			b.writeLoop(runCtx, bc, msgType, payload, perConn, start.Add(offset), end)
 		})
 	}
 	progressDone := make(chan struct{})
@@ -209,17 +236,27 @@ func (b *bench) run(ctx context.Context) int {
 	}
 	closing.Wait()
 	readers.Wait()
-	return b.report(conns, failed, sendTime, elapsed)
+	return b.report(conns, dials, sendTime, elapsed)
+}
+
+// rateGrace is how late, past the end of the run, a message due before it may still be
+// sent with --rate.
+const rateGrace = 2 * time.Second
+
+// dialStats is how the connections of a run were opened.
+type dialStats struct {
+	failed     int
+	handshakes histogram
+	took       time.Duration
 }
 
 // dialAll opens the connections, at most 32 handshakes at a time, and reports how it went.
-func (b *bench) dialAll(ctx context.Context) ([]*benchConn, int) {
+func (b *bench) dialAll(ctx context.Context) ([]*benchConn, *dialStats) {
 	cfg := b.cfg
 	var mu sync.Mutex
 	var conns []*benchConn
-	var handshakes histogram
+	st := &dialStats{}
 	var firstErr error
-	failed := 0
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -230,38 +267,48 @@ func (b *bench) dialAll(ctx context.Context) ([]*benchConn, int) {
 			dctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 			defer cancel()
 			t := time.Now()
-			c, _, err := wsx.Dial(dctx, b.url, b.opts)
+			c, _, err := wsx.Dial(dctx, b.target.url, b.target.opts)
 			d := time.Since(t)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				failed++
+				st.failed++
 				if firstErr == nil {
 					firstErr = err
 				}
 				return
 			}
-			handshakes.record(d)
+			st.handshakes.record(d)
 			conns = append(conns, &benchConn{c: c, slots: make(chan struct{}, cfg.inflight),
 				stamps: make(chan time.Time, cfg.inflight), dead: make(chan struct{})})
 		})
 	}
 	wg.Wait()
-	fmt.Fprintf(b.e.stdout, "connected %d/%d in %s (handshake p50 %s, max %s)\n", len(conns), cfg.conns,
-		formatDuration(time.Since(start)), formatDuration(handshakes.quantile(0.5)), formatDuration(handshakes.max))
-	if failed > 0 {
-		fmt.Fprintf(b.e.stderr, "wsx bench: %d connections failed; the first: %v\n", failed, firstErr)
+	st.took = time.Since(start)
+	if !cfg.json {
+		line := fmt.Sprintf("connected %d/%d in %s", len(conns), cfg.conns, formatDuration(st.took))
+		if len(conns) > 0 {
+			line += fmt.Sprintf(" (handshake p50 %s, max %s)", formatDuration(st.handshakes.quantile(0.5)), formatDuration(st.handshakes.max))
+		}
+		fmt.Fprintln(b.e.stdout, line)
 	}
-	return conns, failed
+	if st.failed > 0 {
+		fmt.Fprintf(b.e.stderr, "wsx bench: %s failed; the first: %s\n", plural(st.failed, "connection"), errText(firstErr))
+	}
+	return conns, st
 }
 
 // writeLoop sends messages until ctx ends or the message count is reached. With a rate, the
-// i-th message is due at start + i/rate, and its latency counts from then.
-func (b *bench) writeLoop(ctx context.Context, bc *benchConn, typ wsx.MessageType, payload []byte, rate float64, start time.Time) {
+// i-th message is due at start + i/rate, its latency counts from then, and only the messages
+// due before end go: R messages a second for D seconds are R x D messages.
+func (b *bench) writeLoop(ctx context.Context, bc *benchConn, typ wsx.MessageType, payload []byte, rate float64, start, end time.Time) {
 	for i := 0; b.cfg.messages == 0 || i < b.cfg.messages; i++ {
 		var due time.Time
 		if rate > 0 {
 			due = start.Add(time.Duration(float64(i) * float64(time.Second) / rate))
+			if !due.Before(end) {
+				return
+			}
 			if wait := time.Until(due); wait > 0 {
 				select {
 				case <-time.After(wait):
@@ -285,6 +332,7 @@ func (b *bench) writeLoop(ctx context.Context, bc *benchConn, typ wsx.MessageTyp
 		// Not bounded by ctx: a write cut short mid-frame would break the connection.
 		if err := bc.c.Write(context.Background(), typ, payload); err != nil {
 			bc.writeErr = err
+			b.failures.Add(1)
 			return
 		}
 		bc.sent.Add(1)
@@ -304,6 +352,7 @@ func (b *bench) readLoop(bc *benchConn, payload []byte) {
 		if err != nil {
 			if wsx.CloseStatus(err) != wsx.StatusNormalClosure {
 				bc.readErr = err
+				b.failures.Add(1)
 			}
 			return
 		}
@@ -323,6 +372,8 @@ func (b *bench) readLoop(bc *benchConn, payload []byte) {
 		bc.recv.Add(1)
 		b.recv.Add(1)
 		b.latencySum.Add(int64(d))
+		for m := b.latencyMax.Load(); int64(d) > m && !b.latencyMax.CompareAndSwap(m, int64(d)); m = b.latencyMax.Load() {
+		}
 	}
 }
 
@@ -341,7 +392,9 @@ func (b *bench) drain(conns []*benchConn) {
 	}
 }
 
-// showProgress redraws a line of totals on stderr every second until done is closed.
+// showProgress shows a line of figures on stderr every second until done is closed: the
+// last second's throughput, mean and largest latency, then the totals. On a terminal it
+// redraws one line, short enough not to wrap on 80 columns.
 func (b *bench) showProgress(start time.Time, done <-chan struct{}) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -355,14 +408,15 @@ func (b *bench) showProgress(start time.Time, done <-chan struct{}) {
 			}
 			return
 		case now := <-tick.C:
-			recv, lat := b.recv.Load(), b.latencySum.Load()
+			recv, lat, worst := b.recv.Load(), b.latencySum.Load(), b.latencyMax.Swap(0)
 			rate := float64(recv-lastRecv) / now.Sub(last).Seconds()
 			mean := time.Duration(0)
 			if recv > lastRecv {
 				mean = time.Duration((lat - lastLat) / (recv - lastRecv))
 			}
-			line := fmt.Sprintf("%5.1fs  sent %d  received %d  %s msg/s  mean latency %s",
-				now.Sub(start).Seconds(), b.sent.Load(), recv, groupDigits(int64(rate)), formatDuration(mean))
+			line := fmt.Sprintf("%6.1fs %9s msg/s  mean %s  max %s  sent %s  errors %d",
+				now.Sub(start).Seconds(), groupDigits(int64(rate)), formatDuration(mean), formatDuration(time.Duration(worst)),
+				groupDigits(b.sent.Load()), b.failures.Load())
 			if b.e.stderrTerminal {
 				fmt.Fprint(b.e.stderr, "\r\033[K"+line)
 			} else {
@@ -373,8 +427,73 @@ func (b *bench) showProgress(start time.Time, done <-chan struct{}) {
 	}
 }
 
+// benchResult is the report of --json. Durations are in microseconds.
+type benchResult struct {
+	URL               string        `json:"url"`
+	Conns             int           `json:"conns"`
+	Size              int64         `json:"size"`
+	Type              string        `json:"type"`
+	Inflight          int           `json:"inflight"`
+	Rate              float64       `json:"rate,omitempty"`
+	Compression       bool          `json:"compression"`
+	Connected         int           `json:"connected"`
+	FailedConnections int           `json:"failed_connections"`
+	HandshakeUS       *latencyStats `json:"handshake_us,omitempty"`
+	SendSeconds       float64       `json:"send_seconds"`
+	Messages          struct {
+		Sent     int64 `json:"sent"`
+		Received int64 `json:"received"`
+		Lost     int64 `json:"lost"`
+		Bad      int64 `json:"bad"` // not echoed right
+	} `json:"messages"`
+	Errors     []string `json:"errors"`
+	Throughput struct {
+		MsgsPerS  float64 `json:"msgs_per_s"`
+		BytesPerS float64 `json:"bytes_per_s"`
+	} `json:"throughput"`
+	LatencyUS *latencyStats  `json:"latency_us,omitempty"`
+	Histogram []histogramRow `json:"histogram"`
+}
+
+// latencyStats are the figures of a histogram, in microseconds.
+type latencyStats struct {
+	Min  float64 `json:"min,omitempty"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90,omitempty"`
+	P99  float64 `json:"p99,omitempty"`
+	P999 float64 `json:"p999,omitempty"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean,omitempty"`
+}
+
+type histogramRow struct {
+	LowUS  float64 `json:"low_us"`
+	HighUS float64 `json:"high_us"`
+	Count  int64   `json:"count"`
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func (b *bench) printJSON(r *benchResult) {
+	cfg := b.cfg
+	r.URL, r.Conns, r.Size, r.Inflight, r.Rate, r.Compression = b.url, cfg.conns, cfg.size, cfg.inflight, cfg.rate, cfg.dial.compression
+	r.Type = "binary"
+	if cfg.text {
+		r.Type = "text"
+	}
+	if r.Errors == nil {
+		r.Errors = []string{}
+	}
+	if r.Histogram == nil {
+		r.Histogram = []histogramRow{}
+	}
+	enc := json.NewEncoder(b.e.stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(r)
+}
+
 // report prints the results and returns the exit status.
-func (b *bench) report(conns []*benchConn, failedDials int, sendTime, elapsed time.Duration) int {
+func (b *bench) report(conns []*benchConn, dials *dialStats, sendTime, elapsed time.Duration) int {
 	w := b.e.stdout
 	var all histogram
 	var sent, recv, mismatched, unexpected int64
@@ -391,9 +510,32 @@ func (b *bench) report(conns []*benchConn, failedDials int, sendTime, elapsed ti
 	}
 	lost := sent - recv
 	secs := sendTime.Seconds()
+	status := exitOK
+	if dials.failed > 0 || len(errs) > 0 || lost > 0 || mismatched > 0 || unexpected > 0 {
+		status = exitFail
+	}
+	if b.cfg.json {
+		r := &benchResult{Connected: len(conns), FailedConnections: dials.failed, SendSeconds: secs}
+		r.HandshakeUS = &latencyStats{P50: micros(dials.handshakes.quantile(0.5)), Max: micros(dials.handshakes.max)}
+		r.Messages.Sent, r.Messages.Received, r.Messages.Lost, r.Messages.Bad = sent, recv, lost, mismatched+unexpected
+		for _, err := range errs {
+			r.Errors = append(r.Errors, errText(err))
+		}
+		r.Throughput.MsgsPerS = float64(recv) / secs
+		r.Throughput.BytesPerS = float64(recv) * float64(b.cfg.size) / secs
+		if all.count > 0 {
+			r.LatencyUS = &latencyStats{Min: micros(all.min), P50: micros(all.quantile(0.5)), P90: micros(all.quantile(0.9)),
+				P99: micros(all.quantile(0.99)), P999: micros(all.quantile(0.999)), Max: micros(all.max), Mean: micros(all.mean())}
+		}
+		for _, row := range all.rows() {
+			r.Histogram = append(r.Histogram, histogramRow{micros(row.low), micros(row.high), row.n})
+		}
+		b.printJSON(r)
+		return status
+	}
 	fmt.Fprintf(w, "\nResults (%s sending, %s in all):\n", formatDuration(sendTime), formatDuration(elapsed))
 	fmt.Fprintf(w, "  messages    %s sent, %s received, %s lost, %s not echoed right, %d connection errors\n",
-		groupDigits(sent), groupDigits(recv), groupDigits(lost), groupDigits(mismatched+unexpected), len(errs)+failedDials)
+		groupDigits(sent), groupDigits(recv), groupDigits(lost), groupDigits(mismatched+unexpected), len(errs)+dials.failed)
 	fmt.Fprintf(w, "  throughput  %s msg/s, %s/s each way\n", groupDigits(int64(float64(recv)/secs)), formatRate(float64(recv)*float64(b.cfg.size)/secs))
 	if all.count > 0 {
 		fmt.Fprintf(w, "  latency     min %s  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s\n",
@@ -403,12 +545,9 @@ func (b *bench) report(conns []*benchConn, failedDials int, sendTime, elapsed ti
 		all.print(w)
 	}
 	if len(errs) > 0 {
-		fmt.Fprintf(b.e.stderr, "wsx bench: %d connections ended early; the first: %v\n", len(errs), errs[0])
+		fmt.Fprintf(b.e.stderr, "wsx bench: %s ended early; the first: %s\n", plural(len(errs), "connection"), errText(errs[0]))
 	}
-	if failedDials > 0 || len(errs) > 0 || lost > 0 || mismatched > 0 || unexpected > 0 {
-		return exitFail
-	}
-	return exitOK
+	return status
 }
 
 // groupDigits prints n with thousands separators: 1,234,567.
@@ -438,9 +577,11 @@ func formatRate(bps float64) string {
 }
 
 // histogram counts durations in log-linear buckets: 16 per power of two, so that a quantile
-// is within 1/16 (6%) of the true value, in a fixed 8 KiB whatever the range.
+// is within 1/16 (6%) of the true value, in a fixed 8 KiB whatever the range. It also counts
+// them exactly in the rows of the 1-2-5 series it prints.
 type histogram struct {
 	counts   [64 << subBits]int64
+	perRow   [len(series125)]int64
 	count    int64
 	sum      time.Duration
 	min, max time.Duration
@@ -467,9 +608,31 @@ func bucketLow(i int) uint64 {
 	return uint64(i&(1<<subBits-1)+1<<subBits) << shift
 }
 
+// series125 is the 1-2-5 series of durations, 1ns, 2ns, 5ns, 10ns... up to the largest
+// duration: the edges of the histogram's rows.
+var series125 = func() (s [57]time.Duration) {
+	for i, p := 0, time.Duration(1); i < len(s); i, p = i+3, p*10 {
+		s[i] = p
+		if i+1 < len(s) {
+			s[i+1], s[i+2] = 2*p, 5*p
+		}
+	}
+	return s
+}()
+
+// rowOf returns the row of d: the step of series125 at or below it (the first for 0).
+func rowOf(d time.Duration) int {
+	i, found := slices.BinarySearch(series125[:], d)
+	if !found {
+		i--
+	}
+	return max(i, 0)
+}
+
 func (h *histogram) record(d time.Duration) {
 	d = max(d, 0)
 	h.counts[bucketOf(uint64(d))]++
+	h.perRow[rowOf(d)]++
 	if h.count == 0 || d < h.min {
 		h.min = d
 	}
@@ -484,6 +647,9 @@ func (h *histogram) merge(o *histogram) {
 	}
 	for i, n := range o.counts {
 		h.counts[i] += n
+	}
+	for i, n := range o.perRow {
+		h.perRow[i] += n
 	}
 	if h.count == 0 || o.min < h.min {
 		h.min = o.min
@@ -519,36 +685,33 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return h.max
 }
 
-// print draws the histogram with a row per step of the 1-2-5 series (10µs, 20µs, 50µs,
-// 100µs...) between the smallest and the largest value. A bucket counts in the row of its
-// lower bound, so a row's edges are exact to within a bucket (6%).
-func (h *histogram) print(w io.Writer) {
+// histRow is a row of the printed histogram: the values in [low, high).
+type histRow struct {
+	low, high time.Duration
+	n         int64
+}
+
+// rows returns the rows from the smallest value's to the largest's.
+func (h *histogram) rows() []histRow {
 	if h.count == 0 {
-		return
+		return nil
 	}
-	first, last := -1, 0
-	for i, n := range h.counts {
-		if n > 0 {
-			if first < 0 {
-				first = i
-			}
-			last = i
+	first, last := rowOf(h.min), rowOf(h.max)
+	rows := make([]histRow, 0, last-first+1)
+	for i := first; i <= last; i++ {
+		high := time.Duration(math.MaxInt64)
+		if i+1 < len(series125) {
+			high = series125[i+1]
 		}
+		rows = append(rows, histRow{series125[i], high, h.perRow[i]})
 	}
-	type row struct {
-		low, high time.Duration
-		n         int64
-	}
-	var rows []row
-	low := step125(time.Duration(bucketLow(first)))
-	for i := first; i <= last; {
-		r := row{low: low, high: next125(low)}
-		for ; i <= last && time.Duration(bucketLow(i)) < r.high; i++ {
-			r.n += h.counts[i]
-		}
-		rows = append(rows, r)
-		low = r.high
-	}
+	return rows
+}
+
+// print draws the histogram with a row per step of the 1-2-5 series (10µs, 20µs, 50µs,
+// 100µs...) between the smallest and the largest value.
+func (h *histogram) print(w io.Writer) {
+	rows := h.rows()
 	var most int64
 	for _, r := range rows {
 		most = max(most, r.n)
@@ -563,28 +726,4 @@ func (h *histogram) print(w io.Writer) {
 		fmt.Fprintf(w, "  %7s - %-7s %s%s %5.1f%%\n", formatDuration(r.low), formatDuration(r.high),
 			bar, strings.Repeat(" ", width-n), float64(r.n)*100/float64(h.count))
 	}
-}
-
-// step125 returns the largest value of the 1-2-5 series (1ns, 2ns, 5ns, 10ns...) not above d.
-func step125(d time.Duration) time.Duration {
-	s := time.Duration(1)
-	for next125(s) <= d {
-		s = next125(s)
-	}
-	return s
-}
-
-// next125 returns the step of the 1-2-5 series after s.
-func next125(s time.Duration) time.Duration {
-	p := time.Duration(1)
-	for p*10 <= s {
-		p *= 10
-	}
-	switch s / p {
-	case 1:
-		return 2 * p
-	case 2:
-		return 5 * p
-	}
-	return 10 * p
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -48,23 +49,46 @@ func TestHistogramQuantiles(t *testing.T) {
 	}
 	var out strings.Builder
 	a.print(&out)
-	// 1µs falls in the bucket [992ns, 1.024µs), counted from 992ns: in the row 500ns-1µs.
-	if !strings.Contains(out.String(), "  500ns - 1µs     ▏") || !strings.Contains(out.String(), "    1µs - 2µs     ▏") ||
-		!strings.Contains(out.String(), "  500µs - 1ms     ████████████████████████████████████████  49.") {
-		t.Errorf("histogram:\n%s", out.String())
+	// A row holds exactly the values from its low edge up to, not including, its high one:
+	// 1µs alone in 1µs-2µs, 500µs to 999µs in 500µs-1ms, 1ms alone in 1ms-2ms.
+	want := map[string]string{"1µs-2µs": "▏ 0.1%", "500µs-1ms": strings.Repeat("█", 40) + " 50.0%", "1ms-2ms": "▏ 0.1%"}
+	for line := range strings.Lines(out.String()) {
+		f := strings.Fields(line)
+		if w, ok := want[f[0]+f[1]+f[2]]; ok {
+			if got := strings.Join(f[3:], " "); got != w {
+				t.Errorf("row %s: %q, want %q", f[0]+f[1]+f[2], got, w)
+			}
+			delete(want, f[0]+f[1]+f[2])
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("histogram lacks the rows %v:\n%s", want, out.String())
 	}
 }
 
-func TestSeries125(t *testing.T) {
-	var got []time.Duration
-	for s := time.Duration(1); s <= 1000; s = next125(s) {
-		got = append(got, s)
+// A sample lands in the row whose edges hold it, even when its bucket straddles an edge:
+// 20.64ms is in 20ms-50ms, not 10ms-20ms.
+func TestHistogramRowEdges(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		20640 * time.Microsecond: "20ms - 50ms",
+		19999 * time.Microsecond: "10ms - 20ms",
+		20 * time.Millisecond:    "20ms - 50ms",
+		0:                        "1ns - 2ns",
+		999:                      "500ns - 1µs",
+	} {
+		var h histogram
+		h.record(d)
+		var out strings.Builder
+		h.print(&out)
+		if f := strings.Fields(out.String()); len(f) < 3 || strings.Join(f[:3], " ") != want || strings.Count(out.String(), "\n") != 1 {
+			t.Errorf("%v:\n%s\nwant the row %q", d, out.String(), want)
+		}
 	}
-	if want := []time.Duration{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}; len(got) != len(want) {
-		t.Fatalf("got %v", got)
+	if got := [10]time.Duration(series125[:10]); got != [10]time.Duration{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000} {
+		t.Fatalf("series125 starts %v", got)
 	}
-	if step125(730) != 500 || step125(1000) != 1000 || step125(1) != 1 {
-		t.Fatalf("step125: %v %v %v", step125(730), step125(1000), step125(1))
+	if last := series125[len(series125)-1]; last != 5e18 { // the last step below math.MaxInt64
+		t.Fatalf("series125 ends at %v", last)
 	}
 }
 
@@ -82,16 +106,48 @@ func TestBenchAgainstServe(t *testing.T) {
 	}
 }
 
-// --rate: messages leave on a schedule, and --progress prints a line a second.
+// --rate: messages leave on a schedule, R a second for D seconds are R x D messages, and
+// --progress prints a line a second.
 func TestBenchRate(t *testing.T) {
 	s := startServe(t)
 	r := runWSX(t, context.Background(), nil, "bench", "-c", "2", "--rate", "200", "-n", "120", "--text", "--progress", s.url)
 	if r.code != exitOK || !strings.Contains(r.stdout, "200 msg/s in total, at most 1024 in flight each") || !strings.Contains(r.stdout, "240 sent, 240 received, 0 lost") {
 		t.Fatalf("exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "s  sent ") || !strings.Contains(r.stderr, " msg/s  mean latency ") {
+	if !strings.Contains(r.stderr, " msg/s  mean ") || !strings.Contains(r.stderr, "  sent ") || !strings.Contains(r.stderr, "  errors 0") {
 		t.Errorf("no progress line: %q", r.stderr)
 	}
+	for _, n := range []string{"1", "3"} {
+		r = runWSX(t, context.Background(), nil, "bench", "-c", n, "--rate", "600", "-d", "500ms", s.url)
+		if r.code != exitOK || !strings.Contains(r.stdout, " 300 sent, 300 received, 0 lost") {
+			t.Fatalf("--rate 600 -d 500ms -c %s: exit %d:\n%s\n%s", n, r.code, r.stdout, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stdout, ": 3 connections, ") {
+		t.Errorf("header: %s", r.stdout)
+	}
+}
+
+// --json prints the results as one object; --subprotocol and --compression reach the server.
+func TestBenchJSON(t *testing.T) {
+	s := startServe(t, "-s", "bench.v1")
+	r := runWSX(t, context.Background(), nil, "bench", "-c", "1", "-n", "20", "--size", "1KiB", "--text", "--compression",
+		"--subprotocol", "bench.v1", "--json", s.url)
+	var res benchResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != exitOK {
+		t.Fatalf("exit %d, %v:\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	var inHist int64
+	for _, row := range res.Histogram {
+		inHist += row.Count
+	}
+	if res.Conns != 1 || res.Connected != 1 || res.Size != 1024 || res.Type != "text" || !res.Compression ||
+		res.Messages.Sent != 20 || res.Messages.Received != 20 || res.Messages.Lost != 0 || len(res.Errors) != 0 ||
+		res.LatencyUS == nil || res.LatencyUS.P50 <= 0 || res.LatencyUS.Max < res.LatencyUS.P50 || inHist != 20 ||
+		res.Throughput.MsgsPerS <= 0 || res.HandshakeUS == nil || res.HandshakeUS.P50 <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+	waitForLog(t, s, `"subprotocol":"bench.v1","extensions":"permessage-deflate`)
 }
 
 // A server that does not echo is caught, and so is one that cannot be reached.
@@ -118,7 +174,12 @@ func TestBenchFailures(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	r = runWSX(t, context.Background(), nil, "bench", "-c", "2", "ws://"+addr+"/")
-	if r.code != exitFail || !strings.Contains(r.stdout, "connected 0/2") || !strings.Contains(r.stderr, "2 connections failed; the first: ") {
+	if r.code != exitFail || !strings.Contains(r.stdout, "connected 0/2") || strings.Contains(r.stdout, "handshake") ||
+		!strings.Contains(r.stderr, "2 connections failed; the first: ") || strings.Contains(r.stderr, "wsx: ") {
+		t.Fatalf("exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runWSX(t, context.Background(), nil, "bench", "-c", "1", "ws://"+addr+"/")
+	if r.code != exitFail || !strings.Contains(r.stdout, ": 1 connection, ") || !strings.Contains(r.stderr, "1 connection failed") {
 		t.Fatalf("exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 

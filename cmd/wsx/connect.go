@@ -1,10 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +13,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wsx-go/wsx"
@@ -23,10 +23,22 @@ import (
 
 const connectUsage = `Usage: wsx connect [flags] URL
 
-Opens a WebSocket connection to URL (ws:// or wss://) and sends each line of stdin as a
-message; each message that arrives is written to stdout followed by a newline. At the end of
-stdin the connection is closed with --close-code and the messages still arriving are printed;
-SIGINT (Ctrl-C) closes it with 1001 (going away).
+Opens a WebSocket connection to URL (ws:// or wss://), sends each line of stdin as a text
+message (a line that is not valid UTF-8 goes as a binary message, with a warning: RFC 6455
+§8.1 allows only UTF-8 in text), and writes every message that arrives to stdout.
+
+When stdin ends, wsx connect keeps reading until the server closes the connection: a server
+may answer later, or keep sending (a subscription). --wait D closes it D after the end of
+stdin instead (--wait 0: at once); --count N (or -1) closes it after N messages have arrived.
+SIGINT (Ctrl-C) closes it with 1001 (going away). --send and --send-file send messages
+given on the command line, or a file as one message, instead of reading stdin.
+
+Output (-o): "lines", the default, writes a text message as it is and a binary message in
+base64 (--hex: in hex), each followed by a newline; a text message that holds newlines spans
+several lines, so use "json" when messages may contain them. "json" writes one object per
+line: {"time": ..., "type": "text" or "binary", "length": bytes, "data": the text, or the
+base64 of the bytes}, with "open", "close" and "pong" events of the same shape. "raw" writes
+the bytes of each message and nothing else. -t prefixes each line with the time.
 
 On a terminal the session is interactive: received messages are shown as "< message" with
 control characters escaped (\x1b, \u202e...), and typed lines starting with "/" are commands:
@@ -34,18 +46,36 @@ control characters escaped (\x1b, \u202e...), and typed lines starting with "/" 
   /close [code [reason]]  close the connection (default 1000)
   /binary TEXT            send TEXT as a binary message
   //TEXT                  send "/TEXT"
-Otherwise stdin and stdout are a clean pipe.
+Ctrl-D closes the connection.
 
-Exit status: 0 closed normally (1000, or our own close was answered); 1 could not connect;
-2 usage error; 3 the server closed with another status; 4 the connection failed or was
-dropped without a closing handshake.
+Credentials: ws://user:pass@host/ or --auth user:pass send HTTP Basic authentication,
+--token T sends "Authorization: Bearer T". -H 'Host: name' sends another Host than the URL's
+(the connection still goes to the URL's address, and TLS verifies the URL's host).
+Every handshake carries "User-Agent: wsx/VERSION" unless -H sets one.
+
+--reconnect opens the connection again when the server closes it or it drops, after 0.5s,
+then twice as long each time up to 30s (back to 0.5s after a connection that lasted 30s).
+
+Exit status:
+  0  the connection closed normally: the server closed with 1000, or it answered our Close
+     (at the end of input, after --wait or --count, on /close or Ctrl-C)
+  1  could not connect: no answer, refused handshake, TLS failure
+  2  usage error
+  3  the server closed with another status than 1000 (the status is shown on stderr)
+  4  the connection failed or was dropped without a closing handshake
+  5  --count: the connection ended before that many messages arrived
 
 Examples:
   wsx connect ws://127.0.0.1:8080/echo
   echo '{"op":"subscribe"}' | wsx connect wss://stream.example.com/v1 | jq .
+  wsx connect -1 --send hello ws://127.0.0.1:8080/         # one message, one reply, exit
+  wsx connect --count 3 --wait 5s --send-file req.json wss://api.example.com/ws
+  wsx connect -o json -t ws://127.0.0.1:8080/ < lines.txt  # typed, timed output
   wsx connect -H 'Authorization: Bearer T0K3N' -s graphql-transport-ws wss://api.example.com/graphql
+  wsx connect --token T0K3N --cacert ca.pem --cert me.pem --key me-key.pem wss://internal:8443/
   wsx connect --insecure --ping 5s wss://127.0.0.1:8443/
-  wsx connect --compression -v ws://127.0.0.1:8080/   # offer permessage-deflate, show the answer
+  wsx connect --reconnect -o json wss://stream.example.com/v1 >> events.jsonl
+  wsx connect --compression -v ws://127.0.0.1:8080/       # offer permessage-deflate, show the answer
   wsx connect --proxy socks5://127.0.0.1:1080 ws://internal.example:8080/
 `
 
@@ -53,96 +83,159 @@ Examples:
 const (
 	exitClosedWithStatus = 3 // the peer closed with a status other than 1000
 	exitDropped          = 4 // no closing handshake: the connection failed or was dropped
+	exitTooFew           = 5 // the connection ended before --count messages arrived
 )
 
-// connectConfig is what the flags of wsx connect select.
+// waitFlag is --wait: a duration, or unset (the default: after the input ends, read until
+// the server closes).
+type waitFlag struct {
+	d   time.Duration
+	set bool
+}
+
+func (w *waitFlag) String() string {
+	if !w.set {
+		return ""
+	}
+	return w.d.String()
+}
+
+func (w *waitFlag) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want a duration such as 0, 500ms or 5s, got %q", v)
+	}
+	w.d, w.set = d, true
+	return nil
+}
+
+// connectConfig is what the flags of wsx connect select. wsx bench shares its dialling part.
 type connectConfig struct {
-	binary      bool
+	showPings   bool // --show-pings
 	headers     headerFlag
 	protocols   listFlag
 	origin      string
 	proxy       string
 	insecure    bool
-	ping        time.Duration
-	closeCode   int
-	closeReason string
+	auth        string // user:password for Basic authentication
+	token       string // a bearer token
+	certFile    string // client certificate
+	keyFile     string
+	caFile      string
 	timeout     time.Duration
 	readLimit   int64
 	compression bool
+
+	binary      bool
+	send        stringsFlag
+	sendFile    string
+	ping        time.Duration
+	closeCode   int
+	closeReason string
+	output      string
+	hex         bool
+	timestamps  bool
+	count       int
+	one         bool
+	wait        waitFlag
+	reconnect   bool
 	verbose     bool
 	http2       bool // transports.go
 	http3       bool
 }
 
-func runConnect(ctx context.Context, e *env, args []string) int {
-	f := newFlags("connect", connectUsage)
-	var cfg connectConfig
-	cfg.readLimit = 64 << 20
-	f.BoolVar(&cfg.binary, "binary", false, "send lines as binary messages instead of text")
+// addDialFlags defines the flags that say how to reach a server, shared by connect, bench,
+// proxy and bridge, and, for a client (connect, bench), --origin, --compression and -s;
+// proxy and bridge, which are also servers, have --origin and --compression for the side
+// they accept, and --upstream-origin.
+func (cfg *connectConfig) addDialFlags(f *flags, client bool) {
 	f.Var(&cfg.headers, "H", "add a request header `'Name: value'` to the handshake (repeatable)")
-	f.Var(&cfg.protocols, "subprotocol", "offer subprotocol `name`s, most preferred first (repeat or comma-separate)")
-	f.Var(&cfg.protocols, "s", "short for --subprotocol")
-	f.StringVar(&cfg.origin, "origin", "", "send Origin `origin`, such as https://example.com, as a browser would")
+	if client {
+		f.Var(&cfg.protocols, "subprotocol", "offer subprotocol `name`s, most preferred first (repeat or comma-separate)")
+		f.Var(&cfg.protocols, "s", "short for --subprotocol")
+		f.StringVar(&cfg.origin, "origin", "", "send Origin `origin`, such as https://example.com, as a browser would")
+		f.BoolVar(&cfg.compression, "compression", false, "offer permessage-deflate (RFC 7692): messages both ways are compressed if the\nserver accepts")
+		f.BoolVar(&cfg.http2, "http2", false, "open each WebSocket as a stream of an HTTP/2 connection, shared by as many as\nthe server allows (RFC 8441)")
+		f.BoolVar(&cfg.http3, "http3", false, "open each WebSocket as a stream of a shared HTTP/3 connection (RFC 9220, wss://\nonly)")
+	} else {
+		f.StringVar(&cfg.origin, "upstream-origin", "", "send Origin `origin` to the server")
+	}
 	f.StringVar(&cfg.proxy, "proxy", "", "connect through the proxy at `URL` (http, https, socks5, socks5h), or \"direct\";\nthe default comes from HTTPS_PROXY, HTTP_PROXY and NO_PROXY")
 	f.BoolVar(&cfg.insecure, "insecure", false, "do not verify the server's TLS certificate")
 	f.BoolVar(&cfg.insecure, "k", false, "short for --insecure")
-	f.DurationVar(&cfg.ping, "ping", 0, "send a ping every `interval` and print its round-trip time on stderr")
-	f.IntVar(&cfg.closeCode, "close-code", int(wsx.StatusNormalClosure), "status `code` to close with at the end of stdin (1000-1003, 1007-1014, 3000-4999)")
-	f.StringVar(&cfg.closeReason, "close-reason", "", "`reason` to close with at the end of stdin")
+	f.StringVar(&cfg.auth, "auth", "", "send HTTP Basic authentication with `user:password`")
+	f.StringVar(&cfg.token, "token", "", "send \"Authorization: Bearer `token`\"")
+	f.StringVar(&cfg.certFile, "cert", "", "present the PEM client certificate in `file` (with --key)")
+	f.StringVar(&cfg.keyFile, "key", "", "PEM private key `file` for --cert")
+	f.StringVar(&cfg.caFile, "cacert", "", "verify the server against the PEM certificates in `file` instead of the\nsystem's roots")
+}
+
+func runConnect(ctx context.Context, e *env, args []string) int {
+	f := newFlags("connect", connectUsage)
+	cfg := connectConfig{readLimit: wsx.DefaultReadLimit}
+	cfg.addDialFlags(f, true)
+	f.BoolVar(&cfg.binary, "binary", false, "send lines as binary messages instead of text")
+	f.Var(&cfg.send, "send", "send `message` as a text message instead of reading stdin (repeatable, in order)")
+	f.StringVar(&cfg.sendFile, "send-file", "", "send the contents of `file` as one message (text if it is UTF-8, else binary;\n- is stdin) instead of reading lines")
+	f.DurationVar(&cfg.ping, "ping", 0, "send a ping every `interval` and show its round-trip time")
+	f.BoolVar(&cfg.showPings, "show-pings", false, "show the pings the server sends (wsx answers them with pongs either way)")
+	f.IntVar(&cfg.closeCode, "close-code", int(wsx.StatusNormalClosure), "status `code` to close with at the end of the input (1000-1003, 1007-1014,\n3000-4999)")
+	f.StringVar(&cfg.closeReason, "close-reason", "", "`reason` to close with at the end of the input")
 	f.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "give up on the opening handshake after `duration`")
 	f.Var((*sizeFlag)(&cfg.readLimit), "read-limit", "largest message `size` accepted (0: no limit)")
-	f.BoolVar(&cfg.compression, "compression", false, "offer permessage-deflate (RFC 7692): messages both ways are compressed if the\nserver accepts (-v shows whether it did)")
-	f.BoolVar(&cfg.http2, "http2", false, "open the WebSocket as a stream of an HTTP/2 connection (RFC 8441)")
-	f.BoolVar(&cfg.http3, "http3", false, "open the WebSocket as a stream of an HTTP/3 connection (RFC 9220, wss:// only)")
+	f.StringVar(&cfg.output, "output", "", "output `format`: lines, json or raw (default lines; on a terminal, the\ninteractive display)")
+	f.StringVar(&cfg.output, "o", "", "short for --output")
+	f.BoolVar(&cfg.hex, "hex", false, "show binary messages in hex instead of base64 (lines) or escaped (terminal)")
+	f.BoolVar(&cfg.timestamps, "timestamps", false, "prefix each line of output with the time it arrived")
+	f.BoolVar(&cfg.timestamps, "t", false, "short for --timestamps")
+	f.IntVar(&cfg.count, "count", 0, "close after `n` messages have arrived (exit status 5 if fewer did)")
+	f.BoolVar(&cfg.one, "1", false, "the same as --count 1")
+	f.Var(&cfg.wait, "wait", "after the input ends, close the connection after `duration` (0: at once)\ninstead of waiting for the server to close it")
+	f.BoolVar(&cfg.reconnect, "reconnect", false, "open the connection again, with backoff, when the server closes it or it drops")
 	f.BoolVar(&cfg.verbose, "verbose", false, "print the handshake response and connection events on stderr")
 	f.BoolVar(&cfg.verbose, "v", false, "short for --verbose")
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status
 	}
-	if len(pos) != 1 {
+	if cfg.one {
+		if cfg.count != 0 && cfg.count != 1 {
+			return f.usageError(e, "-1 and --count %d disagree", cfg.count)
+		}
+		cfg.count = 1
+	}
+	switch {
+	case len(pos) != 1:
 		return f.usageError(e, "want exactly one URL, got %d arguments", len(pos))
-	}
-	rawURL := pos[0]
-	if err := checkWebSocketURL(rawURL); err != nil {
-		return f.usageError(e, "%v", err)
-	}
-	if !sendableCode(cfg.closeCode) {
+	case !sendableCode(cfg.closeCode):
 		return f.usageError(e, "--close-code %d may not be sent (RFC 6455 §7.4); use 1000-1003, 1007-1014 or 3000-4999", cfg.closeCode)
-	}
-	if len(cfg.closeReason) > 123 {
+	case len(cfg.closeReason) > 123:
 		return f.usageError(e, "--close-reason is longer than 123 bytes (RFC 6455 §5.5)")
+	case cfg.count < 0:
+		return f.usageError(e, "--count cannot be negative")
+	case cfg.ping < 0:
+		return f.usageError(e, "--ping cannot be negative")
 	}
-	opts, err := cfg.dialOptions()
+	switch cfg.output {
+	case "", "lines", "json", "raw":
+	default:
+		return f.usageError(e, "--output must be lines, json or raw, not %q", cfg.output)
+	}
+	t, err := cfg.target(pos[0])
 	if err != nil {
 		return f.usageError(e, "%v", err)
 	}
-
-	dialCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
-	c, resp, err := wsx.Dial(dialCtx, rawURL, opts)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "wsx connect: %v\n", err)
-		if resp != nil {
-			printRefusal(e, resp)
-		}
-		fmt.Fprintf(e.stderr, "wsx connect: for a step-by-step check of the handshake, run: wsx doctor %s\n", rawURL)
-		return exitFail
-	}
-	s := &session{c: c, e: e, cfg: &cfg, out: bufio.NewWriter(e.stdout)}
-	if cfg.verbose || e.interactive {
-		s.status("connected to %s%s", rawURL, describeConn(c))
-	}
-	if cfg.verbose {
-		printResponse(e, resp)
-		if cfg.compression && c.Extensions() == "" {
-			s.status("the server declined permessage-deflate: messages go uncompressed")
+	cl := &client{cfg: &cfg, e: e, target: t, out: newPrinter(e, &cfg)}
+	if cfg.showPings {
+		t.opts.OnPing = func(p []byte) {
+			if cl.out.format == formatJSON {
+				cl.out.event("ping", "", "length", len(p))
+			} else {
+				cl.out.warn("ping from the server (%d bytes)", len(p)) // asked for: shown without -v
+			}
 		}
 	}
-	if e.interactive {
-		s.status("type a line to send it; /ping, /close [code [reason]], /binary TEXT; Ctrl-D to close")
-	}
-	return s.run(ctx)
+	return cl.run(ctx)
 }
 
 // checkWebSocketURL returns an error in one line when s is not a ws://, wss://, http:// or
@@ -168,28 +261,132 @@ func sendableCode(code int) bool {
 	return code >= 1000 && code <= 1003 || code >= 1007 && code <= 1014 || code >= 3000 && code <= 4999
 }
 
+// target is a server to dial: the URL given to wsx.Dial and the options that go with it.
+type target struct {
+	url     string // without userinfo: Dial refuses it (§3), so it became an Authorization header
+	display string // the URL as the user gave it, password hidden, for messages
+	opts    *wsx.DialOptions
+}
+
+// target checks rawURL and the dialling flags and returns what to dial. Its errors are usage
+// errors.
+func (cfg *connectConfig) target(rawURL string) (*target, error) {
+	if err := checkWebSocketURL(rawURL); err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(rawURL)
+	t := &target{display: u.Redacted()}
+	opts, err := cfg.dialOptions()
+	if err != nil {
+		return nil, err
+	}
+	if u.User != nil {
+		if opts.Header.Get("Authorization") != "" {
+			return nil, fmt.Errorf("the URL's user:password and --auth, --token or -H Authorization are two sets of credentials: give one")
+		}
+		pass, _ := u.User.Password()
+		opts.Header.Set("Authorization", basicAuth(u.User.Username(), pass))
+		u.User = nil
+	}
+	if host := opts.Header.Get("Host"); host != "" {
+		// Dial sends the URL's host as Host (§4.1 item 4), so the URL names the host to send
+		// and NetDialContext goes to the address the user gave instead. TLS keeps verifying
+		// the URL's host, as curl does with -H Host.
+		opts.Header.Del("Host")
+		addr := dialAddr(u)
+		if opts.TLSConfig == nil {
+			opts.TLSConfig = &tls.Config{}
+		}
+		if opts.TLSConfig.ServerName == "" {
+			opts.TLSConfig.ServerName = u.Hostname()
+		}
+		u.Host = host
+		rewritten := dialAddr(u)
+		var d net.Dialer
+		opts.NetDialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+			if a == rewritten {
+				a = addr
+			}
+			return d.DialContext(ctx, network, a)
+		}
+	}
+	t.url = u.String()
+	t.opts = opts
+	return t, nil
+}
+
+// dialAddr returns the host:port that a ws:// or wss:// URL connects to.
+func dialAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "wss" || u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+func basicAuth(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// handshakeFields are the request header fields the opening handshake sets itself (§4.1):
+// -H cannot set them.
+var handshakeFields = []string{"Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version",
+	"Sec-Websocket-Extensions", "Sec-Websocket-Protocol", "Content-Length", "Transfer-Encoding"}
+
+// dialOptions turns the dialling flags into wsx.DialOptions; its errors are usage errors.
 func (cfg *connectConfig) dialOptions() (*wsx.DialOptions, error) {
 	opts := &wsx.DialOptions{
 		Origin:       cfg.origin,
 		Subprotocols: cfg.protocols,
+		Header:       make(http.Header),
 		ConnOptions:  wsx.ConnOptions{ReadLimit: cfg.readLimit},
-		Transport:    cfg.streamTransport(),
 	}
 	if cfg.readLimit == 0 {
 		opts.ReadLimit = -1 // no limit
 	}
-	if len(cfg.headers) > 0 {
-		opts.Header = make(http.Header)
-		for _, h := range cfg.headers {
-			opts.Header.Add(h[0], h[1])
+	for _, h := range cfg.headers {
+		name := http.CanonicalHeaderKey(h[0])
+		switch {
+		case slices.Contains(handshakeFields, name):
+			return nil, fmt.Errorf("-H %s: the handshake sets this field itself (use -s for subprotocols, --compression for permessage-deflate)", h[0])
+		case name == "Origin":
+			if cfg.origin != "" {
+				return nil, errors.New("-H Origin and --origin: give one")
+			}
+			opts.Origin = h[1]
+			continue
 		}
+		opts.Header.Add(name, h[1])
+	}
+	if opts.Header.Get("User-Agent") == "" {
+		opts.Header.Set("User-Agent", userAgent())
+	}
+	switch {
+	case cfg.auth != "" && cfg.token != "":
+		return nil, errors.New("--auth and --token are two sets of credentials: give one")
+	case (cfg.auth != "" || cfg.token != "") && opts.Header.Get("Authorization") != "":
+		return nil, errors.New("-H Authorization and --auth or --token are two sets of credentials: give one")
+	case cfg.auth != "":
+		user, pass, ok := strings.Cut(cfg.auth, ":")
+		if !ok {
+			return nil, fmt.Errorf("--auth wants user:password")
+		}
+		opts.Header.Set("Authorization", basicAuth(user, pass))
+	case cfg.token != "":
+		opts.Header.Set("Authorization", "Bearer "+cfg.token)
 	}
 	if cfg.compression {
 		opts.Compression = &wsx.CompressionOptions{}
 	}
-	if cfg.insecure {
-		opts.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	tc, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
 	}
+	opts.TLSConfig = tc
+	opts.Transport = cfg.streamTransport(tc) // --http2, --http3: transports.go
 	switch cfg.proxy {
 	case "":
 	case "direct":
@@ -202,6 +399,56 @@ func (cfg *connectConfig) dialOptions() (*wsx.DialOptions, error) {
 		opts.Proxy = http.ProxyURL(u)
 	}
 	return opts, nil
+}
+
+// tlsConfig returns the TLS settings of --insecure, --cacert, --cert and --key, or nil for
+// the defaults.
+func (cfg *connectConfig) tlsConfig() (*tls.Config, error) {
+	if !cfg.insecure && cfg.caFile == "" && cfg.certFile == "" && cfg.keyFile == "" {
+		return nil, nil
+	}
+	tc := &tls.Config{InsecureSkipVerify: cfg.insecure}
+	if cfg.caFile != "" {
+		pem, err := os.ReadFile(cfg.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cacert: %v", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cacert %s: no PEM certificate in it", cfg.caFile)
+		}
+	}
+	if (cfg.certFile == "") != (cfg.keyFile == "") {
+		return nil, errors.New("--cert and --key go together")
+	}
+	if cfg.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.certFile, cfg.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %v", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// dial opens a connection to t. On failure it explains on stderr, prefixed by who, what
+// happened, with the whole URL: the library's error names only scheme://host.
+func (t *target) dial(ctx context.Context, timeout time.Duration, stderr io.Writer, who string) (*wsx.Conn, *http.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, resp, err := wsx.Dial(ctx, t.url, t.opts)
+	if err == nil {
+		return c, resp, nil
+	}
+	cause := err
+	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "wsx: dial") {
+		cause = inner // "wsx: dial ws://host: CAUSE"
+	}
+	fmt.Fprintf(stderr, "%s: %s: %s\n", who, t.display, errText(cause))
+	if resp != nil {
+		printRefusal(stderr, who, resp)
+	}
+	return nil, resp, err
 }
 
 // describeConn returns what the handshake agreed, for the "connected" line.
@@ -220,251 +467,26 @@ func describeConn(c *wsx.Conn) string {
 }
 
 // printRefusal shows the response of a failed handshake: its status and, escaped, the start
-// of its body, where servers explain themselves.
-func printRefusal(e *env, resp *http.Response) {
-	fmt.Fprintf(e.stderr, "wsx connect: the server answered %s %s\n", resp.Proto, resp.Status)
+// of its body, where servers explain themselves. The body stays readable.
+func printRefusal(w io.Writer, who string, resp *http.Response) {
+	fmt.Fprintf(w, "%s: the server answered %s %s\n", who, resp.Proto, resp.Status)
 	if resp.Body == nil {
 		return
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if s := strings.TrimSpace(escapeControl(body)); s != "" {
-		fmt.Fprintf(e.stderr, "wsx connect: body: %s\n", s)
+	body, _ := io.ReadAll(resp.Body) // at most 4 KiB: Dial keeps no more
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if s := strings.TrimSpace(escapeControl(body[:min(len(body), 512)])); s != "" {
+		fmt.Fprintf(w, "%s: body: %s\n", who, s)
 	}
 }
 
-// printResponse prints the handshake response header on stderr, sorted by name: net/http
-// keeps no order.
-func printResponse(e *env, resp *http.Response) {
-	fmt.Fprintf(e.stderr, "< %s %s\n", resp.Proto, resp.Status)
+// printResponse prints the handshake response header on w, sorted by name: net/http keeps
+// no order.
+func printResponse(w io.Writer, resp *http.Response) {
+	fmt.Fprintf(w, "< %s %s\n", resp.Proto, resp.Status)
 	for _, name := range slices.Sorted(maps.Keys(resp.Header)) {
 		for _, v := range resp.Header[name] {
-			fmt.Fprintf(e.stderr, "< %s: %s\n", name, escapeControl([]byte(v)))
+			fmt.Fprintf(w, "< %s: %s\n", name, escapeControl([]byte(v)))
 		}
 	}
-}
-
-// session is an open connection of wsx connect.
-type session struct {
-	c   *wsx.Conn
-	e   *env
-	cfg *connectConfig
-
-	mu  sync.Mutex // serialises output
-	out *bufio.Writer
-}
-
-// status prints a line about the connection on stderr.
-func (s *session) status(format string, args ...any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fmt.Fprintf(s.e.stderr, "wsx: "+format+"\n", args...)
-}
-
-// run sends stdin and prints what arrives until the connection ends, and returns the exit
-// status.
-func (s *session) run(ctx context.Context) int {
-	// The read loop hands messages to a printer so that it is back in Read at once: Close
-	// discards what arrives while nobody is reading, and the messages that were in flight
-	// when stdin ended must still be printed.
-	msgs := make(chan incoming, 1024)
-	received := make(chan error, 1) // after every message is printed
-	var readErr error
-	go func() {
-		readErr = s.readLoop(msgs)
-		close(msgs)
-	}()
-	go func() {
-		for m := range msgs {
-			s.print(m.typ, m.msg)
-		}
-		received <- readErr
-	}()
-
-	done := make(chan struct{})
-	defer close(done)
-	lines := make(chan []byte)
-	go func() {
-		defer close(lines)
-		br := bufio.NewReaderSize(s.e.stdin, 64<<10)
-		for {
-			line, err := br.ReadBytes('\n')
-			if len(line) > 0 {
-				line = trimEOL(line)
-				select {
-				case lines <- line:
-				case <-done:
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-
-	var tick <-chan time.Time
-	if s.cfg.ping > 0 {
-		t := time.NewTicker(s.cfg.ping)
-		defer t.Stop()
-		tick = t.C
-	}
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				s.drain(ctx)
-				return s.close(s.cfg.closeCode, s.cfg.closeReason, received)
-			}
-			if code, reason, closing := s.handle(ctx, line); closing {
-				s.drain(ctx)
-				return s.close(code, reason, received)
-			}
-		case err := <-received:
-			return s.ended(err)
-		case <-tick:
-			go s.ping(ctx, s.cfg.ping)
-		case <-ctx.Done(): // SIGINT or SIGTERM: the user is leaving
-			return s.close(int(wsx.StatusGoingAway), "", received)
-		}
-	}
-}
-
-func trimEOL(line []byte) []byte {
-	line = bytes.TrimSuffix(line, []byte("\n"))
-	return bytes.TrimSuffix(line, []byte("\r"))
-}
-
-// handle sends a line of stdin, or runs it as a command in an interactive session. It
-// returns closing with the code and reason when the line asks to close.
-func (s *session) handle(ctx context.Context, line []byte) (code int, reason string, closing bool) {
-	typ := wsx.MessageText
-	if s.cfg.binary {
-		typ = wsx.MessageBinary
-	}
-	if s.e.interactive && len(line) > 0 && line[0] == '/' {
-		cmd, arg, _ := strings.Cut(string(line[1:]), " ")
-		switch {
-		case strings.HasPrefix(cmd, "/"):
-			line = line[1:]
-		case cmd == "ping":
-			go s.ping(ctx, 10*time.Second)
-			return 0, "", false
-		case cmd == "close" || cmd == "quit":
-			code, reason = int(wsx.StatusNormalClosure), ""
-			if arg != "" {
-				codeArg, rest, _ := strings.Cut(arg, " ")
-				n, err := strconv.Atoi(codeArg)
-				if err != nil || !sendableCode(n) {
-					s.status("/close: %q is not a status code that may be sent (1000-1003, 1007-1014, 3000-4999)", codeArg)
-					return 0, "", false
-				}
-				code, reason = n, rest
-			}
-			return code, reason, true
-		case cmd == "binary":
-			typ, line = wsx.MessageBinary, []byte(arg)
-		default:
-			s.status("unknown command /%s; /ping, /close [code [reason]], /binary TEXT, //TEXT sends /TEXT", cmd)
-			return 0, "", false
-		}
-	}
-	if err := s.c.Write(ctx, typ, line); err != nil {
-		s.status("send: %v", err)
-	}
-	return 0, "", false
-}
-
-type incoming struct {
-	typ wsx.MessageType
-	msg []byte
-}
-
-// readLoop passes on the messages that arrive until the connection ends, and returns why.
-func (s *session) readLoop(msgs chan<- incoming) error {
-	for {
-		typ, msg, err := s.c.Read(context.Background())
-		if err != nil {
-			return err
-		}
-		msgs <- incoming{typ, msg}
-	}
-}
-
-// print writes a received message: raw in a pipe, escaped and marked in a terminal.
-func (s *session) print(typ wsx.MessageType, msg []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.e.interactive {
-		prefix := "< "
-		if typ == wsx.MessageBinary {
-			prefix = fmt.Sprintf("< [binary, %d bytes] ", len(msg))
-		}
-		s.out.WriteString(prefix + escapeControl(msg) + "\n")
-	} else {
-		s.out.Write(msg)
-		s.out.WriteByte('\n')
-	}
-	s.out.Flush()
-}
-
-// ping measures a round trip and reports it on stderr.
-func (s *session) ping(ctx context.Context, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := time.Now()
-	if err := s.c.Ping(ctx); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			s.status("ping: no pong within %v", timeout)
-		}
-		return
-	}
-	s.status("pong in %s", formatDuration(time.Since(start)))
-}
-
-// drain waits, before a close asked for by the user, for the answers to what was sent. A ping is the barrier:
-// a server answers it after the messages it received before it, and its pong reaches the
-// read loop after the replies the server sent before it. Close, which discards data messages
-// that arrive while the read loop is between two reads, comes after that.
-func (s *session) drain(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	s.c.Ping(ctx)
-}
-
-// close performs the closing handshake (§7.1.2) and waits for the read loop to print what
-// arrived before the server's Close.
-func (s *session) close(code int, reason string, received <-chan error) int {
-	err := s.c.Close(wsx.StatusCode(code), reason)
-	readErr := <-received
-	if err != nil {
-		if !errors.Is(err, net.ErrClosed) { // not just the server closing first
-			s.status("closing: %v", err)
-		}
-		return s.ended(readErr)
-	}
-	if s.cfg.verbose || s.e.interactive {
-		s.status("closed with %v", wsx.StatusCode(code))
-	}
-	return exitOK
-}
-
-// ended reports how the server ended the connection and returns the exit status for it.
-func (s *session) ended(err error) int {
-	var ce *wsx.CloseError
-	switch {
-	case errors.As(err, &ce) && ce.Code == wsx.StatusNormalClosure:
-		if s.cfg.verbose || s.e.interactive {
-			s.status("the server closed the connection (%v)", ce.Code)
-		}
-		return exitOK
-	case ce != nil && ce.Code != wsx.StatusAbnormalClosure:
-		if ce.Reason != "" {
-			s.status("the server closed the connection with status %v: %s", ce.Code, escapeControl([]byte(ce.Reason)))
-		} else {
-			s.status("the server closed the connection with status %v", ce.Code)
-		}
-		return exitClosedWithStatus
-	}
-	s.status("connection failed: %v", err)
-	return exitDropped
 }

@@ -3,15 +3,19 @@
 //
 // Usage:
 //
-//	wsx serve [addr]      echo server (the playground page is at /)
-//	wsx connect URL       send stdin, print what arrives
-//	wsx doctor URL        check a server's opening handshake, rule by rule
-//	wsx doctor --listen   explain the handshakes clients send
-//	wsx bench URL         load-test an echo server
-//	wsx accept KEY        print the Sec-WebSocket-Accept value for a key
-//	wsx key               print a fresh Sec-WebSocket-Key
+//	wsx serve [addr]          echo server (the playground page is at /), or a command's
+//	                          stdin and stdout as a WebSocket server (--exec)
+//	wsx connect URL           send stdin, print what arrives
+//	wsx proxy [addr] URL      forward WebSocket connections to URL, logging every message
+//	wsx bridge LISTEN TARGET  carry TCP connections over WebSockets, or back
+//	wsx doctor URL            check a server's opening handshake, rule by rule
+//	wsx doctor --listen       explain the handshakes clients send
+//	wsx bench URL             load-test an echo server
+//	wsx accept KEY            print the Sec-WebSocket-Accept value for a key
+//	wsx key                   print a fresh Sec-WebSocket-Key
 //
-// Run "wsx COMMAND --help" for each command's flags and examples.
+// Run "wsx COMMAND --help" for each command's flags and examples, "wsx --version" for
+// the version.
 package main
 
 import (
@@ -24,6 +28,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,6 +72,9 @@ func init() {
 	commands = []command{
 		{"serve", "run an echo, broadcast or file server with a playground page", runServe},
 		{"connect", "connect to a WebSocket server: send stdin, print what arrives", runConnect},
+		{"proxy", "forward WebSocket connections to a server, logging every message both ways", runProxy},
+		{"bridge", "carry TCP connections over WebSockets, or WebSocket messages to TCP", runBridge},
+
 		{"doctor", "check a server's opening handshake rule by rule, or explain a client's", runDoctor},
 		{"bench", "load-test an echo server: throughput and latency percentiles", runBench},
 		{"accept", "print the Sec-WebSocket-Accept value for a Sec-WebSocket-Key", runAccept},
@@ -105,12 +114,13 @@ Usage:
 
 Commands:
 %s
-Run "wsx COMMAND --help" for a command's flags and examples.
+Run "wsx COMMAND --help" for a command's flags and examples, "wsx --version" for the version.
 
 Examples:
   wsx serve                          # echo server on 127.0.0.1:8080, playground at http://127.0.0.1:8080/
   wsx connect ws://127.0.0.1:8080/   # type lines, see them echoed
   wsx doctor wss://example.com/ws    # why does the handshake fail?
+  wsx proxy 9000 ws://127.0.0.1:8080/  # point a client at :9000 and watch its messages
 `
 
 // run dispatches to the subcommand named by args[0] and returns the exit status.
@@ -126,6 +136,9 @@ func run(ctx context.Context, e *env, args []string) int {
 		}
 		fmt.Fprintf(e.stdout, mainUsage, commandList())
 		return exitOK
+	case "-version", "--version", "version":
+		fmt.Fprintf(e.stdout, "wsx %s (%s %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return exitOK
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
@@ -135,6 +148,19 @@ func run(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(e.stderr, "wsx: unknown command %q (run \"wsx --help\" for the list)\n", args[0])
 	return exitUsage
 }
+
+// version returns the version of the wsx module the binary was built from: its tag when
+// installed with "go install ...@version", else the pseudo-version Go stamps from the VCS,
+// or "(devel)".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// userAgent is the User-Agent that wsx sends unless -H sets one.
+func userAgent() string { return "wsx/" + version() }
 
 func commandList() string {
 	var b strings.Builder
@@ -194,6 +220,11 @@ func (f *flags) usageError(e *env, format string, args ...any) int {
 // flags with "-"). A flag whose usage is "short for --name" is shown beside that flag.
 func (f *flags) printHelp(w io.Writer) {
 	fmt.Fprint(w, f.usage)
+	hasFlags := false
+	f.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if !hasFlags {
+		return
+	}
 	fmt.Fprintln(w, "\nFlags:")
 	short := map[string]string{}
 	f.VisitAll(func(fl *flag.Flag) {
@@ -229,6 +260,12 @@ func (f *flags) printHelp(w io.Writer) {
 	})
 }
 
+// errText returns err's text for a line that already names the command: without the "wsx: "
+// prefix of the library's errors, so that a line never says "wsx connect: wsx: ...".
+func errText(err error) string {
+	return strings.TrimPrefix(err.Error(), "wsx: ")
+}
+
 // listFlag is a repeatable flag whose values may also be comma-separated: -s a -s b, -s a,b.
 type listFlag []string
 
@@ -240,6 +277,16 @@ func (l *listFlag) Set(v string) error {
 			*l = append(*l, s)
 		}
 	}
+	return nil
+}
+
+// stringsFlag is a repeatable flag whose values are kept whole, commas included.
+type stringsFlag []string
+
+func (l *stringsFlag) String() string { return strings.Join(*l, " ") }
+
+func (l *stringsFlag) Set(v string) error {
+	*l = append(*l, v)
 	return nil
 }
 
@@ -347,20 +394,21 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
-// loopbackHostPatterns returns the AcceptOptions.HostPatterns of a server listening on addr:
-// when addr is a loopback address (localhost, 127.0.0.0/8, ::1), the loopback names and
-// addresses on any port, plus names (a name without a port means any port), so that a page
-// on another name that rebinds to the loopback address is refused (DNS rebinding); nil for
-// any other address, where the server's names are not known.
-func loopbackHostPatterns(addr string, names ...string) []string {
+// hostPatterns returns the AcceptOptions.HostPatterns of a server listening on addr that was
+// told to answer for names (--host; a name without a port means any port). On a loopback
+// address (localhost, 127.0.0.0/8, ::1) those are the loopback names and addresses on any port
+// plus names, so that a page on another name that rebinds to the loopback address is refused
+// (DNS rebinding, 421); elsewhere just names, or nil for every Host when none were given, as the
+// server's own names are not known.
+func hostPatterns(addr string, names ...string) []string {
+	var patterns []string
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		host = addr
 	}
-	if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
-		return nil
+	if ip, err := netip.ParseAddr(host); host == "localhost" || (err == nil && ip.IsLoopback()) {
+		patterns = []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}
 	}
-	patterns := []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}
 	for _, n := range names {
 		if !strings.Contains(n, ":") {
 			n += ":*"

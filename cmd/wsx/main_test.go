@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +22,9 @@ import (
 // TestMain fails the run when a test leaves a goroutine behind.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	// Keep-alive connections of http.Get are not leaks.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	if code == 0 {
@@ -29,6 +34,59 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// The wsx binary built from this tree, for the tests that run it as a user does: through
+// real pipes and a pseudo-terminal.
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+// wsxBinary builds the command once per test run and returns the binary's path.
+func wsxBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "wsx-test-bin-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "wsx")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// runBinary runs the built wsx with args, stdin from a pipe fed with stdin, and returns how
+// it ended, its stdout and its stderr, read through pipes.
+func runBinary(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(wsxBinary(t), args...)
+	cmd.Stdin = strings.NewReader(stdin) // not an *os.File: exec makes a pipe
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("wsx %q did not exit; stdout %q, stderr %q", args, stdout.String(), stderr.String())
+	}
+	return result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
 }
 
 // syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
@@ -87,6 +145,14 @@ func TestUsage(t *testing.T) {
 		{[]string{"serve", "--log-format", "xml"}, exitUsage, "", "--log-format must be text or json"},
 		{[]string{"serve", "--dir", "/nonexistent/dir"}, exitUsage, "", "is not a directory"},
 		{[]string{"serve", "a:1", "b:2"}, exitUsage, "", "want at most one address"},
+		{[]string{"serve", "99999"}, exitUsage, "", "the port must be a number from 0 to 65535"},
+		{[]string{"serve", "localhost:http"}, exitUsage, "", "the port must be a number"},
+		{[]string{"serve", "[::1"}, exitUsage, "", "want host:port"},
+		{[]string{"serve", "--origin", "[bad"}, exitUsage, "", "--origin: "},
+		{[]string{"connect", "--wait", "-1s", "ws://x/"}, exitUsage, "", "want a duration"},
+		{[]string{"proxy", "--origin", "a:b:c", "ws://x/"}, exitUsage, "", "--origin: "},
+		{[]string{"--version"}, exitOK, "wsx ", ""},
+		{[]string{"version"}, exitOK, "wsx ", ""},
 		{[]string{"accept"}, exitUsage, "", "want exactly one KEY"},
 		{[]string{"key", "extra"}, exitUsage, "", "takes no arguments"},
 	} {
@@ -97,6 +163,20 @@ func TestUsage(t *testing.T) {
 		}
 		if tc.code == exitUsage && tc.err != "" && strings.Count(r.stderr, "\n") != 1 && tc.args != nil {
 			t.Errorf("wsx %q: a usage error must be one line, got %q", tc.args, r.stderr)
+		}
+	}
+}
+
+// Every subcommand's help has examples, and a "Flags:" section only when it has flags.
+func TestHelp(t *testing.T) {
+	for _, c := range commands {
+		r := runWSX(t, context.Background(), nil, c.name, "--help")
+		if r.code != exitOK || !strings.Contains(r.stdout, "Usage: wsx "+c.name) || !strings.Contains(r.stdout, "\nExamples:\n  ") {
+			t.Errorf("wsx %s --help: exit %d, no usage or examples:\n%s", c.name, r.code, r.stdout)
+		}
+		hasFlags := strings.Contains(r.stdout, "\nFlags:\n")
+		if empty := strings.HasSuffix(r.stdout, "Flags:\n"); empty || hasFlags != (c.name != "accept") {
+			t.Errorf("wsx %s --help: Flags section present %v, empty %v:\n%s", c.name, hasFlags, empty, r.stdout)
 		}
 	}
 }
@@ -143,7 +223,7 @@ func TestHeaderFlag(t *testing.T) {
 }
 
 // A server on a loopback address answers for its own names only (issue 8 item 10).
-func TestLoopbackHostPatterns(t *testing.T) {
+func TestHostPatterns(t *testing.T) {
 	loopback := []string{"localhost:*", "127.0.0.0/8:*", "[::1]:*"}
 	for _, tc := range []struct {
 		addr  string
@@ -156,12 +236,12 @@ func TestLoopbackHostPatterns(t *testing.T) {
 		{"localhost:8080", []string{"dev.test", "box.lan:8443"}, append(loopback[:3:3], "dev.test:*", "box.lan:8443")},
 		{"0.0.0.0:8080", nil, nil},
 		{"[::]:8080", nil, nil},
-		{"192.168.1.5:80", []string{"dev.test"}, nil},
+		{"192.168.1.5:80", []string{"dev.test"}, []string{"dev.test:*"}},
 		{"example.com:80", nil, nil},
 	} {
-		got := loopbackHostPatterns(tc.addr, tc.names...)
+		got := hostPatterns(tc.addr, tc.names...)
 		if !slices.Equal(got, tc.want) {
-			t.Errorf("loopbackHostPatterns(%q, %q) = %q, want %q", tc.addr, tc.names, got, tc.want)
+			t.Errorf("hostPatterns(%q, %q) = %q, want %q", tc.addr, tc.names, got, tc.want)
 		}
 		if err := (&wsx.AcceptOptions{HostPatterns: got}).Validate(); err != nil {
 			t.Errorf("%q: %v", tc.addr, err)

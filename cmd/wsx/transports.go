@@ -39,6 +39,13 @@ func configureHTTP2(srv *http.Server, tlsConfig *tls.Config) {
 	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: maxStreams}
 }
 
+// isHTTP2 reports whether nc is a TLS connection whose client chose HTTP/2 in ALPN: the
+// router hands it to net/http whole, which serves its WebSockets as streams (RFC 8441).
+func isHTTP2(nc net.Conn) bool {
+	tc, ok := nc.(*tls.Conn)
+	return ok && tc.Handshake() == nil && tc.ConnectionState().NegotiatedProtocol == "h2"
+}
+
 // serveHTTP3 serves h over HTTP/3 on the UDP port of addr until ctx is done, and adds the
 // Alt-Svc field that tells browsers about it (RFC 7838) to the responses of the TCP server.
 // It returns the handler for the TCP server and a function that waits for the end.
@@ -75,13 +82,9 @@ func serveHTTP3(ctx context.Context, addr string, tlsConfig *tls.Config, h http.
 	}, nil
 }
 
-// streamTransport returns the DialOptions.Transport that --http2 or --http3 select, or nil
-// for HTTP/1.1. Both insist: the point of the flags is the protocol.
-func (cfg *connectConfig) streamTransport() wsx.StreamTransport {
-	var tc *tls.Config
-	if cfg.insecure {
-		tc = &tls.Config{InsecureSkipVerify: true}
-	}
+// streamTransport returns the DialOptions.Transport that --http2 or --http3 select, with the
+// TLS settings tc, or nil for HTTP/1.1. Both insist: the point of the flags is the protocol.
+func (cfg *connectConfig) streamTransport(tc *tls.Config) wsx.StreamTransport {
 	switch {
 	case cfg.http3:
 		return &h3transport.Transport{TLSConfig: tc, NoFallback: true}

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,19 +74,39 @@ func TestServeH2C(t *testing.T) {
 func TestConnectOverStreams(t *testing.T) {
 	s := startServe(t, "--tls-self-signed", "--http3")
 	for _, flag := range []string{"--http2", "--http3"} {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), &env{stdin: strings.NewReader("hello " + flag + "\n"), stdout: &stdout, stderr: &stderr},
-			[]string{"connect", flag, "-k", "-v", s.url})
+		r := runWSX(t, context.Background(), strings.NewReader("hello "+flag+"\n"), "connect", "--wait", "0", flag, "-k", "-v", s.url)
 		want := "HTTP/" + flag[len(flag)-1:] + ".0 200"
-		if code != exitOK || stdout.String() != "hello "+flag+"\n" || !strings.Contains(stderr.String(), want) {
-			t.Errorf("%s: exit %d, stdout %q, stderr %q; want the echo and %q", flag, code, stdout.String(), stderr.String(), want)
+		if r.code != exitOK || r.stdout != "hello "+flag+"\n" || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want the echo and %q", flag, r.code, r.stdout, r.stderr, want)
 		}
 	}
 	plain := startServe(t)
-	var stderr bytes.Buffer
-	code := run(context.Background(), &env{stdin: strings.NewReader("x\n"), stdout: new(bytes.Buffer), stderr: &stderr},
-		[]string{"connect", "--http3", plain.url})
-	if code == exitOK || !strings.Contains(stderr.String(), "HTTP/3 needs a wss:// URL") {
-		t.Errorf("--http3 to ws://: exit %d, %q", code, stderr.String())
+	r := runWSX(t, context.Background(), strings.NewReader("x\n"), "connect", "--wait", "0", "--http3", plain.url)
+	if r.code == exitOK || !strings.Contains(r.stderr, "HTTP/3 needs a wss:// URL") {
+		t.Errorf("--http3 to ws://: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// wsx bench --http2 and --http3 carry all their connections as streams of one HTTP/2 or
+// QUIC connection: the server sees every WebSocket come from the same address.
+func TestBenchOverStreams(t *testing.T) {
+	for _, flag := range []string{"--http2", "--http3"} {
+		t.Run(flag, func(t *testing.T) {
+			s := startServe(t, "--tls-self-signed", "--http3")
+			r := runWSX(t, context.Background(), nil, "bench", flag, "-k", "-c", "3", "-n", "20", "--size", "100", s.url)
+			if r.code != exitOK || !strings.Contains(r.stdout, "connected 3/3") || !strings.Contains(r.stdout, "60 sent, 60 received, 0 lost, 0 not echoed right, 0 connection errors") {
+				t.Fatalf("exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			remotes := map[string]int{}
+			for line := range strings.Lines(s.logs.String()) {
+				var entry struct{ Msg, Remote string }
+				if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "connected" {
+					remotes[entry.Remote]++
+				}
+			}
+			if len(remotes) != 1 {
+				t.Errorf("the server saw the WebSockets come from %v, want 3 from one address", remotes)
+			}
+		})
 	}
 }

@@ -44,6 +44,7 @@ async function session(page, result) {
   await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout });
   result.title = await page.title();
   result.defaultURL = await page.inputValue('#url');
+  result.sections = await page.$$eval('h2', (hs) => hs.map((h) => h.textContent));
 
   // The key calculator: typed key by key, as a person would; the page recomputes on every
   // keystroke and shows the latest.
@@ -59,6 +60,7 @@ async function session(page, result) {
       key: await page.inputValue('#key'),
       accept: await page.textContent('#accept'),
       note: await page.textContent('#key-note'),
+      noteColor: await page.$eval('#key-note', (e) => getComputedStyle(e).color),
       waited,
     });
   }
@@ -94,6 +96,7 @@ async function session(page, result) {
   await page.click('#disconnect');
   await page.waitForFunction(() => document.getElementById('state').dataset.state === 'closed', null, { timeout });
   result.closedState = await page.textContent('#state');
+  result.closedAgreed = await page.textContent('#subprotocol');
   result.log = await logEntries(page);
 }
 
