@@ -294,7 +294,18 @@ func startConn(nc net.Conn, resp []byte, br *bufio.Reader, acc *acceptance, opts
 // newServerConn starts the server's Conn on nc, over any transport, once the
 // handshake's response is out, and adds it to opts.Group.
 func newServerConn(nc net.Conn, br *bufio.Reader, acc *acceptance, opts *AcceptOptions) (*Conn, error) {
-	c := newConn(nc, connConfig{
+	c := newConn(nc, acc.config(opts, br))
+	if opts.Group != nil && !opts.Group.add(c) {
+		c.Close(StatusGoingAway, "server shutting down")
+		return nil, errors.New("wsx: the server is shutting down")
+	}
+	return c, nil
+}
+
+// config is the configuration of the server's Conn after acc, with the bytes
+// br holds past the request.
+func (acc *acceptance) config(opts *AcceptOptions, br *bufio.Reader) connConfig {
+	return connConfig{
 		client:      false,
 		br:          br,
 		subprotocol: acc.subprotocol,
@@ -302,12 +313,7 @@ func newServerConn(nc net.Conn, br *bufio.Reader, acc *acceptance, opts *AcceptO
 		opts:        opts.ConnOptions,
 		deflate:     acc.negotiated.deflate,
 		compression: acc.negotiated.compression,
-	})
-	if opts.Group != nil && !opts.Group.add(c) {
-		c.Close(StatusGoingAway, "server shutting down")
-		return nil, errors.New("wsx: the server is shutting down")
 	}
-	return c, nil
 }
 
 // negotiatedExtensions is the extension state agreed in the handshake, for

@@ -130,20 +130,23 @@ func (st *acceptState) accept(nc net.Conn, opts *AcceptOptions) (*Conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("wsx: reading the opening handshake request: %w", err)
 	}
-	st.r.Header = st.header
-	var ref *refusal
-	var acc acceptance
-	if err := st.parser.Parse(head, &st.r); err != nil {
-		herr := err.(*httphead.Error)
-		ref = refuseWith(herr.Status, herr.Reason)
-	} else {
-		acc, ref = st.prepare(&st.r, opts)
-	}
+	acc, ref := st.answer(head, opts)
 	if ref != nil {
 		unread := st.br.Buffered() > 0 || st.r.ContentLength != 0 || len(st.r.TransferEncoding) > 0
 		return nil, refuse(nc, ref, unread)
 	}
 	return startConn(nc, st.resp, st.br, &acc, opts)
+}
+
+// answer parses the request head and checks it: the acceptance, with the 101
+// response in st.resp, or the refusal.
+func (st *acceptState) answer(head string, opts *AcceptOptions) (acceptance, *refusal) {
+	st.r.Header = st.header
+	if err := st.parser.Parse(head, &st.r); err != nil {
+		herr := err.(*httphead.Error)
+		return acceptance{}, refuseWith(herr.Status, herr.Reason)
+	}
+	return st.prepare(&st.r, opts)
 }
 
 // refuse writes the refusal ref on nc, closes nc and returns ref.

@@ -130,17 +130,9 @@ func newConn(nc net.Conn, cfg connConfig) *Conn {
 	c.r.dl.nc = nc
 	c.w.dl.nc, c.w.dl.write = nc, true
 
-	limit := c.opts.readLimit()
-	c.r.limit.Store(limit)
-	c.r.engLimit = limit
-	rcfg := engine.Config{Client: cfg.client, ReadLimit: limit, MaxFragments: c.opts.maxFragments()}
-	scfg := engine.SenderConfig{Client: cfg.client}
-	if cfg.deflate != nil {
-		server := !cfg.client
-		rcfg.Inflater = cfg.deflate.NewDecompressor(server)
-		scfg.Compressor = cfg.deflate.NewCompressor(server, cfg.compression.Level)
-		scfg.Compression = cfg.compression
-	}
+	rcfg, scfg := cfg.engines()
+	c.r.limit.Store(rcfg.ReadLimit)
+	c.r.engLimit = rcfg.ReadLimit
 	c.r.eng.Init(rcfg)
 	c.w.eng.Init(scfg)
 
@@ -157,6 +149,20 @@ func newConn(nc net.Conn, cfg connConfig) *Conn {
 	}
 	c.initRaw()
 	return c
+}
+
+// engines returns the configurations of the engine's two halves for a connection set up with
+// cfg.
+func (cfg *connConfig) engines() (engine.Config, engine.SenderConfig) {
+	rcfg := engine.Config{Client: cfg.client, ReadLimit: cfg.opts.readLimit(), MaxFragments: cfg.opts.maxFragments()}
+	scfg := engine.SenderConfig{Client: cfg.client}
+	if cfg.deflate != nil {
+		server := !cfg.client
+		rcfg.Inflater = cfg.deflate.NewDecompressor(server)
+		scfg.Compressor = cfg.deflate.NewCompressor(server, cfg.compression.Level)
+		scfg.Compression = cfg.compression
+	}
+	return rcfg, scfg
 }
 
 // cmpOr returns v, or def when v is not positive.

@@ -51,8 +51,12 @@ func (l *waitLock) released() <-chan struct{} {
 func (l *waitLock) unlock() {
 	if l.state.Swap(lockFree) == lockWaited {
 		l.mu.Lock()
-		close(l.freed)
-		l.freed = nil
+		// A waiter may have marked the lock waited on a channel a previous unlock has just
+		// closed (and woken it with): then there is none to close.
+		if l.freed != nil {
+			close(l.freed)
+			l.freed = nil
+		}
 		l.mu.Unlock()
 	}
 }

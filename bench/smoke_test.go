@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"testing"
 	"time"
@@ -32,6 +33,9 @@ func TestEchoServers(t *testing.T) {
 					if raceEnabled && s.Size > 1<<20 {
 						t.Skip("messages over 1 MiB are checked without -race, which slows them past the test's bounds")
 					}
+					if lib.TLS && s.Kind != load.KindIdle {
+						t.Skipf("%s serves TLS: idle scenarios only", name)
+					}
 					ln, err := net.Listen("tcp", "127.0.0.1:0")
 					if err != nil {
 						t.Fatal(err)
@@ -44,6 +48,9 @@ func TestEchoServers(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel()
 					d := load.NewDialer(ln.Addr().String(), 4, s.Deflate)
+					if lib.TLS {
+						d.TLS = &tls.Config{InsecureSkipVerify: true}
+					}
 					switch s.Kind {
 					case load.KindEcho:
 						if err := load.Verify(ctx, d, s); err != nil {
@@ -62,6 +69,11 @@ func TestEchoServers(t *testing.T) {
 								t.Fatal(err)
 							}
 							c.Abort()
+						}
+					case load.KindSparse:
+						e := load.Sparse{Dialer: d, Conns: 20, InFlight: 5, Frame: s.ClientFrame()}
+						if _, err := e.Run(ctx, 10*time.Millisecond, 50*time.Millisecond, func() {}); err != nil {
+							t.Fatal(err)
 						}
 					}
 				})

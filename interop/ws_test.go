@@ -110,6 +110,22 @@ func wantReceived(t testing.TB, got, want []payload) {
 func TestWSClientEcho(t *testing.T) {
 	srv := newWSXServer(t, nil, nil, echo)
 	ws, _ := wsClient(t, srv.WSURL(), nil, noDeflate)
+	sent := wsSendEchoed(t, ws)
+
+	ws.send(map[string]any{"op": "close", "code": 1000, "reason": "done"})
+	if ev := ws.expect("close"); ev.Code != 1000 {
+		t.Fatalf("ws saw close %d %q, want 1000 echoed (§5.5.1)", ev.Code, ev.Reason)
+	}
+	sc := srv.next(t)
+	wantClose(t, sc.Err, wsx.StatusNormalClosure, "done")
+	wantReceived(t, sc.Messages, sent)
+}
+
+// wsSendEchoed has a ws client send messages of every size and type, whole and in fragments
+// (cut inside characters, empty, one byte each, with pings between), and checks that each
+// comes back whole; it returns them, in order.
+func wsSendEchoed(t *testing.T, ws *nodeProc) []payload {
+	t.Helper()
 	var sent []payload
 	for _, p := range payloads() {
 		ws.send(sendCmd(p))
@@ -144,15 +160,8 @@ func TestWSClientEcho(t *testing.T) {
 		}
 	}
 	wantMessage(t, ws.next(), pinged)
-	sent = append(sent, text, bin, many, pinged)
+	return append(sent, text, bin, many, pinged)
 
-	ws.send(map[string]any{"op": "close", "code": 1000, "reason": "done"})
-	if ev := ws.expect("close"); ev.Code != 1000 {
-		t.Fatalf("ws saw close %d %q, want 1000 echoed (§5.5.1)", ev.Code, ev.Reason)
-	}
-	sc := srv.next(t)
-	wantClose(t, sc.Err, wsx.StatusNormalClosure, "done")
-	wantReceived(t, sc.Messages, sent)
 }
 
 // TestWSServerEcho: a wsx client sends every size and type, whole and through Writer in

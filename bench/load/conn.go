@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -45,6 +46,10 @@ type Dialer struct {
 	sources int
 	deflate bool
 	req     []byte
+
+	// TLS, when set, makes every connection start with a TLS handshake (wss://). Only the
+	// idle load runs over TLS: the echo loads drive raw sockets.
+	TLS *tls.Config
 }
 
 // NewDialer returns a Dialer for the server at addr using the given number of source
@@ -72,6 +77,14 @@ func (d *Dialer) Dial(ctx context.Context, i int) (*Conn, error) {
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
+	}
+	if d.TLS != nil {
+		tc := tls.Client(nc, d.TLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			abort(nc)
+			return nil, err
+		}
+		nc = tc
 	}
 	c, err := d.handshake(nc)
 	if err != nil {
@@ -126,6 +139,9 @@ func headerHas(head []byte, name, value string) bool {
 
 // abort closes nc with a reset, so that the generator leaves no TIME_WAIT sockets behind.
 func abort(nc net.Conn) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}

@@ -45,56 +45,92 @@ func detach(c *Conn) (int, error) {
 	return fd, syscall.SetNonblock(fd, true)
 }
 
-// epollEcho runs the echo load on conns until st.stopped, or until deadline.
-func epollEcho(conns []*Conn, batch []byte, frameLen, inFlight int, st *runState, h *hist, deadline time.Time) error {
+// epollSet is an epoll set over connections taken from Go's runtime (detach), event i
+// standing for pcs[i].
+type epollSet struct {
+	ep     int
+	pcs    []*pconn
+	events []syscall.EpollEvent
+}
+
+// newEpollSet detaches every connection and registers it for input, with the pconn that
+// mk makes of its descriptor.
+func newEpollSet(conns []*Conn, mk func(fd int, c *Conn) *pconn) (*epollSet, error) {
 	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer syscall.Close(ep)
-	pcs := make([]*pconn, 0, len(conns))
-	defer func() {
-		for _, c := range pcs {
-			syscall.Close(c.fd)
-		}
-	}()
-	now := time.Now()
+	s := &epollSet{ep: ep, pcs: make([]*pconn, 0, len(conns)), events: make([]syscall.EpollEvent, 256)}
 	for i, c := range conns {
 		fd, err := detach(c)
 		if err != nil {
-			return err
+			s.close()
+			return nil, err
 		}
+		s.pcs = append(s.pcs, mk(fd, c))
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(i)}
+		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *epollSet) close() {
+	for _, c := range s.pcs {
+		syscall.Close(c.fd)
+	}
+	syscall.Close(s.ep)
+}
+
+// wait returns the events that are ready, within 20 ms, and the time; a run past deadline
+// fails: the server stopped answering.
+func (s *epollSet) wait(deadline time.Time) ([]syscall.EpollEvent, time.Time, error) {
+	for {
+		n, err := syscall.EpollWait(s.ep, s.events, 20)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		now := time.Now()
+		if now.After(deadline) {
+			return nil, now, errors.New("load: server stopped answering")
+		}
+		return s.events[:n], now, nil
+	}
+}
+
+// epollEcho runs the echo load on conns until st.stopped, or until deadline.
+func epollEcho(conns []*Conn, batch []byte, frameLen, inFlight int, st *runState, h *hist, deadline time.Time) error {
+	now := time.Now()
+	set, err := newEpollSet(conns, func(fd int, c *Conn) *pconn {
 		pc := &pconn{fd: fd, er: newEchoReader(nil, c.leftover, min(64<<10, max(4096, len(batch)))),
 			sent: make([]time.Time, inFlight), owe: inFlight * frameLen}
 		for j := range pc.sent {
 			pc.sent[j] = now
 		}
-		pcs = append(pcs, pc)
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(i)}
-		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			return err
-		}
+		return pc
+	})
+	if err != nil {
+		return err
 	}
+	defer set.close()
+	ep, pcs := set.ep, set.pcs
 	for i, pc := range pcs {
 		if err := pc.flush(ep, i, batch, frameLen); err != nil {
 			return err
 		}
 	}
-	events := make([]syscall.EpollEvent, 256)
 	for !st.stopped.Load() {
-		n, err := syscall.EpollWait(ep, events, 20)
-		if err == syscall.EINTR {
-			continue
-		}
+		events, now, err := set.wait(deadline)
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		if now.After(deadline) {
-			return errors.New("load: server stopped answering")
-		}
 		measuring := st.measuring.Load()
-		for _, ev := range events[:n] {
+		for _, ev := range events {
 			i := int(ev.Fd)
 			pc := pcs[i]
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {

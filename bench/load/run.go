@@ -57,19 +57,28 @@ func (e *Echo) Run(ctx context.Context, warmup, d time.Duration, mark func()) (R
 	for range e.InFlight {
 		batch = append(batch, e.Frame...)
 	}
+	dl, _ := ctx.Deadline()
+	return measure(ctx, warmup, d, int64(2*e.Conns*e.InFlight), mark, func(st *runState, h *hist) error {
+		return epollEcho(conns, batch, len(e.Frame), e.InFlight, st, h, dl)
+	})
+}
+
+// measure runs loop on a thread of its own, lets it warm up (for warmup, and until warm
+// messages were echoed), calls mark, measures for d, calls mark again, stops it and returns
+// what it echoed between the marks.
+func measure(ctx context.Context, warmup, d time.Duration, warm int64, mark func(), loop func(*runState, *hist) error) (Result, error) {
 	var st runState
 	var h hist
-	dl, _ := ctx.Deadline()
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		done <- epollEcho(conns, batch, len(e.Frame), e.InFlight, &st, &h, dl)
+		done <- loop(&st, &h)
 	}()
 	time.Sleep(warmup)
 	// Warm-up lasts until every connection has had its first messages echoed too: a server's
 	// first message on a connection sizes its buffers, which for 16 MiB messages takes
 	// longer than the whole warm-up.
-	for st.count.Load() < int64(2*e.Conns*e.InFlight) && ctx.Err() == nil {
+	for st.count.Load() < warm && ctx.Err() == nil {
 		select {
 		case err := <-done:
 			done <- err

@@ -55,6 +55,9 @@ type Lib struct {
 	// Variant, for another way to run wsx (wsx-http, wsx-cork), says what it is. Variants
 	// are reported beside wsx, never counted as peers.
 	Variant string
+	// TLS tells that the server speaks TLS, with a self-signed certificate: only
+	// the idle scenarios run against it.
+	TLS bool
 }
 
 var libs = map[string]*Lib{}

@@ -47,6 +47,7 @@ Examples:
   wsx bench -c 50 --rate 20000 --size 4KiB wss://example.com/echo   # 20k msg/s in total
   wsx bench -c 1 -n 1000 --text ws://127.0.0.1:8080/  # exactly 1000 text messages
   wsx bench --compression --text --size 4KiB --json ws://127.0.0.1:8080/ | jq .latency_us
+  wsx bench --idle -c 0 -d 1m ws://127.0.0.1:9001/     # hold as many idle connections as possible
 `
 
 // benchConfig is what the flags of wsx bench select.
@@ -61,6 +62,7 @@ type benchConfig struct {
 	progress bool
 	json     bool
 	timeout  time.Duration
+	idle     bool
 	dial     connectConfig // -H, -s, --insecure, --origin: the same as wsx connect's
 }
 
@@ -80,6 +82,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	f.BoolVar(&cfg.progress, "progress", e.stderrTerminal, "show a progress line every second on stderr")
 	f.BoolVar(&cfg.json, "json", false, "print the results as one JSON object")
 	f.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "give up on an opening handshake after `duration`")
+	f.BoolVar(&cfg.idle, "idle", false, "hold the connections idle for --duration after one echo each, and report the server's\nmemory per connection when it runs on this machine (--conns 0: as many as the file limit allows)")
 	cfg.dial.addDialFlags(f, true)
 	pos, status, ok := f.parse(e, args)
 	if !ok {
@@ -93,7 +96,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	switch {
 	case len(pos) != 1:
 		return f.usageError(e, "want exactly one URL, got %d arguments", len(pos))
-	case cfg.conns < 1:
+	case cfg.conns < 1 && !(cfg.idle && cfg.conns == 0):
 		return f.usageError(e, "--conns must be at least 1")
 	case cfg.inflight < 1:
 		return f.usageError(e, "--inflight must be at least 1")
@@ -111,6 +114,9 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "%v", err)
 	}
 	b := &bench{cfg: &cfg, e: e, url: t.display, target: t}
+	if cfg.idle {
+		return b.runIdle(ctx)
+	}
 	return b.run(ctx)
 }
 

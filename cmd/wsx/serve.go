@@ -73,6 +73,7 @@ Examples:
   wsx serve --compression=false          # no permessage-deflate: every frame is readable on the wire
   wsx serve --origin '*.example.com'     # also allow pages from any subdomain of example.com
   wsx serve -v --log-format json         # every message logged, as JSON lines
+  wsx serve --event :9001                # echo only, idle connections hold no goroutine (many clients)
 `
 
 // serveConfig is what the flags of wsx serve select.
@@ -91,6 +92,7 @@ type serveConfig struct {
 	log           logConfig
 	execStderr    io.Writer // the commands' stderr: the server's
 	http3         bool      // transports.go
+	event         bool
 }
 
 func runServe(ctx context.Context, e *env, args []string) int {
@@ -109,6 +111,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	f.BoolVar(&cfg.http3, "http3", false, "also serve HTTP/3 (RFC 9220 WebSockets) on the same port over UDP (needs TLS)")
 	cfg.timeouts.addFlags(f)
 	cfg.log.addFlags(f, "also log every message")
+	f.BoolVar(&cfg.event, "event", false, "serve WebSockets only, in event mode (package event), for many clients: an idle\nconnection holds no goroutine or buffer; echo only, no playground")
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status
@@ -137,6 +140,10 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "--exec-raw goes with --exec")
 	case cfg.http3 && !cfg.tls.enabled():
 		return f.usageError(e, "--http3 needs --tls-cert/--tls-key or --tls-self-signed")
+	case cfg.event && (cfg.broadcast || cfg.exec != "" || cfg.dir != ""):
+		return f.usageError(e, "--event serves the echo only: no --broadcast, --exec or --dir")
+	case cfg.event && cfg.http3:
+		return f.usageError(e, "--event serves WebSockets over HTTP/1.1 only: no --http3")
 	}
 	if cfg.dir != "" {
 		if fi, err := os.Stat(cfg.dir); err != nil || !fi.IsDir() {
@@ -154,6 +161,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 
 // serve runs the server until ctx is done, then shuts it down gracefully.
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
+	if cfg.event {
+		return serveEvent(ctx, cfg, log)
+	}
 	s := newServer(cfg, log)
 	defer s.watch.close()
 	var broker hub.Broker

@@ -712,11 +712,15 @@ func TestServeWriteTimeout(t *testing.T) {
 	s := startServe(t, "--write-timeout", "200ms")
 	c, _ := rawHandshake(t, s.addr)
 	frame := appendFrame(nil, true, 0x2, make([]byte, 1<<20), true)
+	rest := frame
 	for !strings.Contains(s.logs.String(), `"msg":"failed"`) {
 		// Send until the server's echo fills the socket buffers both ways; a write that
-		// cannot go out is simply tried again.
+		// cannot go out whole goes on where it stopped, so that the frames stay whole.
 		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-		c.Write(frame)
+		n, _ := c.Write(rest)
+		if rest = rest[n:]; len(rest) == 0 {
+			rest = frame
+		}
 	}
 	waitForLog(t, s, "the client took no message for 200ms (--write-timeout)")
 	waitClosed(t, c, "a client that does not read")

@@ -330,6 +330,11 @@ func (r *Receiver) Direct() int64 {
 	return r.remaining
 }
 
+// Final reports whether the data frame whose payload Direct counts is the last of its message
+// (FIN, §5.4): when Direct bytes are all in the input, a driver may then hand the message to
+// the application straight from its input, without copying it.
+func (r *Receiver) Final() bool { return r.state == stData && r.fin }
+
 // Payload takes p, the next len(p) <= Direct() payload bytes of the current frame, read
 // straight into the message's buffer: it unmasks them in place and checks them. Next reports
 // the frame's and the message's end; an error fails the receiver as Next would.

@@ -8,16 +8,14 @@ import (
 	"testing"
 
 	"github.com/wsx-go/wsx/internal/deflate"
+	"github.com/wsx-go/wsx/internal/engine/enginetest"
 	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // enc encodes one frame; masked frames use the key 01 02 03 04.
-func enc(fin bool, rsv byte, op frame.Opcode, masked bool, payload string) []byte {
-	h := frame.Header{Fin: fin, Rsv: rsv, Opcode: op, Masked: masked, Key: [4]byte{1, 2, 3, 4}, Length: int64(len(payload))}
-	return AppendFrame(nil, h, []byte(payload))
-}
+var enc = enginetest.Frame
 
-func cat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+var cat = enginetest.Cat
 
 // transcript feeds stream to r in pieces of the sizes split returns, with room for outRoom
 // bytes of message data per call, and writes down every event: "text:Hello", "ping:p",
@@ -74,66 +72,26 @@ func newReceiver(cfg Config) *Receiver {
 }
 
 // compress returns the permessage-deflate payload of msg (RFC 7692 §7.2.1).
-func compress(msg string) string {
-	c := deflate.NewCompressor(15, false, deflate.BestSpeed)
-	return string(c.AppendMessage(nil, []byte(msg)))
-}
+var compress = enginetest.Compress
 
-var receiverCases = []struct {
+// receiverCase is a case of the shared conformance table with the engine's configuration.
+type receiverCase struct {
 	name   string
 	cfg    Config
 	stream []byte
 	want   string
-}{
-	{"5.6 text message", Config{}, enc(true, 0, frame.OpText, true, "Hello"), "|text:Hello|more"},
-	{"5.4 fragments with a ping between", Config{}, cat(enc(false, 0, frame.OpText, true, "Hel"), enc(true, 0, frame.OpPing, true, "p"), enc(true, 0, frame.OpContinuation, true, "lo")),
-		"|text:|ping:pHello|more"},
-	{"5.6 empty messages", Config{}, cat(enc(true, 0, frame.OpBinary, true, ""), enc(false, 0, frame.OpText, true, ""), enc(true, 0, frame.OpContinuation, true, "")), "|binary:|text:|more"},
-	{"5.1 client reads unmasked", Config{Client: true}, enc(true, 0, frame.OpBinary, false, "x"), "|binary:x|more"},
-	{"5.1 server refuses unmasked", Config{}, enc(true, 0, frame.OpBinary, false, "x"), "|fail:1002"},
-	{"5.1 client refuses masked", Config{Client: true}, enc(true, 0, frame.OpBinary, true, "x"), "|fail:1002"},
-	{"5.2 reserved opcode", Config{}, enc(true, 0, 0x5, true, ""), "|fail:1002"},
-	{"5.2 reserved control opcode", Config{}, enc(true, 0, 0xB, true, ""), "|fail:1002"},
-	{"5.2 RSV1 without extension", Config{}, enc(true, frame.Rsv1, frame.OpText, true, "x"), "|fail:1002"},
-	{"5.2 RSV2 with deflate", Config{Inflater: deflate.NewDecompressor(15, false)}, enc(true, frame.Rsv2, frame.OpText, true, "x"), "|fail:1002"},
-	{"5.2 non-minimal 16-bit length", Config{}, []byte{0x82, 0xfe, 0, 1, 1, 2, 3, 4, 9}, "|fail:1002"},
-	{"5.2 non-minimal 64-bit length", Config{}, []byte{0x82, 0xff, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, "|fail:1002"},
-	{"5.2 64-bit length with MSB", Config{}, []byte{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0}, "|fail:1002"},
-	{"5.4 continuation first", Config{}, enc(true, 0, frame.OpContinuation, true, "x"), "|fail:1002"},
-	{"5.4 interleaved messages", Config{}, cat(enc(false, 0, frame.OpText, true, "a"), enc(true, 0, frame.OpBinary, true, "b")), "|text:|fail:1002"},
-	{"5.5 long ping", Config{}, enc(true, 0, frame.OpPing, true, strings.Repeat("x", 126)), "|fail:1002"},
-	{"5.5 ping of 125 bytes", Config{}, enc(true, 0, frame.OpPing, true, strings.Repeat("x", 125)), "|ping:" + strings.Repeat("x", 125) + "|more"},
-	{"5.5 fragmented close", Config{}, enc(false, 0, frame.OpClose, true, ""), "|fail:1002"},
-	{"5.5 RSV on a control frame", Config{Inflater: deflate.NewDecompressor(15, false)}, enc(true, frame.Rsv1, frame.OpPing, true, ""), "|fail:1002"},
-	{"5.5.1 close with code and reason", Config{}, enc(true, 0, frame.OpClose, true, "\x03\xe8bye"), "|close:1000:bye"},
-	{"5.5.1 close without status", Config{}, enc(true, 0, frame.OpClose, true, ""), "|close:1005:"},
-	{"5.5.1 close of 1 byte", Config{}, enc(true, 0, frame.OpClose, true, "\x03"), "|fail:1002"},
-	{"5.5.1 bad close code", Config{}, enc(true, 0, frame.OpClose, true, "\x03\xee"), "|fail:1002"},
-	{"5.5.1 close reason not UTF-8", Config{}, enc(true, 0, frame.OpClose, true, "\x03\xe8\xc0"), "|fail:1007"},
-	{"5.5.1 nothing after close", Config{}, cat(enc(true, 0, frame.OpClose, true, "\x03\xe8"), enc(true, 0, frame.OpText, false, "x")), "|close:1000:"},
-	{"5.5.3 pong", Config{}, enc(true, 0, frame.OpPong, true, "abc"), "|pong:abc|more"},
-	{"8.1 bad UTF-8 across fragments", Config{}, cat(enc(false, 0, frame.OpText, true, "a\xe2\x82"), enc(true, 0, frame.OpContinuation, true, "\x28")), "|text:|fail:1007"},
-	{"8.1 bad UTF-8 fails before the message ends", Config{}, enc(false, 0, frame.OpText, true, "a\xff"), "|text:|fail:1007"},
-	{"8.1 text ends mid code point", Config{}, enc(true, 0, frame.OpText, true, "a\xe2\x82"), "|text:|fail:1007"},
-	{"8.1 code point split across fragments", Config{}, cat(enc(false, 0, frame.OpText, true, "a\xe2"), enc(true, 0, frame.OpContinuation, true, "\x82\xac")), "|text:a€|more"},
-	{"8.1 binary is not UTF-8 checked", Config{}, enc(true, 0, frame.OpBinary, true, "\xff"), "|binary:\xff|more"},
-	{"10.4 too big", Config{ReadLimit: 4}, cat(enc(false, 0, frame.OpBinary, true, "abc"), enc(true, 0, frame.OpContinuation, true, "de")), "|binary:|fail:1009"},
-	{"10.4 announced too big", Config{ReadLimit: 4}, []byte{0x82, 0xfe, 0x10, 0x00, 1, 2, 3, 4}, "|fail:1009"},
-	{"10.4 at the limit", Config{ReadLimit: 4}, enc(true, 0, frame.OpBinary, true, "abcd"), "|binary:abcd|more"},
-	{"10.4 too many fragments", Config{MaxFragments: 1}, cat(enc(false, 0, frame.OpBinary, true, "a"), enc(true, 0, frame.OpContinuation, true, "b")), "|binary:|fail:1008"},
-	{"RFC 7692 6 compressed message", Config{Inflater: deflate.NewDecompressor(15, false)}, enc(true, frame.Rsv1, frame.OpText, true, compress("Hello, Hello, Hello")), "|text:Hello, Hello, Hello|more"},
-	{"RFC 7692 6 compressed fragments and a ping", Config{Inflater: deflate.NewDecompressor(15, false)},
-		func() []byte {
-			p := compress(strings.Repeat("abc", 50))
-			return cat(enc(false, frame.Rsv1, frame.OpBinary, true, p[:3]), enc(true, 0, frame.OpPing, true, "p"), enc(true, 0, frame.OpContinuation, true, p[3:]))
-		}(), "|binary:|ping:p" + strings.Repeat("abc", 50) + "|more"},
-	{"RFC 7692 6.1 RSV1 on continuation", Config{Inflater: deflate.NewDecompressor(15, false)},
-		cat(enc(false, frame.Rsv1, frame.OpBinary, true, "a"), enc(true, frame.Rsv1, frame.OpContinuation, true, "b")), "|binary:|fail:1002"},
-	{"RFC 7692 6.2 invalid compressed data", Config{Inflater: deflate.NewDecompressor(15, false)}, enc(true, frame.Rsv1, frame.OpBinary, true, "\xff\xff\xff"), "|binary:|fail:1007"},
-	{"RFC 7692 8.1 bomb", Config{ReadLimit: 1000, Inflater: deflate.NewDecompressor(15, false)}, enc(true, frame.Rsv1, frame.OpBinary, true, compress(strings.Repeat("\x00", 5000))), "|binary:|fail:1009"},
-	{"RFC 7692 8.1 inflated text not UTF-8", Config{Inflater: deflate.NewDecompressor(15, false)}, enc(true, frame.Rsv1, frame.OpText, true, compress("ok\xff")), "|text:|fail:1007"},
-	{"RFC 7692 uncompressed message with deflate on", Config{Inflater: deflate.NewDecompressor(15, false)}, enc(true, 0, frame.OpText, true, "plain"), "|text:plain|more"},
 }
+
+var receiverCases = func() (cases []receiverCase) {
+	for _, tc := range enginetest.ReceiverCases {
+		cfg := Config{Client: tc.Config.Client, ReadLimit: tc.Config.ReadLimit, MaxFragments: tc.Config.MaxFragments}
+		if tc.Config.Deflate {
+			cfg.Inflater = deflate.NewDecompressor(15, false)
+		}
+		cases = append(cases, receiverCase{tc.Name, cfg, tc.Stream, tc.Want})
+	}
+	return cases
+}()
 
 func TestReceiver(t *testing.T) {
 	for _, tc := range receiverCases {

@@ -46,7 +46,7 @@ func skip(s load.Scenario, lib string) string {
 	switch {
 	case l.Pending != "", s.Deflate && l.DeflatePending != "":
 		return "pending"
-	case s.Deflate && !l.Deflate, s.Kind == load.KindIdle && l.Floor:
+	case s.Deflate && !l.Deflate, s.Kind == load.KindIdle && l.Floor, l.TLS && s.Kind != load.KindIdle:
 		return "n/a"
 	}
 	return ""
