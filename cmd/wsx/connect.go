@@ -289,6 +289,9 @@ func (cfg *connectConfig) target(rawURL string) (*target, error) {
 		u.User = nil
 	}
 	if host := opts.Header.Get("Host"); host != "" {
+		if opts.Transport != nil {
+			return nil, errors.New("-H Host goes with HTTP/1.1 only, not with --http2 or --http3 (the stream's :authority is the URL's host)")
+		}
 		// Dial sends the URL's host as Host (§4.1 item 4), so the URL names the host to send
 		// and NetDialContext goes to the address the user gave instead. TLS keeps verifying
 		// the URL's host, as curl does with -H Host.
@@ -386,7 +389,9 @@ func (cfg *connectConfig) dialOptions() (*wsx.DialOptions, error) {
 		return nil, err
 	}
 	opts.TLSConfig = tc
-	opts.Transport = cfg.streamTransport(tc) // --http2, --http3: transports.go
+	if opts.Transport, err = cfg.streamTransport(tc); err != nil { // --http2, --http3: transports.go
+		return nil, err
+	}
 	switch cfg.proxy {
 	case "":
 	case "direct":

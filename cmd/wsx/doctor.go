@@ -96,6 +96,12 @@ func runDoctor(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return status
 	}
+	switch {
+	case cfg.http2 && cfg.http3:
+		return f.usageError(e, "--http2 and --http3: choose one")
+	case cfg.listen && (cfg.http2 || cfg.http3):
+		return f.usageError(e, "--listen explains HTTP/1.1 handshakes: not with --http2 or --http3")
+	}
 	if cfg.listen {
 		switch len(pos) {
 		case 0:

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -84,12 +85,18 @@ func serveHTTP3(ctx context.Context, addr string, tlsConfig *tls.Config, h http.
 
 // streamTransport returns the DialOptions.Transport that --http2 or --http3 select, with the
 // TLS settings tc, or nil for HTTP/1.1. Both insist: the point of the flags is the protocol.
-func (cfg *connectConfig) streamTransport(tc *tls.Config) wsx.StreamTransport {
+// Its errors are usage errors: the stream transports dial the URL's host themselves, so they
+// go through no proxy.
+func (cfg *connectConfig) streamTransport(tc *tls.Config) (wsx.StreamTransport, error) {
 	switch {
+	case cfg.http2 && cfg.http3:
+		return nil, errors.New("--http2 and --http3: choose one")
+	case (cfg.http2 || cfg.http3) && cfg.proxy != "" && cfg.proxy != "direct":
+		return nil, errors.New("--proxy goes with HTTP/1.1 only, not with --http2 or --http3")
 	case cfg.http3:
-		return &h3transport.Transport{TLSConfig: tc, NoFallback: true}
+		return &h3transport.Transport{TLSConfig: tc, NoFallback: true}, nil
 	case cfg.http2:
-		return &h2transport.Transport{TLSConfig: tc, NoFallback: true}
+		return &h2transport.Transport{TLSConfig: tc, NoFallback: true}, nil
 	}
-	return nil
+	return nil, nil
 }
