@@ -389,22 +389,10 @@ func (d *doctor) certificate(cs tls.ConnectionState, host string) {
 	}
 }
 
-// request builds the opening handshake (§4.1 items 1-12) with -H applied.
-func (d *doctor) request(key string) []byte {
-	host := d.u.Hostname()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if p := d.u.Port(); p != "" && !(p == "80" && !d.tls) && !(p == "443" && d.tls) {
-		host += ":" + p
-	}
-	fields := [][2]string{
-		{"Host", host},
-		{"Upgrade", "websocket"},
-		{"Connection", "Upgrade"},
-		{"Sec-WebSocket-Key", key},
-		{"Sec-WebSocket-Version", "13"},
-	}
+// offerFields appends to the fields of a handshake request what the flags offer (Origin,
+// subprotocols, extensions) and the User-Agent, then applies -H: a field replaces the one of
+// its name, whatever the case, and an empty value removes it.
+func (d *doctor) offerFields(fields [][2]string) [][2]string {
 	if d.cfg.origin != "" {
 		fields = append(fields, [2]string{"Origin", d.cfg.origin})
 	}
@@ -426,6 +414,26 @@ func (d *doctor) request(key string) []byte {
 			fields = append(fields, h)
 		}
 	}
+	return fields
+}
+
+// request builds the opening handshake (§4.1 items 1-12) with -H applied.
+func (d *doctor) request(key string) []byte {
+	host := d.u.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := d.u.Port(); p != "" && !(p == "80" && !d.tls) && !(p == "443" && d.tls) {
+		host += ":" + p
+	}
+	fields := [][2]string{
+		{"Host", host},
+		{"Upgrade", "websocket"},
+		{"Connection", "Upgrade"},
+		{"Sec-WebSocket-Key", key},
+		{"Sec-WebSocket-Version", "13"},
+	}
+	fields = d.offerFields(fields)
 	b := []byte("GET " + d.u.RequestURI() + " HTTP/1.1\r\n")
 	for _, f := range fields {
 		b = append(b, f[0]+": "+f[1]+"\r\n"...)

@@ -49,21 +49,9 @@ func (d *doctor) streamRequest() [][2]string {
 		{":method", "CONNECT"}, {":protocol", "websocket"}, {":scheme", scheme},
 		{":authority", d.u.Host}, {":path", path}, {"sec-websocket-version", "13"},
 	}
-	if d.cfg.origin != "" {
-		fields = append(fields, [2]string{"origin", d.cfg.origin})
-	}
-	if len(d.cfg.protocols) > 0 {
-		fields = append(fields, [2]string{"sec-websocket-protocol", strings.Join(d.cfg.protocols, ", ")})
-	}
-	if len(d.cfg.extensions) > 0 {
-		fields = append(fields, [2]string{"sec-websocket-extensions", strings.Join(d.cfg.extensions, ", ")})
-	}
-	for _, h := range d.cfg.headers {
-		name := strings.ToLower(h[0])
-		fields = slices.DeleteFunc(fields, func(f [2]string) bool { return f[0] == name })
-		if h[1] != "" {
-			fields = append(fields, [2]string{name, h[1]})
-		}
+	fields = d.offerFields(fields)
+	for i := range fields {
+		fields[i][0] = strings.ToLower(fields[i][0]) // RFC 9113 §8.2.1, RFC 9114 §4.2
 	}
 	return fields
 }
