@@ -22,7 +22,13 @@ func TestEchoServers(t *testing.T) {
 			if lib.Pending != "" {
 				t.Skip("pending: " + lib.Pending)
 			}
+			if lib.Serve == nil {
+				t.Skip("no echo server: fan-out only (TestFanoutServers)")
+			}
 			for _, s := range load.Scenarios {
+				if s.Kind == load.KindFanout {
+					continue // TestFanoutServers
+				}
 				t.Run(s.Name, func(t *testing.T) {
 					if s.Deflate && lib.DeflatePending != "" {
 						t.Skip("pending: " + lib.DeflatePending)

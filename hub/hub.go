@@ -6,10 +6,12 @@
 // A published message is framed once for all its subscribers (wsx.PreparedMessage), and
 // compressed once for every group of subscribers whose permessage-deflate settings allow
 // sharing (no context takeover on the server's side, the same window): a fan-out server
-// should accept with wsx.CompressionOptions{NoContextTakeover: true}. Each subscriber has a
-// queue bounded in bytes (Options.MaxPending); what is queued goes out coalesced, many
-// messages in one system call; a goroutine writes to a subscriber only while it has output
-// pending, so an idle subscriber costs no goroutine. A subscriber that falls behind is closed
+// should accept with wsx.CompressionOptions{NoContextTakeover: true}. Publish only posts the
+// message, at a cost that does not grow with the number of subscribers; a dispatcher queues
+// everything posted since its last pass for each subscriber at once. Each subscriber has a
+// queue bounded in bytes (Options.MaxPending); what is queued goes out coalesced, a burst in
+// one system call; a goroutine writes to a subscriber only while it has output pending, so an
+// idle subscriber costs no goroutine. A subscriber that falls behind is closed
 // with StatusPolicyViolation (1008), or has its oldest messages dropped (Options.Overflow).
 //
 // With a Broker, hubs in several processes deliver each other's messages
@@ -92,7 +94,16 @@ type Hub struct {
 	closing atomic.Bool
 	empty   chan struct{} // closed when the last member goes during Shutdown
 
-	writers sync.WaitGroup // goroutines writing to members
+	writers sync.WaitGroup // goroutines writing to members, and the dispatcher
+
+	// Published messages on their way to the members' queues (dispatch.go).
+	outMu       sync.Mutex
+	out         []outgoing // posted, not yet queued for the members
+	dispatching bool       // a dispatcher runs
+	outClosed   bool       // Shutdown has delivered what was posted: post drops what comes
+	dispatchFn  func()     // h.dispatch, bound once: a go statement with a method value would allocate
+	dispatchMu  sync.Mutex // held while queueing posted messages for the members
+	spareOut    []outgoing // room for the next pass; under dispatchMu
 }
 
 // topic is a topic with subscribers here.
@@ -163,6 +174,7 @@ func (h *Hub) Subscribe(ctx context.Context, c *wsx.Conn, topic string) error {
 		return t.err
 	}
 
+	h.flush() // what was published before goes to the subscribers before c
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closing.Load() {
@@ -199,7 +211,7 @@ func (h *Hub) subscribeBroker(ctx context.Context, t *topic) {
 		// Another hub's message: it was checked where it was published, and a bad one (from
 		// a foreign publisher on the broker) is dropped.
 		if m, err := wsx.NewPreparedMessage(msg.Type, msg.Data, msg.options()...); err == nil {
-			t.publish(m, len(msg.Data))
+			h.post(t, m, len(msg.Data))
 		}
 	})
 }
@@ -227,8 +239,10 @@ func (h *Hub) releaseLocked(t *topic) (cancel func()) {
 	return t.cancel
 }
 
-// Unsubscribe removes c from topic's subscribers. Messages already queued for c still go out.
+// Unsubscribe removes c from topic's subscribers. Messages published on topic before still go
+// out to c.
 func (h *Hub) Unsubscribe(c *wsx.Conn, topic string) {
+	h.flush()
 	h.mu.Lock()
 	var cancel func()
 	if m := h.members[c]; m != nil {
@@ -315,9 +329,11 @@ func (h *Hub) unlink(m *member, i int) (cancel func()) {
 
 // Publish sends a message of type typ to topic's subscribers here and, with a Broker, to the
 // other hubs; opts are those of wsx.Conn.Write (wsx.Uncompressed). It does not wait for the
-// messages to be written: each subscriber's goes into its queue. A text message must be valid
-// UTF-8. Publish does not keep data. An error from the Broker means other hubs may have missed
-// the message; this Hub's subscribers have it.
+// message to be written, nor to be queued for each subscriber: its cost does not depend on
+// the number of subscribers (see dispatch.go). Each subscriber gets the messages published
+// on its topics in the order of the Publish calls that returned before one another. A text
+// message must be valid UTF-8. Publish does not keep data. An error from the Broker means
+// other hubs may have missed the message; this Hub's subscribers have it.
 func (h *Hub) Publish(ctx context.Context, topic string, typ wsx.MessageType, data []byte, opts ...wsx.WriteOption) error {
 	if h.closing.Load() {
 		return ErrClosed
@@ -330,21 +346,12 @@ func (h *Hub) Publish(ctx context.Context, topic string, typ wsx.MessageType, da
 	t := h.topics[topic]
 	h.mu.RUnlock()
 	if t != nil {
-		t.publish(m, len(data))
+		h.post(t, m, len(data))
 	}
 	if h.broker == nil {
 		return nil
 	}
 	return h.broker.Publish(ctx, Message{Topic: topic, Type: typ, Data: data, Uncompressed: slices.Contains(opts, wsx.Uncompressed)})
-}
-
-// publish queues m, whose payload is size bytes, for every subscriber of t.
-func (t *topic) publish(m *wsx.PreparedMessage, size int) {
-	t.mu.RLock()
-	for _, mb := range t.members {
-		mb.enqueue(m, size)
-	}
-	t.mu.RUnlock()
 }
 
 // Shutdown stops the Hub: Publish and Subscribe return ErrClosed from now on, every
@@ -367,6 +374,13 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.empty = empty
 	}
 	h.mu.Unlock()
+	// What was published before goes into the queues, which the members write before their
+	// 1001; a message posted from now on (by the Broker) is dropped, and no dispatcher starts
+	// after writers.Wait below has begun.
+	h.outMu.Lock()
+	h.outClosed = true
+	h.outMu.Unlock()
+	h.flush()
 	for _, m := range members {
 		m.goAway()
 	}

@@ -369,6 +369,81 @@ func TestCoalesced(t *testing.T) {
 	shutdown(t, h, s)
 }
 
+// Publish only posts: while the dispatcher is busy, a burst queues nothing for the
+// subscribers; the dispatcher then queues the whole burst for each subscriber at once, and
+// each gets it in one write.
+func TestBurstOneWrite(t *testing.T) {
+	h := New(nil)
+	s, gates := gatedServer(t, h, wsx.AcceptOptions{})
+	var clients []*wsx.Conn
+	var gs []*gatedConn
+	var before []int
+	for range 20 {
+		c, _ := s.subscriber(nil, "t")
+		g := <-gates
+		clients, gs, before = append(clients, c), append(gs, g), append(before, g.writeCount())
+	}
+	h.dispatchMu.Lock() // as if the dispatcher were busy with an earlier pass
+	for i := range 16 {
+		publish(t, h, "t", wsx.MessageBinary, fmt.Sprint(i))
+	}
+	h.mu.RLock()
+	for _, m := range h.members {
+		m.mu.Lock()
+		if m.queued != 0 {
+			t.Errorf("Publish queued %d bytes for a subscriber itself", m.queued)
+		}
+		m.mu.Unlock()
+	}
+	h.mu.RUnlock()
+	h.dispatchMu.Unlock()
+	for i, c := range clients {
+		for j := range 16 {
+			if _, p := read(t, c); p != fmt.Sprint(j) {
+				t.Fatalf("subscriber %d got %q, want %d", i, p, j)
+			}
+		}
+		if n := gs[i].writeCount() - before[i]; n != 1 {
+			t.Errorf("subscriber %d: %d writes for a burst of 16, want 1", i, n)
+		}
+	}
+	shutdown(t, h, s)
+}
+
+// Subscribe and Unsubscribe fall between the messages published before them and those
+// published after, even while the dispatcher has not yet queued the earlier ones: a new
+// subscriber gets none of them, one that leaves the topic still gets them all.
+func TestSubscriptionBetweenPublishes(t *testing.T) {
+	h := New(nil)
+	s := newServer(t, h, wsx.AcceptOptions{}, nil)
+	old, oldConn := s.subscriber(nil, "t")
+	_, lateConn := s.dial(nil)
+	late := s.clients[len(s.clients)-1]
+	h.dispatchMu.Lock() // the dispatcher is busy: the messages below wait, posted
+	for i := range 10 {
+		publish(t, h, "t", wsx.MessageText, fmt.Sprint("before ", i))
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond) // while Subscribe has started
+		h.dispatchMu.Unlock()
+	}()
+	if err := h.Subscribe(context.Background(), lateConn, "t"); err != nil {
+		t.Fatal(err)
+	}
+	h.Unsubscribe(oldConn, "t")
+	publish(t, h, "t", wsx.MessageText, "after")
+	for i := range 10 {
+		if _, p := read(t, old); p != fmt.Sprint("before ", i) {
+			t.Fatalf("the old subscriber got %q, want before %d", p, i)
+		}
+	}
+	expectNothing(t, old)
+	if _, p := read(t, late); p != "after" {
+		t.Fatalf("the late subscriber got %q first", p)
+	}
+	shutdown(t, h, s)
+}
+
 // CloseSlow (the default): a subscriber whose pending output would pass MaxPending loses its
 // queue and is closed with 1008 once the write in progress is done; others go on.
 func TestSlowConsumerClosed_7_4_1(t *testing.T) {

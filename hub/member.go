@@ -80,45 +80,45 @@ func (m *member) find(t *topic) int {
 	return -1
 }
 
-// enqueue queues pm, whose payload is size bytes, and starts a writer if none is running.
+// enqueue queues run, messages posted in that order, and starts a writer if none is running.
 // It never blocks on the connection.
-func (m *member) enqueue(pm *wsx.PreparedMessage, size int) {
+func (m *member) enqueue(run []outgoing) {
 	h := m.hub
-	cost := size + perMessage
 	m.mu.Lock()
 	if m.state != alive {
 		m.mu.Unlock()
 		return
 	}
-	if pending := m.queued + m.sending; pending > 0 && pending+cost > h.maxPending {
-		if h.overflow != DropOldest {
-			m.state = slow
-			m.dropQueue()
-			m.startLocked()
-			return
+	for _, o := range run {
+		cost := o.size + perMessage
+		if pending := m.queued + m.sending; pending > 0 && pending+cost > h.maxPending {
+			if h.overflow != DropOldest {
+				m.state = slow
+				m.dropQueue()
+				break
+			}
+			q := m.bufs
+			for q.head < len(q.queue) && m.queued+m.sending+cost > h.maxPending {
+				m.queued -= q.queue[q.head].cost
+				q.queue[q.head] = entry{}
+				q.head++
+			}
+			if m.queued+m.sending > 0 && m.queued+m.sending+cost > h.maxPending {
+				continue // the write in progress alone leaves no room: drop this message
+			}
+		}
+		if m.bufs == nil {
+			m.bufs = bufferPool.Get().(*buffers)
 		}
 		q := m.bufs
-		for q.head < len(q.queue) && m.queued+m.sending+cost > h.maxPending {
-			m.queued -= q.queue[q.head].cost
-			q.queue[q.head] = entry{}
-			q.head++
+		if q.head > 0 && len(q.queue) == cap(q.queue) {
+			n := copy(q.queue, q.queue[q.head:])
+			clear(q.queue[n:])
+			q.queue, q.head = q.queue[:n], 0
 		}
-		if m.queued+m.sending > 0 && m.queued+m.sending+cost > h.maxPending {
-			m.mu.Unlock() // the write in progress alone leaves no room: drop pm itself
-			return
-		}
+		q.queue = append(q.queue, entry{o.m, cost})
+		m.queued += cost
 	}
-	if m.bufs == nil {
-		m.bufs = bufferPool.Get().(*buffers)
-	}
-	q := m.bufs
-	if q.head > 0 && len(q.queue) == cap(q.queue) {
-		n := copy(q.queue, q.queue[q.head:])
-		clear(q.queue[n:])
-		q.queue, q.head = q.queue[:n], 0
-	}
-	q.queue = append(q.queue, entry{pm, cost})
-	m.queued += cost
 	m.startLocked()
 }
 

@@ -16,9 +16,13 @@
 // its own messages to its own subscribers at once; what it publishes is kept by the NATS
 // client (up to nats.ReconnectBufSize, 8 MiB by default; Publish fails past that) and sent
 // when it reconnects, in order; after the reconnect the hub's subscriptions are restored.
-// Messages that reach the NATS server while another hub is not connected to it are lost for
-// that hub, and so is what its client had not yet sent when the server went away: NATS keeps
-// no history. Use JetStream, or a sequence number in your messages, where that matters.
+// Across an outage, delivery to the other hubs is at most once, and what is lost is one run
+// of consecutive messages: what the publishing hub's client had written to the connection
+// but the server had not read when it went away (a few messages), and every message that
+// reaches the NATS server before another hub's connection and subscriptions are back, the
+// publisher's buffered ones included when its client reconnects first. NATS core keeps no
+// history. Once both are connected again, delivery resumes, in order. Use JetStream, or a
+// sequence number in your messages, where a gap matters.
 //
 // # Subjects
 //

@@ -79,6 +79,22 @@ func newEchoReader(nc net.Conn, leftover []byte, size int) *echoReader {
 	return e
 }
 
+// lastPayload returns the payload of the last message kept (keep), inflated when it has RSV1
+// set, which is an error unless deflate (permessage-deflate in use).
+func (e *echoReader) lastPayload(deflate bool) ([]byte, error) {
+	if !e.lastR1 {
+		return e.last, nil
+	}
+	if !deflate {
+		return nil, errors.New("RSV1 set without permessage-deflate (§5.2)")
+	}
+	p, err := Inflate(e.last)
+	if err != nil {
+		return nil, fmt.Errorf("inflating: %v", err)
+	}
+	return p, nil
+}
+
 // readSome reads until at least one whole message has arrived and returns how many did.
 func (e *echoReader) readSome() (int, error) {
 	msgs := 0

@@ -64,8 +64,8 @@ func (e *Echo) Run(ctx context.Context, warmup, d time.Duration, mark func()) (R
 }
 
 // measure runs loop on a thread of its own, lets it warm up (for warmup, and until warm
-// messages were echoed), calls mark, measures for d, calls mark again, stops it and returns
-// what it echoed between the marks.
+// messages were echoed), calls mark, measures for d (longer if nothing was echoed by then),
+// calls mark again, stops it and returns what it echoed between the marks.
 func measure(ctx context.Context, warmup, d time.Duration, warm int64, mark func(), loop func(*runState, *hist) error) (Result, error) {
 	var st runState
 	var h hist
@@ -91,6 +91,11 @@ func measure(ctx context.Context, warmup, d time.Duration, warm int64, mark func
 	start, n0 := time.Now(), st.count.Load()
 	st.measuring.Store(true)
 	time.Sleep(d)
+	// The interval lasts until something was echoed in it too (within ctx): on a machine busy
+	// enough to starve the server for all of d, a longer interval is a figure, none is not.
+	for st.count.Load() == n0 && ctx.Err() == nil && len(done) == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
 	st.measuring.Store(false)
 	n1, elapsed := st.count.Load(), time.Since(start)
 	mark()
@@ -111,6 +116,20 @@ func measure(ctx context.Context, warmup, d time.Duration, warm int64, mark func
 // dialAll opens n connections with the given number of concurrent dialers.
 func dialAll(ctx context.Context, d *Dialer, n, workers int) ([]*Conn, error) {
 	conns := make([]*Conn, n)
+	err := forEach(n, workers, func(i int) (err error) {
+		conns[i], err = d.Dial(ctx, i)
+		return err
+	})
+	if err != nil {
+		Close(conns)
+		return nil, err
+	}
+	return conns, nil
+}
+
+// forEach runs f(0) to f(n-1) on the given number of goroutines, and stops at the first error,
+// which it returns.
+func forEach(n, workers int, f func(i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var once sync.Once
@@ -124,22 +143,16 @@ func dialAll(ctx context.Context, d *Dialer, n, workers int) ([]*Conn, error) {
 				if i >= n {
 					return
 				}
-				c, err := d.Dial(ctx, i)
-				if err != nil {
+				if err := f(i); err != nil {
 					once.Do(func() { firstErr = err })
 					next.Store(int64(n))
 					return
 				}
-				conns[i] = c
 			}
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		Close(conns)
-		return nil, firstErr
-	}
-	return conns, nil
+	return firstErr
 }
 
 // Close resets every connection in conns.
@@ -158,29 +171,7 @@ func Idle(ctx context.Context, d *Dialer, n, workers int, frame []byte) ([]*Conn
 	if err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	errs := make(chan error, workers)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := echoOnce(ctx, conns[i], frame); err != nil {
-					errs <- err
-					next.Store(int64(n))
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := forEach(n, workers, func(i int) error { return echoOnce(ctx, conns[i], frame) }); err != nil {
 		Close(conns)
 		return nil, err
 	}

@@ -22,7 +22,8 @@ type Scenario struct {
 	Desc     string
 	Kind     Kind
 	Conns    int
-	InFlight int  // messages outstanding per connection (KindEcho)
+	InFlight int  // messages outstanding per connection (KindEcho), or in all (KindFanout)
+	Burst    int  // messages the fan-out publisher sends at once (KindFanout)
 	Size     int  // payload bytes, before compression
 	Text     bool // text messages (else binary)
 	Deflate  bool // permessage-deflate
@@ -39,6 +40,11 @@ var Scenarios = []Scenario{
 	{Name: "deflate4k", Desc: "10 conns x 4 KiB text, permessage-deflate", Kind: KindEcho, Conns: 10, InFlight: 1, Size: 4 << 10, Text: true, Deflate: true},
 	{Name: "idle10k", Desc: "10,000 idle conns: server RSS per conn", Kind: KindIdle, Conns: 10000, Size: 16},
 	{Name: "connect", Desc: "new connections: server CPU per handshake", Kind: KindConnect, Conns: 8},
+	{Name: "fan64", Desc: "fan-out to 10,000 subscribers, bursts of 16 x 64 B", Kind: KindFanout, Conns: 10000, InFlight: 32, Burst: 16, Size: 64},
+	{Name: "fan1k", Desc: "fan-out to 10,000 subscribers, bursts of 16 x 1 KiB", Kind: KindFanout, Conns: 10000, InFlight: 32, Burst: 16, Size: 1 << 10},
+	{Name: "fan64z", Desc: "fan-out to 10,000 subscribers, bursts of 16 x 64 B text, permessage-deflate", Kind: KindFanout, Conns: 10000, InFlight: 32, Burst: 16, Size: 64, Text: true, Deflate: true},
+	{Name: "fan1kz", Desc: "fan-out to 10,000 subscribers, bursts of 16 x 1 KiB text, permessage-deflate", Kind: KindFanout, Conns: 10000, InFlight: 32, Burst: 16, Size: 1 << 10, Text: true, Deflate: true},
+	{Name: "fan64s", Desc: "fan-out to 10,000 subscribers, a steady stream of 64 B (16 in flight)", Kind: KindFanout, Conns: 10000, InFlight: 16, Burst: 1, Size: 64},
 }
 
 // Find returns the scenario called name.
@@ -105,13 +111,18 @@ func utf8Tail(s string) int {
 	return 0
 }
 
+// opcode returns the opcode of the scenario's messages.
+func (s Scenario) opcode() frame.Opcode {
+	if s.Text {
+		return frame.OpText
+	}
+	return frame.OpBinary
+}
+
 // ClientFrame returns the complete masked frame the scenario's clients send.
 func (s Scenario) ClientFrame() []byte {
 	p := s.Payload()
-	op := frame.OpBinary
-	if s.Text {
-		op = frame.OpText
-	}
+	op := s.opcode()
 	if s.Deflate {
 		return Frame(op, Deflate(p), true)
 	}

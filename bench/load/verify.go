@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/wsx-go/wsx/internal/frame"
 )
 
 // Verify checks that the server d dials (with deflate set as the scenario needs) echoes the scenario's message correctly: it sends
@@ -20,10 +19,7 @@ func Verify(ctx context.Context, d *Dialer, s Scenario) error {
 		c.SetDeadline(dl)
 	}
 	want := s.Payload()
-	wantOp := frame.OpBinary
-	if s.Text {
-		wantOp = frame.OpText
-	}
+	wantOp := s.opcode()
 	n := max(s.InFlight, 1)
 	frame := s.ClientFrame()
 	// Written while the echoes are read: a server may stream an echo back before it has read
@@ -48,14 +44,9 @@ func Verify(ctx context.Context, d *Dialer, s Scenario) error {
 		got += k
 		// Only the last complete message is kept; with several in one read the earlier
 		// ones are counted, and the last one stands for them.
-		p := er.last
-		if er.lastR1 {
-			if !s.Deflate {
-				return fmt.Errorf("RSV1 set without permessage-deflate (§5.2)")
-			}
-			if p, err = Inflate(p); err != nil {
-				return fmt.Errorf("inflating the echo: %v", err)
-			}
+		p, err := er.lastPayload(s.Deflate)
+		if err != nil {
+			return fmt.Errorf("the echo: %w", err)
 		}
 		if s.Deflate && !er.lastR1 {
 			// Legal (§6 lets a sender skip compression) but it would make the comparison

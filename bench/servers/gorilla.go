@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register(&Lib{Name: "gorilla", Serve: serveGorilla, Deflate: true})
+	register(&Lib{Name: "gorilla", Serve: serveGorilla, Deflate: true, Fanout: fanoutGorilla})
 }
 
 // serveGorilla reads each message through NextReader into a reused buffer (ReadMessage would
@@ -17,14 +17,11 @@ func init() {
 func serveGorilla(ln net.Listener, o Options) (Server, error) {
 	up := websocket.Upgrader{EnableCompression: o.Deflate}
 	return serveHTTP(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
+		c := upgradeGorilla(&up, w, r)
+		if c == nil {
 			return
 		}
 		defer c.Close()
-		if err := c.SetCompressionLevel(DeflateLevel); err != nil {
-			return
-		}
 		var buf []byte
 		for {
 			typ, rd, err := c.NextReader()
@@ -39,4 +36,18 @@ func serveGorilla(ln net.Listener, o Options) (Server, error) {
 			}
 		}
 	})), nil
+}
+
+// upgradeGorilla upgrades r with up and sets the compression level; nil when either fails
+// (the connection, if any, closed).
+func upgradeGorilla(up *websocket.Upgrader, w http.ResponseWriter, r *http.Request) *websocket.Conn {
+	c, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return nil
+	}
+	if err := c.SetCompressionLevel(DeflateLevel); err != nil {
+		c.Close()
+		return nil
+	}
+	return c
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register(&Lib{Name: "gws", Serve: serveGws, Deflate: true})
+	register(&Lib{Name: "gws", Serve: serveGws, Deflate: true, Fanout: fanoutGws})
 }
 
 // serveGws follows gws's "Best Practice": an Upgrader on a net/http handler, ReadLoop in its

@@ -37,8 +37,12 @@ type Server interface {
 // Lib describes one library.
 type Lib struct {
 	Name string
-	// Serve starts an echo server on ln and returns at once.
+	// Serve starts an echo server on ln and returns at once; nil for a library that runs
+	// the fan-out scenarios only.
 	Serve func(ln net.Listener, o Options) (Server, error)
+	// Fanout starts a fan-out server (fanout.go) on ln and returns at once; nil when the
+	// library does not run the fan-out scenarios.
+	Fanout func(ln net.Listener, o Options) (Server, error)
 	// Deflate tells whether the server supports permessage-deflate in this benchmark;
 	// DeflatePending, when set, tells why it does not yet.
 	Deflate        bool

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register(&Lib{Name: "wsx", Serve: serveWsx, Deflate: true})
+	register(&Lib{Name: "wsx", Serve: serveWsx, Deflate: true, Fanout: fanoutWsx})
 	register(&Lib{Name: "wsx-http", Serve: serveWsxHTTP, Deflate: true, Variant: "Accept behind net/http"})
 }
 
@@ -27,19 +27,28 @@ func wsxOptions(o Options) *wsx.AcceptOptions {
 // the read loop in a goroutine of its own, which starts with a small stack instead of keeping
 // the one the handshake grew. Like the gobwas server, it gives the handshake no deadline.
 func serveWsx(ln net.Listener, o Options) (Server, error) {
-	return serveWsxConns(ln, o, func(nc net.Conn) net.Conn { return nc })
+	return serveWsxConns(ln, o, nil)
 }
 
 // serveWsxConns runs serveWsx's accept loop, handing AcceptConn what wrap makes of each
-// accepted connection.
+// accepted connection (nil: the connection itself).
 func serveWsxConns(ln net.Listener, o Options, wrap func(net.Conn) net.Conn) (Server, error) {
-	opts := wsxOptions(o)
+	return acceptWsx(ln, wsxOptions(o), wrap, wsxEcho)
+}
+
+// acceptWsx accepts connections on ln with AcceptConn, on what wrap makes of each if wrap is
+// not nil, and runs serve on each upgraded connection in a goroutine of its own
+// (ExampleAcceptConn), until ln is closed.
+func acceptWsx(ln net.Listener, opts *wsx.AcceptOptions, wrap func(net.Conn) net.Conn, serve func(*wsx.Conn)) (Server, error) {
 	return serveConns(ln, func(nc net.Conn) {
-		c, err := wsx.AcceptConn(context.Background(), wrap(nc), opts)
+		if wrap != nil {
+			nc = wrap(nc)
+		}
+		c, err := wsx.AcceptConn(context.Background(), nc, opts)
 		if err != nil {
 			return
 		}
-		go wsxEcho(c)
+		go serve(c)
 	})
 }
 
@@ -58,6 +67,12 @@ func serveWsxHTTP(ln net.Listener, o Options) (Server, error) {
 
 // wsxEcho echoes with ReadMessage appending into one reused buffer, and Write.
 func wsxEcho(c *wsx.Conn) {
+	wsxEach(c, func(ctx context.Context, typ wsx.MessageType, p []byte) error { return c.Write(ctx, typ, p) })
+}
+
+// wsxEach reads c's messages with ReadMessage appending into one reused buffer and hands each
+// to f, until a read or f fails; it then closes c.
+func wsxEach(c *wsx.Conn, f func(ctx context.Context, typ wsx.MessageType, p []byte) error) {
 	defer c.CloseNow()
 	ctx := context.Background()
 	var buf []byte
@@ -67,7 +82,7 @@ func wsxEcho(c *wsx.Conn) {
 			return
 		}
 		buf = p
-		if err := c.Write(ctx, typ, buf); err != nil {
+		if err := f(ctx, typ, buf); err != nil {
 			return
 		}
 	}

@@ -12,6 +12,8 @@
 const { emit, run } = require('./browser');
 
 const config = JSON.parse(process.argv[2] || '{}');
+// A page's wait is generous: on a loaded 2-core machine a 1 MiB compressed echo in every
+// size takes Chromium tens of seconds (a test run beside the benchmark took over 30).
 const timeout = config.timeoutMs || 90000;
 
 run(config.executablePath, async (page) => {
@@ -26,7 +28,9 @@ run(config.executablePath, async (page) => {
       await page.waitForFunction(() => window.wsxResult !== undefined, null, { timeout });
       result = await page.evaluate(() => window.wsxResult);
     } catch (err) {
-      result = { error: `driving the page: ${err.message}` };
+      // Where the page got to says whether it waited for the server or the server for it.
+      const progress = await page.evaluate(() => window.wsxProgress).catch(() => undefined);
+      result = { error: `driving the page: ${err.message}${progress ? ` (${progress})` : ''}` };
     }
     emit({ ev: 'page', url, result, console: log });
   }

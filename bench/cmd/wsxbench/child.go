@@ -26,6 +26,7 @@ import (
 const (
 	envServe   = "WSXBENCH_SERVE"
 	envDeflate = "WSXBENCH_DEFLATE"
+	envFanout  = "WSXBENCH_FANOUT" // the library's fan-out server rather than its echo server
 )
 
 // serveFromEnv runs the server named by the environment and reports whether there was one.
@@ -34,7 +35,7 @@ func serveFromEnv() bool {
 	if lib == "" {
 		return false
 	}
-	if err := serveChild(lib, os.Getenv(envDeflate) == "true"); err != nil {
+	if err := serveChild(lib, os.Getenv(envDeflate) == "true", os.Getenv(envFanout) == "true"); err != nil {
 		fmt.Fprintln(os.Stderr, "wsxbench server:", err)
 		os.Exit(1)
 	}
@@ -49,12 +50,13 @@ func serveFromEnv() bool {
 //	gc            → "ok"         runtime.GC and debug.FreeOSMemory, before reading VmRSS
 //	mem           → "mem <heap> <stacks>"   bytes of heap in use and of goroutine stacks
 //	allocs        → "allocs <n>" heap objects allocated so far (runtime/metrics, no stop-the-world)
+//	writes        → "writes <n>" write system calls so far (syscw of /proc/self/io)
 //	prof <path>   → "ok"         start a CPU profile
 //	stopprof      → "ok"
 //	heap <path>   → "ok"         write a heap profile
 //
 // The server exits when its stdin closes, so it never outlives the parent.
-func serveChild(lib string, deflate bool) error {
+func serveChild(lib string, deflate, fanout bool) error {
 	l, err := servers.Get(lib)
 	if err != nil {
 		return err
@@ -66,7 +68,14 @@ func serveChild(lib string, deflate bool) error {
 	if err != nil {
 		return err
 	}
-	srv, err := l.Serve(ln, servers.Options{Deflate: deflate})
+	serve := l.Serve
+	if fanout {
+		serve = l.Fanout
+	}
+	if serve == nil {
+		return errors.New("no such server for " + lib)
+	}
+	srv, err := serve(ln, servers.Options{Deflate: deflate})
 	if err != nil {
 		return err
 	}
@@ -90,6 +99,13 @@ func serveChild(lib string, deflate bool) error {
 			m := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
 			metrics.Read(m)
 			reply = fmt.Sprintf("allocs %d", m[0].Value.Uint64())
+		case "writes":
+			n, err := writeSyscalls()
+			if err != nil {
+				reply = "error " + err.Error()
+				break
+			}
+			reply = fmt.Sprintf("writes %d", n)
 		case "gc":
 			runtime.GC()
 			debug.FreeOSMemory()
@@ -140,23 +156,24 @@ type child struct {
 // pid returns the server's process id.
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
-// startChild starts the server for lib pinned to cpu (if cpu >= 0); with callgrind set, under
-// valgrind's callgrind writing to that file, its instrumentation (and so its counting) off
-// until callgrindControl turns it on.
-func startChild(lib string, deflate bool, cpu int, verbose bool, callgrind string) (*child, error) {
+// startChild starts the server for lib, its fan-out server if fanout is set, pinned to cpu
+// (if cpu >= 0); with callgrind set, under valgrind's callgrind writing to that file, its
+// instrumentation (and so its counting) off until callgrindControl turns it on.
+func startChild(lib string, deflate, fanout bool, cpu int, verbose bool, callgrind string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
 	start := 10 * time.Second
-	cmd.Env = append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate))
+	env := append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate),
+		envFanout+"="+strconv.FormatBool(fanout))
+	cmd.Env = env
 	if callgrind != "" {
 		cmd = exec.Command("valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file="+callgrind, exe)
 		// Valgrind knows no RDTSCP, which Go's runtime uses when the CPU has it, and
 		// callgrind trips over the signals of asynchronous preemption.
-		cmd.Env = append(os.Environ(), envServe+"="+lib, envDeflate+"="+strconv.FormatBool(deflate),
-			"GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",cpu.rdtscp=off,asyncpreemptoff=1", ","))
+		cmd.Env = append(env, "GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",cpu.rdtscp=off,asyncpreemptoff=1", ","))
 		start = time.Minute
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -246,6 +263,29 @@ func (c *child) allocs() (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(strings.TrimPrefix(s, "allocs "), 10, 64)
+}
+
+// writes returns how many write system calls (write, writev) the server has made so far.
+func (c *child) writes() (int64, error) {
+	s, err := c.call("writes")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimPrefix(s, "writes "), 10, 64)
+}
+
+// writeSyscalls returns this process's count of write system calls (Linux).
+func writeSyscalls() (int64, error) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("no syscw in /proc/self/io")
 }
 
 // mem returns the server's heap in use and goroutine stack bytes.

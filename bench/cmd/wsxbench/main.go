@@ -152,6 +152,7 @@ type sample struct {
 	genPerOp float64   // the load generator's own CPU µs per operation, to show it is not the limit
 	noise    float64   // share of the server's core that other processes used during the interval
 	allocs   float64   // server heap allocations per operation
+	writes   float64   // server write system calls (write, writev) per operation
 	sys      []float64 // -syscalls: system calls per operation, in syscallEvents order
 	instr    float64   // -callgrind: instructions per operation
 	err      error
@@ -208,8 +209,8 @@ func logSample(s load.Scenario, lib string, rep int, sm sample) {
 		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %.0f B/conn RSS, of which Go heap %.0f, stacks %.0f\n",
 			s.Name, lib, rep, sm.perConn, sm.heap, sm.stack)
 	default:
-		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  %.2f allocs/op  server core %3.0f%% (others %2.0f%%)  load %.2f µs/op",
-			s.Name, lib, rep, sm.cpuPerOp, sm.rate, sm.p50, sm.p99, sm.allocs, 100*sm.util, 100*sm.noise, sm.genPerOp)
+		fmt.Fprintf(os.Stderr, "%-10s %-8s rep %d: %6.2f µs/op  %8.0f op/s  p50 %v p99 %v  %.2f allocs/op  %.3f writes/op  server core %3.0f%% (others %2.0f%%)  load %.2f µs/op",
+			s.Name, lib, rep, sm.cpuPerOp, sm.rate, sm.p50, sm.p99, sm.allocs, sm.writes, 100*sm.util, 100*sm.noise, sm.genPerOp)
 		if sm.sys != nil {
 			fmt.Fprintf(os.Stderr, "  syscalls/op %.2f (read %.2f write %.2f writev %.2f epoll_pwait %.2f futex %.2f)",
 				sm.sys[0], sm.sys[1], sm.sys[2], sm.sys[3], sm.sys[4], sm.sys[5])
@@ -230,7 +231,7 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 	if cfg.callgrind[lib] && s.Kind != load.KindIdle {
 		cg = profPath + ".callgrind.out"
 	}
-	ch, err := startChild(lib, s.Deflate, cfg.serverCPU, cfg.verbose, cg)
+	ch, err := startChild(lib, s.Deflate, s.Kind == load.KindFanout, cfg.serverCPU, cfg.verbose, cg)
 	if err != nil {
 		return sample{err: err}
 	}
@@ -248,7 +249,7 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 		dialer.TLS = &tls.Config{InsecureSkipVerify: true} // the server's certificate is made up
 	}
 	if s.Kind != load.KindConnect {
-		if err := load.Verify(ctx, dialer, s); err != nil {
+		if err := verify(ctx, dialer, s); err != nil {
 			return sample{err: fmt.Errorf("echo check: %w", err)}
 		}
 	}
@@ -276,7 +277,7 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 		}
 		probes = append(probes, p)
 	}
-	var cpu, gen, busy, allocs [2]int64
+	var cpu, gen, busy, allocs, writes [2]int64
 	var marks [2]time.Time
 	k := 0
 	var markErr error
@@ -292,7 +293,9 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 		markErr = firstErr(markErr, err)
 		a, err := ch.allocs()
 		markErr = firstErr(markErr, err)
-		cpu[k], gen[k], allocs[k], marks[k] = c, selfCPU(), a, time.Now()
+		wr, err := ch.writes()
+		markErr = firstErr(markErr, err)
+		cpu[k], gen[k], allocs[k], writes[k], marks[k] = c, selfCPU(), a, wr, time.Now()
 		if cfg.serverCPU >= 0 {
 			b, err := coreBusy(cfg.serverCPU)
 			markErr = firstErr(markErr, err)
@@ -314,6 +317,8 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 	case load.KindSparse:
 		e := load.Sparse{Dialer: dialer, Conns: s.Conns, InFlight: s.InFlight, Frame: s.ClientFrame()}
 		res, err = e.Run(ctx, cfg.warmup, cfg.d, mark)
+	case load.KindFanout:
+		res, err = runFanout(ctx, cfg, dialer, s, mark)
 	default:
 		e := load.Echo{Dialer: dialer, Conns: s.Conns, InFlight: s.InFlight, Frame: s.ClientFrame()}
 		res, err = e.Run(ctx, cfg.warmup, cfg.d, mark)
@@ -362,6 +367,7 @@ func runOne(cfg *config, s load.Scenario, lib string, first bool) (sm sample) {
 		util:     used / wall,
 		noise:    noise,
 		allocs:   float64(allocs[1]-allocs[0]) / float64(res.Count),
+		writes:   float64(writes[1]-writes[0]) / float64(res.Count),
 		genPerOp: float64(gen[1]-gen[0]) / float64(res.Count),
 		sys:      sys,
 		instr:    instr,

@@ -25,6 +25,7 @@ type cell struct {
 	heap     float64
 	stack    float64
 	allocs   float64
+	writes   float64   // write system calls per operation (syscw of /proc/self/io)
 	sys      []float64 // system calls per operation, in syscallEvents order; nil if not counted
 	instr    float64   // instructions per operation under callgrind; 0 if not counted
 	spread   float64   // (max - min) / median of the headline figure over the repetitions
@@ -46,7 +47,7 @@ func skip(s load.Scenario, lib string) string {
 	switch {
 	case l.Pending != "", s.Deflate && l.DeflatePending != "":
 		return "pending"
-	case s.Deflate && !l.Deflate, s.Kind == load.KindIdle && l.Floor, l.TLS && s.Kind != load.KindIdle:
+	case s.Deflate && !l.Deflate, s.Kind == load.KindIdle && l.Floor, l.TLS && s.Kind != load.KindIdle, !serves(l, s):
 		return "n/a"
 	}
 	return ""
@@ -67,7 +68,7 @@ func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) ce
 	if note := skip(s, lib); note != "" {
 		return cell{note: note}
 	}
-	var cpu, rate, p50, p99, per, heap, stack, allocs, fig, instr []float64
+	var cpu, rate, p50, p99, per, heap, stack, allocs, writes, fig, instr []float64
 	sys := make([][]float64, len(syscallEvents))
 	for _, sm := range samples {
 		if sm.err != nil {
@@ -76,6 +77,7 @@ func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) ce
 		}
 		cpu, rate, per = append(cpu, sm.cpuPerOp), append(rate, sm.rate), append(per, sm.perConn)
 		heap, stack, allocs = append(heap, sm.heap), append(stack, sm.stack), append(allocs, sm.allocs)
+		writes = append(writes, sm.writes)
 		p50, p99 = append(p50, float64(sm.p50)), append(p99, float64(sm.p99))
 		fig = append(fig, figure(s, sm.cpuPerOp, sm.perConn))
 		for i, v := range sm.sys {
@@ -89,7 +91,7 @@ func summarize(s load.Scenario, lib string, samples []sample, errs *[]string) ce
 		return cell{note: "error"}
 	}
 	c := cell{ok: true, n: len(fig), cpuPerOp: median(cpu), rate: median(rate), perConn: median(per),
-		heap: median(heap), stack: median(stack), allocs: median(allocs),
+		heap: median(heap), stack: median(stack), allocs: median(allocs), writes: median(writes),
 		p50: time.Duration(median(p50)), p99: time.Duration(median(p99))}
 	if len(sys[0]) > 0 {
 		for _, v := range sys {
@@ -173,7 +175,7 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	all := func(load.Scenario) bool { return true }
 	busy := func(s load.Scenario) bool { return s.Kind != load.KindIdle }
 
-	table("Server cost, lower is better: CPU µs per echoed message (per handshake for connect), "+
+	table("Server cost, lower is better: CPU µs per echoed message (per handshake for connect, per delivered message for fan-out), "+
 		"RSS bytes per idle connection. (×r) is the peer's figure divided by wsx's: above 1, wsx is ahead.", all,
 		func(s load.Scenario, lib string, c cell) string {
 			v := figure(s, c.cpuPerOp, c.perConn)
@@ -189,12 +191,25 @@ func printReport(w io.Writer, cfg *config, res map[key][]sample, took time.Durat
 	if hasWsx {
 		printFacts(w, cfg, cells)
 	}
-	table("Throughput and latency: messages (or handshakes) per second; round-trip p50 / p99.", busy,
+	table("Fan-out: messages delivered per second of server CPU (1 / CPU per delivery), higher is better; "+
+		"(×r) is wsx's figure divided by the best peer's.", func(s load.Scenario) bool { return s.Kind == load.KindFanout },
+		func(s load.Scenario, lib string, c cell) string {
+			txt := fmtRate(1e6 / c.cpuPerOp)
+			if name, bc := best(cfg, cells, s, func(*servers.Lib) bool { return true }); lib == "wsx" && name != "" {
+				txt += fmt.Sprintf(" (×%.1f %s)", bc.cpuPerOp/c.cpuPerOp, name)
+			}
+			return txt
+		})
+	table("Throughput and latency: messages (or handshakes, or deliveries) per second; round-trip (fan-out: publisher to subscriber) p50 / p99.", busy,
 		func(_ load.Scenario, _ string, c cell) string {
 			return fmt.Sprintf("%s/s; %s / %s", fmtRate(c.rate), fmtDur(c.p50), fmtDur(c.p99))
 		})
-	table("Server heap allocations per echoed message (per handshake for connect).", busy,
+	table("Server heap allocations per echoed message (per handshake for connect, per delivered message for fan-out).", busy,
 		func(_ load.Scenario, _ string, c cell) string { return fmt.Sprintf("%.2f", c.allocs) })
+	table("Server write system calls (write, writev) per echoed message (per handshake for connect, per delivered message "+
+		"for fan-out), from syscw of /proc/self/io: a count that other processes disturb far less than CPU time "+
+		"(only where a server's coalescing depends on timing).", busy,
+		func(_ load.Scenario, _ string, c cell) string { return fmt.Sprintf("%.3f", c.writes) })
 	if cfg.syscalls {
 		table("System calls of the server per echoed message (per handshake for connect), perf stat over the measured interval: "+
 			strings.Join(syscallNames, " / ")+".", busy,
