@@ -102,8 +102,14 @@ func (o *AcceptOptions) Validate() error {
 	if err := o.validatePatterns(); err != nil {
 		return err
 	}
-	for _, name := range slices.Sorted(maps.Keys(o.ResponseHeader)) {
-		if err := checkResponseField(name, o.ResponseHeader[name]); err != nil {
+	return checkResponseHeader(o.ResponseHeader)
+}
+
+// checkResponseHeader reports the first field of h, in sorted order, that
+// checkResponseField refuses.
+func checkResponseHeader(h http.Header) error {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		if err := checkResponseField(name, h[name]); err != nil {
 			return err
 		}
 	}
@@ -139,8 +145,6 @@ func (o *AcceptOptions) validatePatterns() error {
 //   - 403 Forbidden for a refused or malformed Origin (§10.2);
 //   - 421 Misdirected Request for a Host that HostPatterns does not list
 //     (RFC 9110 §7.4);
-//   - 505 HTTP Version Not Supported for HTTP/2 and HTTP/3 requests, whose
-//     WebSocket bootstrapping (RFC 8441, RFC 9220) wsx does not support yet;
 //   - 500 Internal Server Error while AcceptOptions has a mistake (see
 //     AcceptOptions.Validate);
 //   - 400 Bad Request for every other broken rule, including an HTTP/1.0
@@ -160,11 +164,18 @@ func (o *AcceptOptions) validatePatterns() error {
 // set; other Sec-WebSocket-Extensions offers are checked against the grammar
 // of §9.1 and declined.
 //
+// Over HTTP/2 and HTTP/3, Accept serves the extended CONNECT of RFC 8441
+// and RFC 9220 instead, with the same options and Conn: see "WebSockets over
+// HTTP/2 and HTTP/3" in the package documentation.
+//
 // A port that serves WebSockets only can do without net/http: see
 // AcceptConn.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &zeroAcceptOptions
+	}
+	if r.ProtoMajor >= 2 {
+		return acceptStream(w, r, opts) // RFC 8441, RFC 9220: accept_stream.go
 	}
 	st := serverStates.Get().(*serverState)
 	defer st.release()
@@ -225,18 +236,40 @@ type acceptance struct {
 // Group's state. It chooses the subprotocol and extensions (§4.2.2 step 4)
 // and builds the 101 response in st.resp.
 func (st *serverState) prepare(r *http.Request, opts *AcceptOptions) (acceptance, *refusal) {
+	acc, ref := st.agree(r, opts, false)
+	if ref != nil {
+		return acc, ref
+	}
+	acc.key = st.offer.Key
+	var err error
+	if st.resp, err = appendResponse(st.resp[:0], &acc, opts.ResponseHeader); err != nil {
+		return acc, &refusal{status: http.StatusInternalServerError, msg: err.Error()}
+	}
+	return acc, nil
+}
+
+// agree checks r, an HTTP/1.1 Upgrade request or, when stream is set, an
+// extended CONNECT over HTTP/2 or HTTP/3 (RFC 8441, RFC 9220), and chooses
+// what to agree to: the part of a server handshake that every transport
+// shares.
+func (st *serverState) agree(r *http.Request, opts *AcceptOptions, stream bool) (acceptance, *refusal) {
 	var acc acceptance
 	if err := opts.validatePatterns(); err != nil {
 		return acc, &refusal{status: http.StatusInternalServerError, msg: err.Error()}
 	}
 	policy := handshake.Policy{Hosts: opts.HostPatterns, Origins: opts.OriginPatterns, AnyOrigin: opts.InsecureSkipOriginCheck}
-	if f := handshake.CheckRequest(r, &policy, &st.offer); f.Failed() {
-		return acc, refuseWith(f.Status, f.Problem)
+	var f handshake.Finding
+	if stream {
+		f = handshake.CheckStreamRequest(r, &policy, &st.offer)
+	} else {
+		f = handshake.CheckRequest(r, &policy, &st.offer)
+	}
+	if f.Failed() {
+		return acc, refuseFinding(&f)
 	}
 	if opts.Group != nil && opts.Group.closing() {
 		return acc, refuseWith(http.StatusServiceUnavailable, "the server is shutting down")
 	}
-	acc.key = st.offer.Key
 	for _, p := range opts.Subprotocols {
 		if slices.Contains(st.offer.Protocols, p) {
 			acc.subprotocol = p
@@ -244,10 +277,6 @@ func (st *serverState) prepare(r *http.Request, opts *AcceptOptions) (acceptance
 		}
 	}
 	acc.extensions, acc.negotiated = negotiateExtensions(st.offer.Extensions, opts)
-	var err error
-	if st.resp, err = appendResponse(st.resp[:0], &acc, opts.ResponseHeader); err != nil {
-		return acc, &refusal{status: http.StatusInternalServerError, msg: err.Error()}
-	}
 	return acc, nil
 }
 
@@ -259,6 +288,12 @@ func startConn(nc net.Conn, resp []byte, br *bufio.Reader, acc *acceptance, opts
 		nc.Close()
 		return nil, fmt.Errorf("wsx: writing the handshake response: %w", err)
 	}
+	return newServerConn(nc, br, acc, opts)
+}
+
+// newServerConn starts the server's Conn on nc, over any transport, once the
+// handshake's response is out, and adds it to opts.Group.
+func newServerConn(nc net.Conn, br *bufio.Reader, acc *acceptance, opts *AcceptOptions) (*Conn, error) {
 	c := newConn(nc, acc.config(opts, br))
 	if opts.Group != nil && !opts.Group.add(c) {
 		c.Close(StatusGoingAway, "server shutting down")

@@ -728,8 +728,9 @@ func TestAccept_ServerTimeouts(t *testing.T) {
 	}
 }
 
-// TestAccept_HTTP2 checks that an HTTP/2 request, which cannot be hijacked,
-// is refused with 505 (RFC 8441 is not supported yet).
+// TestAccept_HTTP2 checks that an HTTP/2 request that is not an extended
+// CONNECT is refused with 405 and "Allow: CONNECT" (RFC 8441 §4; the extended
+// CONNECT itself is tested in accept_stream_test.go).
 func TestAccept_HTTP2(t *testing.T) {
 	results := make(chan acceptResult, 1)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -748,9 +749,9 @@ func TestAccept_HTTP2(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	const want = `wsx: WebSocket over "HTTP/2.0" (RFC 8441, RFC 9220) is not supported; connect with HTTP/1.1 (RFC 6455 §4.2.1 item 1)`
-	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusHTTPVersionNotSupported || string(body) != want+"\n" {
-		t.Fatalf("%s %s: %q", resp.Proto, resp.Status, body)
+	const want = `wsx: method "GET"; a WebSocket over "HTTP/2.0" is opened with an extended CONNECT (RFC 8441 §4)`
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "CONNECT" || string(body) != want+"\n" {
+		t.Fatalf("%s %s %v: %q", resp.Proto, resp.Status, resp.Header, body)
 	}
 	if res := acceptedOn(t, results); res.conn != nil || res.err == nil || res.err.Error() != want {
 		t.Fatalf("Accept = %v, %v", res.conn, res.err)

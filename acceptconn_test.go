@@ -215,7 +215,7 @@ func TestAcceptConn_9112_Refusals(t *testing.T) {
 		{
 			// The HTTP/2 connection preface (RFC 9113 §3.4) parses as a request.
 			name: "4_2_1_Item1_HTTP2Preface", req: crlf("PRI * HTTP/2.0\n\nSM\n\n"),
-			status: 505, body: `wsx: WebSocket over "HTTP/2.0" (RFC 8441, RFC 9220) is not supported; connect with HTTP/1.1 (RFC 6455 §4.2.1 item 1)`,
+			status: 505, body: `wsx: "HTTP/2.0" request; the Upgrade handshake needs HTTP/1.1 (RFC 6455 §4.2.1 item 1), and a WebSocket over HTTP/2 or HTTP/3 an extended CONNECT to a server of those (RFC 8441, RFC 9220)`,
 		},
 	}
 	for _, tt := range tests {

@@ -19,9 +19,9 @@ import (
 
 // closing is the state of a Conn's ending.
 type closing struct {
-	mu   sync.Mutex
-	done signal // the first Close has finished
-	err  error  // what the first Close returned
+	mu   sync.Mutex // guards started, and is held while the transport closes
+	done signal     // the first Close has finished
+	err  error      // what the first Close returned
 
 	local      atomic.Bool // our Close went out before the peer's
 	closed     atomic.Bool // the transport is closed
@@ -262,12 +262,18 @@ func (c *Conn) closedError() error {
 	return err
 }
 
-// closeTransport closes the transport once; it reports whether this call closed it.
+// closeTransport closes the transport once; it reports whether this call closed it. A call
+// that finds another closing the transport waits until it is closed, so that once CloseNow
+// returns the Conn no longer uses the transport: an HTTP/2 handler may return then (its
+// stream's Close waits for a write in progress).
 func (c *Conn) closeTransport() bool {
-	if !c.closing.closed.CompareAndSwap(false, true) {
+	c.closing.mu.Lock()
+	if c.closing.closed.Swap(true) {
+		c.closing.mu.Unlock()
 		return false
 	}
 	c.nc.Close()
+	c.closing.mu.Unlock()
 	// A context that outlives the connection (a server's) must not keep it reachable.
 	c.r.dl.release()
 	c.w.dl.release()

@@ -71,14 +71,7 @@ func clientWithRawServer(t testing.TB, opts ConnOptions) (*Conn, *rawPeer) {
 
 // frameBytes encodes one frame, masked with a fixed key when masked is set.
 func frameBytes(fin bool, rsv byte, op frame.Opcode, masked bool, payload []byte) []byte {
-	h := frame.Header{Fin: fin, Rsv: rsv, Opcode: op, Masked: masked, Key: [4]byte{0x37, 0xfa, 0x21, 0x3d}, Length: int64(len(payload))}
-	b := make([]byte, frame.MaxHeaderSize+len(payload))
-	n := frame.Put(b, h)
-	copy(b[n:], payload)
-	if masked {
-		frame.Mask(h.Key, 0, b[n:n+len(payload)])
-	}
-	return b[:n+len(payload)]
+	return frame.Append(nil, frame.Header{Fin: fin, Rsv: rsv, Opcode: op, Masked: masked, Key: [4]byte{0x37, 0xfa, 0x21, 0x3d}}, payload)
 }
 
 // send writes a frame as the peer would (masked when the peer is the client).

@@ -73,6 +73,12 @@ type DialOptions struct {
 	// offer (a parameter not offered, a larger window than asked for) fails the dial.
 	Compression *CompressionOptions
 
+	// Transport carries the connection on a stream of an HTTP/2 (RFC 8441) or HTTP/3
+	// (RFC 9220) connection instead of a TCP connection of its own. nil, the default, is
+	// HTTP/1.1 (RFC 6455 §4.1). The modules github.com/wsx-go/wsx/h2transport and
+	// github.com/wsx-go/wsx/h3transport provide transports; see StreamTransport.
+	Transport StreamTransport
+
 	// ConnOptions configure the connection once it is established.
 	ConnOptions
 }
@@ -122,7 +128,7 @@ func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, *http.R
 	}
 	ctx, cancel := withHandshakeTimeout(ctx)
 	defer cancel()
-	c, resp, err := dial(ctx, u, opts)
+	c, resp, err := dialTransport(ctx, u, opts) // dial_stream.go
 	if err != nil {
 		return nil, resp, fmt.Errorf("wsx: dial %s: %w", displayURL(u), err)
 	}
@@ -499,10 +505,20 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 	}
 	nc.SetDeadline(time.Time{})
 	hr.Limit = math.MaxInt // the connection owns the reader now
-	cfg := connConfig{client: true, subprotocol: answer.Protocol, opts: opts.ConnOptions}
+	cfg, err := clientConfig(&answer, opts)
+	if err != nil {
+		conn.Close()
+		return nil, resp, err
+	}
 	if br.Buffered() > 0 {
 		cfg.br = br // frames the server sent right behind its response
 	}
+	return newConn(conn, cfg), resp, nil
+}
+
+// clientConfig returns the configuration of a client Conn whose server agreed to answer.
+func clientConfig(answer *handshake.Answer, opts *DialOptions) (connConfig, error) {
+	cfg := connConfig{client: true, subprotocol: answer.Protocol, opts: opts.ConnOptions}
 	if len(answer.Extensions) > 0 {
 		names := make([]string, len(answer.Extensions))
 		for i, e := range answer.Extensions {
@@ -510,11 +526,10 @@ func dial(ctx context.Context, u *url.URL, opts *DialOptions) (_ *Conn, _ *http.
 		}
 		cfg.extensions = strings.Join(names, ", ")
 		if err := acceptExtensions(&cfg, answer.Extensions, opts); err != nil {
-			conn.Close()
-			return nil, resp, err
+			return cfg, err
 		}
 	}
-	return newConn(conn, cfg), resp, nil
+	return cfg, nil
 }
 
 // proxyFor returns the proxy DialOptions choose for the handshake request req, or nil for

@@ -80,10 +80,31 @@
 // pong), and CloseRead hands the reading to wsx for a connection the application only writes
 // to.
 //
+// # WebSockets over HTTP/2 and HTTP/3
+//
+// Accept also serves the extended CONNECT of RFC 8441 (HTTP/2) and RFC 9220 (HTTP/3): a
+// WebSocket on one stream of a multiplexed connection, with the same options, checks and Conn.
+// A handler needs no change, with two things to know:
+//
+//   - net/http's HTTP/2 server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL, without which
+//     browsers keep WebSockets on HTTP/1.1, only when GODEBUG holds http2xconnect=1 at start
+//     (Go 1.24-1.26), or when the program imports github.com/wsx-go/wsx/xconnect.
+//   - net/http ends an HTTP/2 stream when its handler returns: the handler must not return
+//     before it is done with the Conn (on HTTP/1.1 and HTTP/3 it may).
+//
+// HTTP/3 servers use quic-go through github.com/wsx-go/wsx/h3transport, whose Handler lets
+// Accept take the stream over. Clients set DialOptions.Transport to an h2transport.Transport
+// (HTTP/2, with golang.org/x/net) or an h3transport.Transport; both share one connection among
+// the WebSockets to a server, and fall back to HTTP/1.1 when the server does not support them.
+//
+// A read whose context expires leaves the connection usable on every transport: the deadlines
+// of HTTP/2 streams, which would end the stream, are never used; a goroutine per connection
+// reads the stream and the waiting is done above it.
+//
 // # Concurrency
 //
 // One goroutine may read at a time; any number may write, ping and close. wsx starts no
-// goroutine of its own per connection.
+// goroutine of its own per connection, except the one that reads an HTTP/2 or HTTP/3 stream.
 //
 // # Streams, JSON and tests
 //

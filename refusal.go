@@ -17,6 +17,7 @@ import (
 type refusal struct {
 	status int
 	msg    string
+	rule   handshake.Finding // the rule broken, if the refusal is for one
 }
 
 func (e *refusal) Error() string { return e.msg }
@@ -25,6 +26,11 @@ func (e *refusal) Error() string { return e.msg }
 // from an internal package and gets the prefix of the public API's errors.
 func refuseWith(status int, reason string) *refusal {
 	return &refusal{status: status, msg: "wsx: " + reason}
+}
+
+// refuseFinding makes the refusal of a request for the rule f found broken.
+func refuseFinding(f *handshake.Finding) *refusal {
+	return &refusal{status: f.Status, msg: "wsx: " + f.Problem, rule: *f}
 }
 
 // write sends the refusal through w: the status, the headers it calls for
@@ -37,21 +43,12 @@ func (e *refusal) write(w http.ResponseWriter) {
 }
 
 // header calls set with each header field of the refusal but the ones of
-// the framing (Content-Length, Date, Connection).
+// the framing (Content-Length, Date, Connection): those the broken rule
+// calls for (Allow, Sec-WebSocket-Version) after the body's type.
 func (e *refusal) header(set func(name, value string)) {
 	set("Content-Type", "text/plain; charset=utf-8")
 	set("X-Content-Type-Options", "nosniff")
-	switch e.status {
-	case http.StatusMethodNotAllowed:
-		set("Allow", http.MethodGet)
-	case http.StatusUpgradeRequired:
-		// §4.4: the versions the server speaks; RFC 9110 §15.5.22: a 426
-		// names the protocol to upgrade to, and §7.8 marks Upgrade as a
-		// connection option.
-		set(handshake.FieldVersion, handshake.Version)
-		set(handshake.FieldUpgrade, "websocket")
-		set(handshake.FieldConnection, "Upgrade")
-	}
+	e.rule.RefusalFields(set)
 }
 
 // appendRaw appends the refusal as a whole HTTP/1.1 response, for

@@ -257,3 +257,35 @@ func TestWriteFailureKeepsPeerClose(t *testing.T) {
 		}
 	}
 }
+
+// A data frame held for coalescing goes out when the reading side waits for the peer, however
+// long after a Pong's bound has passed. On a transport that is not a socket (TLS, an HTTP/2 or
+// HTTP/3 stream; net.Pipe here) the bound of a control frame used to stay on the connection,
+// and the held frame's write failed with it, closing the connection.
+func TestHeldFrameAfterPongBound(t *testing.T) {
+	a, b := net.Pipe()
+	c := newConn(a, connConfig{opts: ConnOptions{CloseTimeout: 50 * time.Millisecond}})
+	defer c.CloseNow()
+	peer := &rawPeer{t: t, nc: b, client: true}
+	defer b.Close()
+	go func() {
+		for {
+			typ, msg, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if string(msg) == "one" { // "two" is buffered behind it: the echo is held
+				c.Write(context.Background(), typ, msg)
+			}
+		}
+	}()
+	peer.send(true, frame.OpPing, []byte("p"))
+	if h, _ := peer.readFrame(); h.Opcode != frame.OpPong {
+		t.Fatalf("answer to a ping: %v", h.Opcode)
+	}
+	time.Sleep(100 * time.Millisecond) // past the Pong's bound
+	peer.write(append(frameBytes(true, 0, frame.OpText, true, []byte("one")), frameBytes(true, 0, frame.OpText, true, []byte("two"))...))
+	if h, p := peer.readFrame(); h.Opcode != frame.OpText || string(p) != "one" {
+		t.Fatalf("echo: %v %q", h.Opcode, p)
+	}
+}

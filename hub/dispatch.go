@@ -1,3 +1,5 @@
+//go:build !js
+
 package hub
 
 import "github.com/wsx-go/wsx"

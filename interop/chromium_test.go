@@ -47,12 +47,12 @@ type pageResult struct {
 }
 
 // runChromium opens pages one after another in one headless Chromium with a fresh profile
-// and returns their results in order. It fails the test if any Chromium process outlives
-// the browser.
-func runChromium(t *testing.T, pages []string) []pageResult {
+// and returns their results in order; args are more Chromium flags. It fails the test if any
+// Chromium process outlives the browser.
+func runChromium(t *testing.T, pages []string, args ...string) []pageResult {
 	t.Helper()
 	var results []pageResult
-	for i, raw := range openPages(t, pages) {
+	for i, raw := range openPages(t, pages, args...) {
 		var r pageResult
 		if err := json.Unmarshal(raw, &r); err != nil {
 			t.Fatalf("page %s: result %s: %v", pages[i], raw, err)
@@ -66,9 +66,9 @@ func runChromium(t *testing.T, pages []string) []pageResult {
 }
 
 // openPages opens pages one after another in one headless Chromium with a fresh profile and
-// returns each page's window.wsxResult, as JSON, in order. It fails the test if any Chromium
-// process outlives the browser.
-func openPages(t *testing.T, pages []string) []json.RawMessage {
+// returns each page's window.wsxResult, as JSON, in order; args are more Chromium flags. It
+// fails the test if any Chromium process outlives the browser.
+func openPages(t *testing.T, pages []string, args ...string) []json.RawMessage {
 	t.Helper()
 	_, err := os.Stat(chromiumPath)
 	requirePeer(t, err == nil, chromiumPath+" (Debian's chromium package)")
@@ -81,7 +81,7 @@ func openPages(t *testing.T, pages []string) []json.RawMessage {
 			os.RemoveAll(userDataDir)
 		}
 	})
-	p := startNode(t, "chromium.js", map[string]any{"pages": pages, "executablePath": chromiumPath})
+	p := startNode(t, "chromium.js", map[string]any{"pages": pages, "executablePath": chromiumPath, "args": args})
 	ready := p.expect("ready")
 	userDataDir = ready.UserDataDir
 	if !strings.HasPrefix(filepath.Base(userDataDir), "wsx-chromium-") {

@@ -85,6 +85,7 @@ func sha256hex(b []byte) string {
 // serverConn is what a wsx test server saw of one connection.
 type serverConn struct {
 	Query    string      // the raw query of the request's URL
+	Request  string      // the request's method and protocol: "GET HTTP/1.1", "CONNECT HTTP/2.0"
 	Header   http.Header // the opening handshake request's header
 	Conn     *wsx.Conn   // nil when Accept refused the request
 	Status   int         // the status Accept answered a refused request with
@@ -109,6 +110,11 @@ func newWSXServer(t testing.TB, opts *wsx.AcceptOptions, mux http.Handler, handl
 
 // newTappedWSXServer is newWSXServer with the server's connections tapped by tp, if not nil.
 func newTappedWSXServer(t testing.TB, tp *tap, opts *wsx.AcceptOptions, mux http.Handler, handle func(context.Context, *serverConn) error) *wsxServer {
+	return startWSXServer(t, tp, opts, mux, handle, (*httptest.Server).Start)
+}
+
+// startWSXServer is newTappedWSXServer with the server started by start.
+func startWSXServer(t testing.TB, tp *tap, opts *wsx.AcceptOptions, mux http.Handler, handle func(context.Context, *serverConn) error, start func(*httptest.Server)) *wsxServer {
 	s := &wsxServer{Conns: make(chan *serverConn, 16)}
 	// Connections outlive their requests (net/http forgets hijacked ones), so the handlers
 	// read under a context of the server's that cleanup cancels.
@@ -124,7 +130,7 @@ func newTappedWSXServer(t testing.TB, tp *tap, opts *wsx.AcceptOptions, mux http
 		}
 		s.wg.Add(1)
 		defer s.wg.Done()
-		sc := &serverConn{Query: r.URL.RawQuery, Header: r.Header.Clone()}
+		sc := &serverConn{Query: r.URL.RawQuery, Request: r.Method + " " + r.Proto, Header: r.Header.Clone()}
 		sw := &statusWriter{ResponseWriter: w}
 		sc.Conn, sc.Err = wsx.Accept(sw, r, opts)
 		if sc.Err != nil {
@@ -139,7 +145,7 @@ func newTappedWSXServer(t testing.TB, tp *tap, opts *wsx.AcceptOptions, mux http
 	if tp != nil {
 		s.Listener = tp.listener(s.Listener)
 	}
-	s.Start()
+	start(s.Server)
 	t.Cleanup(func() {
 		cancel()
 		s.Server.Close()

@@ -22,10 +22,10 @@ if ! staticcheck -version 2>/dev/null | grep -q "${staticcheck_version#v}"; then
 	go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
 fi
 
-modules=(. cmd/wsx natsbroker interop bench)
-# The library, the NATS broker and the command: the core module and the optional modules
-# (go.work joins them).
-lib=(./... ./natsbroker/... ./cmd/wsx/...)
+modules=(. h2transport h3transport natsbroker cmd/wsx interop bench)
+# The library, its transports (HTTP/2 with x/net, HTTP/3 with quic-go), the NATS broker and the
+# command: the core module and the optional modules (go.work joins them).
+lib=(./... ./h2transport/... ./h3transport/... ./natsbroker/... ./cmd/wsx/...)
 
 step "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))

@@ -140,6 +140,8 @@ type connectConfig struct {
 	wait        waitFlag
 	reconnect   bool
 	verbose     bool
+	http2       bool // transports.go
+	http3       bool
 }
 
 // addDialFlags defines the flags that say how to reach a server, shared by connect, bench,
@@ -153,6 +155,8 @@ func (cfg *connectConfig) addDialFlags(f *flags, client bool) {
 		f.Var(&cfg.protocols, "s", "short for --subprotocol")
 		f.StringVar(&cfg.origin, "origin", "", "send Origin `origin`, such as https://example.com, as a browser would")
 		f.BoolVar(&cfg.compression, "compression", false, "offer permessage-deflate (RFC 7692): messages both ways are compressed if the\nserver accepts")
+		f.BoolVar(&cfg.http2, "http2", false, "open each WebSocket as a stream of an HTTP/2 connection, shared by as many as\nthe server allows (RFC 8441)")
+		f.BoolVar(&cfg.http3, "http3", false, "open each WebSocket as a stream of a shared HTTP/3 connection (RFC 9220, wss://\nonly)")
 	} else {
 		f.StringVar(&cfg.origin, "upstream-origin", "", "send Origin `origin` to the server")
 	}
@@ -285,6 +289,9 @@ func (cfg *connectConfig) target(rawURL string) (*target, error) {
 		u.User = nil
 	}
 	if host := opts.Header.Get("Host"); host != "" {
+		if opts.Transport != nil {
+			return nil, errors.New("-H Host goes with HTTP/1.1 only, not with --http2 or --http3 (the stream's :authority is the URL's host)")
+		}
 		// Dial sends the URL's host as Host (§4.1 item 4), so the URL names the host to send
 		// and NetDialContext goes to the address the user gave instead. TLS keeps verifying
 		// the URL's host, as curl does with -H Host.
@@ -382,6 +389,9 @@ func (cfg *connectConfig) dialOptions() (*wsx.DialOptions, error) {
 		return nil, err
 	}
 	opts.TLSConfig = tc
+	if opts.Transport, err = cfg.streamTransport(tc); err != nil { // --http2, --http3: transports.go
+		return nil, err
+	}
 	switch cfg.proxy {
 	case "":
 	case "direct":

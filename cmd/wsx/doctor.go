@@ -57,6 +57,8 @@ Examples:
   wsx doctor -s chat.v2 --origin https://app.example.com wss://example.com/socket
   wsx doctor -H 'Sec-WebSocket-Version: 8' ws://127.0.0.1:8080/    # does the server answer 426?
   wsx doctor --listen 127.0.0.1:9000    # then, in a browser console: new WebSocket("ws://127.0.0.1:9000/")
+  wsx doctor --http2 wss://127.0.0.1:8443/   # RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL, CONNECT, 200
+  wsx doctor --http3 wss://127.0.0.1:8443/   # RFC 9220 over QUIC
 `
 
 // doctorConfig is what the flags of wsx doctor select.
@@ -70,6 +72,8 @@ type doctorConfig struct {
 	timeout    time.Duration
 	listen     bool
 	once       bool
+	http2      bool // doctor_stream.go
+	http3      bool
 }
 
 func runDoctor(ctx context.Context, e *env, args []string) int {
@@ -86,9 +90,17 @@ func runDoctor(ctx context.Context, e *env, args []string) int {
 	f.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "time allowed for each step (`duration`)")
 	f.BoolVar(&cfg.listen, "listen", false, "receive handshakes on addr (default 127.0.0.1:9000) and explain them")
 	f.BoolVar(&cfg.once, "once", false, "with --listen: stop after the first handshake and exit with its verdict")
+	f.BoolVar(&cfg.http2, "http2", false, "check a WebSocket over HTTP/2 (RFC 8441): ALPN, SETTINGS, the extended CONNECT")
+	f.BoolVar(&cfg.http3, "http3", false, "check a WebSocket over HTTP/3 (RFC 9220): QUIC, SETTINGS, the extended CONNECT")
 	pos, status, ok := f.parse(e, args)
 	if !ok {
 		return status
+	}
+	switch {
+	case cfg.http2 && cfg.http3:
+		return f.usageError(e, "--http2 and --http3: choose one")
+	case cfg.listen && (cfg.http2 || cfg.http3):
+		return f.usageError(e, "--listen explains HTTP/1.1 handshakes: not with --http2 or --http3")
 	}
 	if cfg.listen {
 		switch len(pos) {
@@ -121,6 +133,9 @@ func runDoctor(ctx context.Context, e *env, args []string) int {
 	}
 	d := &doctor{cfg: &cfg, u: u, rep: report{w: e.stdout}}
 	d.tls = u.Scheme == "wss" || u.Scheme == "https"
+	if cfg.http2 || cfg.http3 {
+		return d.runStream(ctx)
+	}
 	return d.run(ctx)
 }
 
@@ -319,7 +334,7 @@ func (d *doctor) connect(ctx context.Context) (net.Conn, error) {
 
 	t := time.Now()
 	// Verification is done below, by hand, so that an untrusted certificate can be shown.
-	tc := tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	tc := tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, NextProtos: d.nextProtos()})
 	hctx, cancel := context.WithTimeout(ctx, d.cfg.timeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
@@ -374,22 +389,10 @@ func (d *doctor) certificate(cs tls.ConnectionState, host string) {
 	}
 }
 
-// request builds the opening handshake (§4.1 items 1-12) with -H applied.
-func (d *doctor) request(key string) []byte {
-	host := d.u.Hostname()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if p := d.u.Port(); p != "" && !(p == "80" && !d.tls) && !(p == "443" && d.tls) {
-		host += ":" + p
-	}
-	fields := [][2]string{
-		{"Host", host},
-		{"Upgrade", "websocket"},
-		{"Connection", "Upgrade"},
-		{"Sec-WebSocket-Key", key},
-		{"Sec-WebSocket-Version", "13"},
-	}
+// offerFields appends to the fields of a handshake request what the flags offer (Origin,
+// subprotocols, extensions) and the User-Agent, then applies -H: a field replaces the one of
+// its name, whatever the case, and an empty value removes it.
+func (d *doctor) offerFields(fields [][2]string) [][2]string {
 	if d.cfg.origin != "" {
 		fields = append(fields, [2]string{"Origin", d.cfg.origin})
 	}
@@ -411,6 +414,26 @@ func (d *doctor) request(key string) []byte {
 			fields = append(fields, h)
 		}
 	}
+	return fields
+}
+
+// request builds the opening handshake (§4.1 items 1-12) with -H applied.
+func (d *doctor) request(key string) []byte {
+	host := d.u.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := d.u.Port(); p != "" && !(p == "80" && !d.tls) && !(p == "443" && d.tls) {
+		host += ":" + p
+	}
+	fields := [][2]string{
+		{"Host", host},
+		{"Upgrade", "websocket"},
+		{"Connection", "Upgrade"},
+		{"Sec-WebSocket-Key", key},
+		{"Sec-WebSocket-Version", "13"},
+	}
+	fields = d.offerFields(fields)
 	b := []byte("GET " + d.u.RequestURI() + " HTTP/1.1\r\n")
 	for _, f := range fields {
 		b = append(b, f[0]+": "+f[1]+"\r\n"...)
@@ -480,24 +503,7 @@ func (d *doctor) checkResponse(resp *http.Response, head string, body []byte, ow
 	r := &d.rep
 	before := r.problems
 	upgraded := resp.StatusCode == http.StatusSwitchingProtocols
-	// A request the doctor was told (-H) to break: what the server made of it.
-	for _, f := range own {
-		if !f.Failed() {
-			continue
-		}
-		msg := "the request breaks a rule: " + f.Problem
-		if f.Rule.Subject == "Sec-WebSocket-Extensions" {
-			msg = "the request's " + strings.TrimPrefix(f.Problem, "malformed ")
-		}
-		switch {
-		case upgraded:
-			r.warn(msg, fmt.Sprintf("the server accepted it, but a server must refuse it (with %d %s)", f.Status, http.StatusText(f.Status)))
-		case f.Status != 0:
-			r.info(msg, fmt.Sprintf("a server refuses it, with %d %s", f.Status, http.StatusText(f.Status)))
-		default:
-			r.info(msg)
-		}
-	}
+	d.printOwnFailures(own, upgraded)
 	for _, f := range handshake.ExplainResponse(resp, o) {
 		switch f.Verdict {
 		case handshake.Pass:
@@ -514,6 +520,29 @@ func (d *doctor) checkResponse(resp *http.Response, head string, body []byte, ow
 		r.warn("lines end with a bare LF instead of CRLF (RFC 9112 §2.2)", "some clients refuse such a response")
 	}
 	return upgraded && r.problems == before
+}
+
+// printOwnFailures prints the rules that the request the doctor was told (-H) to break
+// breaks, and what the server made of it: accepted tells whether it accepted the request.
+func (d *doctor) printOwnFailures(own []handshake.Finding, accepted bool) {
+	r := &d.rep
+	for _, f := range own {
+		if !f.Failed() {
+			continue
+		}
+		msg := "the request breaks a rule: " + f.Problem
+		if f.Rule.Subject == "Sec-WebSocket-Extensions" {
+			msg = "the request's " + strings.TrimPrefix(f.Problem, "malformed ")
+		}
+		switch {
+		case accepted:
+			r.warn(msg, fmt.Sprintf("the server accepted it, but a server must refuse it (with %d %s)", f.Status, http.StatusText(f.Status)))
+		case f.Status != 0:
+			r.info(msg, fmt.Sprintf("a server refuses it, with %d %s", f.Status, http.StatusText(f.Status)))
+		default:
+			r.info(msg)
+		}
+	}
 }
 
 // printPass prints a rule the response keeps; the subprotocol and the extensions in words.

@@ -17,10 +17,18 @@ import (
 // The closing handshakes of the doctor, as a client (wsx doctor URL) and as a server (wsx
 // doctor --listen), with frames read and written by internal/frame.
 
+// stream is what the client's closing handshake runs on: a TCP connection, or with --http2
+// and --http3 a stream.
+type stream interface {
+	io.Writer
+	SetDeadline(time.Time) error
+}
+
 // closingHandshake closes the established connection as a client (§7.1.2): a masked Close
 // 1000, then the server's frames until its Close, then the end of TCP, which the server
-// starts (§7.1.1).
-func (d *doctor) closingHandshake(conn net.Conn, br *bufio.Reader) {
+// starts (§7.1.1), or of the server's half of the stream (RFC 8441 §5: END_STREAM stands for
+// TCP's FIN).
+func (d *doctor) closingHandshake(conn stream, br *bufio.Reader) {
 	r := &d.rep
 	conn.SetDeadline(time.Now().Add(min(d.cfg.timeout, 3*time.Second)))
 	if _, err := conn.Write(closeFrame(wsx.StatusNormalClosure, "", true)); err != nil {
@@ -58,10 +66,14 @@ func (d *doctor) closingHandshake(conn net.Conn, br *bufio.Reader) {
 			msg += " " + strconv.Quote(string(reason))
 		}
 		r.ok(msg + " (§7.1.2)")
+		ended, missing := "closed the TCP connection, as it should first (§7.1.1)", "close the TCP connection after the closing handshake (RFC 6455 §7.1.1)"
+		if d.cfg.http2 || d.cfg.http3 {
+			ended, missing = "ended its half of the stream (RFC 8441 §5)", "end its half of the stream after the closing handshake (RFC 8441 §5)"
+		}
 		if _, err := br.ReadByte(); errors.Is(err, io.EOF) {
-			r.ok("the server then closed the TCP connection, as it should first (§7.1.1)")
+			r.ok("the server then " + ended)
 		} else {
-			r.warn("the server did not close the TCP connection after the closing handshake (RFC 6455 §7.1.1)")
+			r.warn("the server did not " + missing)
 		}
 		return
 	}

@@ -34,6 +34,10 @@ calculator), or the files of --dir.
 Clients that offer permessage-deflate (RFC 7692), as browsers and conformance suites do, get
 it unless --compression=false.
 
+HTTP/2 is served beside HTTP/1.1 (over TLS, and h2c with prior knowledge without it), with
+WebSockets as streams of it (RFC 8441), as browsers open them when they can; --http3 also
+serves HTTP/3 with its WebSockets (RFC 9220) on the same port over UDP.
+
 Browsers are held to the same-origin policy of RFC 6455 §10.2: pages served from this server
 may connect, a page from another origin only if --origin allows it. Clients that send no
 Origin (programs, not browsers) may always connect.
@@ -65,6 +69,7 @@ Examples:
   wsx serve --exec-raw --exec 'nc localhost 5432'   # a byte stream to a TCP service per connection
   wsx serve --dir ./public -s chat.v2    # static files plus WebSockets speaking subprotocol chat.v2
   wsx serve --tls-self-signed 8443       # wss:// with a certificate made at start (wsx connect --insecure)
+  wsx serve --tls-self-signed --http3 8443   # and HTTP/3 on UDP port 8443 (wsx connect --http3 -k)
   wsx serve --compression=false          # no permessage-deflate: every frame is readable on the wire
   wsx serve --origin '*.example.com'     # also allow pages from any subdomain of example.com
   wsx serve -v --log-format json         # every message logged, as JSON lines
@@ -86,6 +91,7 @@ type serveConfig struct {
 	timeouts      serverTimeouts
 	log           logConfig
 	execStderr    io.Writer // the commands' stderr: the server's
+	http3         bool      // transports.go
 	event         bool
 }
 
@@ -102,6 +108,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	cfg.accept.addFlags(f)
 	f.IntVar(&cfg.compressLevel, "compression-level", 0, "DEFLATE `level`, 1 (fastest) to 9 (smallest); 0: the library's default")
 	cfg.tls.addFlags(f)
+	f.BoolVar(&cfg.http3, "http3", false, "also serve HTTP/3 (RFC 9220 WebSockets) on the same port over UDP (needs TLS)")
 	cfg.timeouts.addFlags(f)
 	cfg.log.addFlags(f, "also log every message")
 	f.BoolVar(&cfg.event, "event", false, "serve WebSockets only, in event mode (package event), for many clients: an idle\nconnection holds no goroutine or buffer; echo only, no playground")
@@ -131,8 +138,12 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return f.usageError(e, "--broadcast and --exec are two ways to answer: choose one")
 	case cfg.execRaw && cfg.exec == "":
 		return f.usageError(e, "--exec-raw goes with --exec")
+	case cfg.http3 && !cfg.tls.enabled():
+		return f.usageError(e, "--http3 needs --tls-cert/--tls-key or --tls-self-signed")
 	case cfg.event && (cfg.broadcast || cfg.exec != "" || cfg.dir != ""):
 		return f.usageError(e, "--event serves the echo only: no --broadcast, --exec or --dir")
+	case cfg.event && cfg.http3:
+		return f.usageError(e, "--event serves WebSockets over HTTP/1.1 only: no --http3")
 	}
 	if cfg.dir != "" {
 		if fi, err := os.Stat(cfg.dir); err != nil || !fi.IsDir() {
@@ -177,11 +188,21 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 			return err
 		}
 	}
+	configureHTTP2(srv, tlsConfig) // HTTP/2 WebSockets (RFC 8441): transports.go
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
 	addr := ln.Addr()
+	if cfg.http3 {
+		h, wait, err := serveHTTP3(ctx, addr.String(), tlsConfig, srv.Handler, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer wait()
+		srv.Handler = h
+	}
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
@@ -325,8 +346,9 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if info.playgroundID != "" {
 		rec = recordRequest(r)
 	}
-	// The handler returns, and the connection lives on in a goroutine with a small stack.
-	s.connected(c, info, rec)
+	// The handler returns, and the connection lives on in a goroutine with a small stack;
+	// but net/http ends an HTTP/2 stream when its handler returns (RFC 8441).
+	s.connected(c, info, rec, r.ProtoMajor == 2)
 }
 
 // refused logs a handshake that failed.
@@ -335,8 +357,8 @@ func (s *server) refused(info handshakeInfo, err error) {
 }
 
 // connected logs an accepted connection, keeps the record of its request for the
-// playground, and starts serving it in a goroutine of its own.
-func (s *server) connected(c *wsx.Conn, info handshakeInfo, rec *handshakeRecord) {
+// playground, and serves it in a goroutine of its own, or in this one when inline.
+func (s *server) connected(c *wsx.Conn, info handshakeInfo, rec *handshakeRecord, inline bool) {
 	if rec != nil {
 		s.handshakes.add(info.playgroundID, rec)
 	}
@@ -346,9 +368,12 @@ func (s *server) connected(c *wsx.Conn, info handshakeInfo, rec *handshakeRecord
 	s.handlers.Add(1)
 	sc := &serverConn{s: s, c: c, id: id, path: info.path, start: time.Now()}
 	s.watch.add(&sc.w, c)
-	if s.cfg.broadcast || s.cfg.exec != "" {
+	switch {
+	case inline:
+		sc.serve()
+	case s.cfg.broadcast || s.cfg.exec != "":
 		go sc.serve()
-	} else {
+	default:
 		go sc.echo()
 	}
 }
@@ -375,16 +400,16 @@ type serverConn struct {
 	buf   []byte // the echo's: none until a message comes
 }
 
-// serve answers the connection with --broadcast or --exec until it ends, and logs how it
-// ended.
+// serve answers the connection as the flags say until it ends, and logs how it ended.
 func (sc *serverConn) serve() {
-	var err error
-	if sc.s.cfg.broadcast {
-		err = sc.s.broadcast(sc.path, sc.c, sc.s.log.With("conn", sc.id), &sc.st)
-	} else {
-		err = sc.exec()
+	switch {
+	case sc.s.cfg.broadcast:
+		sc.ended(sc.s.broadcast(sc.path, sc.c, sc.s.log.With("conn", sc.id), &sc.st))
+	case sc.s.cfg.exec != "":
+		sc.ended(sc.exec())
+	default:
+		sc.echo()
 	}
-	sc.ended(err)
 }
 
 // ended releases the connection and logs how it ended.

@@ -244,6 +244,12 @@ func (s *server) route(nc net.Conn) {
 	}
 	deadline := time.Now().Add(s.cfg.timeouts.readHeader)
 	nc.SetReadDeadline(deadline)
+	if isHTTP2(nc) { // transports.go
+		nc.SetReadDeadline(time.Time{})
+		s.pending.remove(nc)
+		s.httpConns.put(nc)
+		return
+	}
 	bp := headBuffers.Get().(*[]byte)
 	// A TCP connection is peeked at, so that AcceptConn and net/http get it untouched, as
 	// it came from the listener (a wrapper would cost wsx the vectored writes and large
@@ -301,7 +307,7 @@ func (s *server) route(nc net.Conn) {
 		s.refused(info, err)
 		return
 	}
-	s.connected(c, info, rec)
+	s.connected(c, info, rec, false)
 }
 
 // connSet is the set of connections whose handshake is in progress, closed when the server

@@ -197,6 +197,22 @@ func Put(b []byte, h Header) int {
 	return n
 }
 
+// Append appends to b a whole frame: h's header, with h.Length set to
+// len(payload), then payload, masked with h.Key when h.Masked (§5.3). It is
+// for peers that write frames of their own (tests, the doctor), not for the
+// connection, whose engine frames its messages.
+func Append(b []byte, h Header, payload []byte) []byte {
+	h.Length = int64(len(payload))
+	var hb [MaxHeaderSize]byte
+	b = append(b, hb[:Put(hb[:], h)]...)
+	start := len(b)
+	b = append(b, payload...)
+	if h.Masked {
+		Mask(h.Key, 0, b[start:])
+	}
+	return b
+}
+
 // Size returns the encoded size of a header with the given payload length and
 // mask flag.
 func Size(length int64, masked bool) int {

@@ -258,3 +258,21 @@ func BenchmarkPut(b *testing.B) {
 		Put(buf, h)
 	}
 }
+
+// TestAppend: a whole frame, masked with its key (§5.3), parses back to its
+// header and payload; the RFC's examples of §5.7 come out byte for byte.
+func TestAppend(t *testing.T) {
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	if got := Append(nil, Header{Fin: true, Opcode: OpText}, []byte("Hello")); string(got) != "\x81\x05\x48\x65\x6c\x6c\x6f" {
+		t.Errorf("unmasked Hello: %x", got)
+	}
+	if got := Append([]byte("x"), Header{Fin: true, Opcode: OpText, Masked: true, Key: key}, []byte("Hello")); string(got) != "x\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58" {
+		t.Errorf("masked Hello after x: %x", got)
+	}
+	payload := make([]byte, 300)
+	b := Append(nil, Header{Opcode: OpBinary, Length: 7}, payload) // Length is the payload's
+	h, n, err := Parse(b)
+	if err != nil || h.Length != 300 || h.Fin || len(b) != n+300 {
+		t.Fatalf("Parse = %+v, %d, %v of %d bytes", h, n, err, len(b))
+	}
+}

@@ -62,23 +62,8 @@ func FuzzCheckRequest(f *testing.F) {
 		}
 		var o Offer
 		f := CheckRequest(r, &fuzzPolicy, &o)
-		all := ExplainRequest(r, &fuzzPolicy, new(Offer))
-		first := slices.IndexFunc(all, func(f Finding) bool { return f.Failed() })
-		if f.Failed() != (first >= 0) || first >= 0 && all[first].Problem != f.Problem {
-			t.Fatalf("CheckRequest found %q, ExplainRequest %v", f.Problem, all)
-		}
-		for _, g := range all {
-			if g.Failed() != (g.Problem != "") && g.Verdict != Warn {
-				t.Fatalf("finding %+v: a problem without a failure or the reverse", g)
-			}
-		}
+		checkRefusal(t, f, ExplainRequest(r, &fuzzPolicy, new(Offer)), statuses)
 		if f.Failed() {
-			if !slices.Contains(statuses, f.Status) {
-				t.Fatalf("refused with status %d: %s", f.Status, f.Problem)
-			}
-			if strings.ContainsAny(f.Problem, "\r\n") || strings.HasPrefix(f.Problem, "wsx") || !strings.Contains(f.Problem, "(RFC ") {
-				t.Fatalf("refusal is not one line naming a rule: %q", f.Problem)
-			}
 			return
 		}
 		// §4.2.1 item 1.
@@ -128,6 +113,97 @@ func FuzzCheckRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzCheckStreamRequest feeds arbitrary requests, as net/http parses them,
+// to CheckStreamRequest and ExplainStreamRequest as extended CONNECTs (RFC
+// 8441 §4-§5): the request's version becomes HTTP/2, or HTTP/3 with protocol
+// in Proto as quic-go has it, and protocol is :protocol. The rules never
+// panic; ExplainStreamRequest's first failure is CheckStreamRequest's; every
+// refusal is one line naming a rule, with a status of its kind and the
+// fields it calls for; and every accepted request satisfies each rule,
+// checked here independently of the code under test.
+func FuzzCheckStreamRequest(f *testing.F) {
+	connect := strings.Replace(upgradeRequest("CONNECT /chat HTTP/1.1"), "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "", 1)
+	f.Add(connect, "websocket", false)
+	f.Add(connect, "websocket", true)
+	f.Add(connect, "WebSocket", false)
+	f.Add(connect, "", false)
+	f.Add(connect, "webtransport", true)
+	f.Add(upgradeRequest(""), "websocket", false)
+	f.Add(strings.Replace(connect, "Version: 13", "Version: 8", 1), "websocket", false)
+	f.Add(strings.Replace(connect, "\r\n\r\n", "\r\nOrigin: https://evil.test\r\nSec-WebSocket-Protocol: a, b\r\n\r\n", 1), "websocket", true)
+	statuses := []int{400, 403, 405, 421}
+	f.Fuzz(func(t *testing.T, raw, protocol string, h3 bool) {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil {
+			return
+		}
+		if h3 {
+			r.Proto, r.ProtoMajor, r.ProtoMinor = protocol, 3, 0
+		} else {
+			r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2.0", 2, 0
+			if protocol != "" {
+				r.Header[FieldPseudoProtocol] = []string{protocol}
+			}
+		}
+		var o Offer
+		f := CheckStreamRequest(r, &fuzzPolicy, &o)
+		checkRefusal(t, f, ExplainStreamRequest(r, &fuzzPolicy, new(Offer)), statuses)
+		if f.Failed() {
+			var fields []string
+			f.RefusalFields(func(name, value string) { fields = append(fields, name+": "+value) })
+			if f.Status == 405 && !slices.Equal(fields, []string{"Allow: CONNECT"}) || slices.ContainsFunc(fields, func(s string) bool {
+				return strings.HasPrefix(s, "Upgrade") || strings.HasPrefix(s, "Connection") // RFC 9113 §8.2.2
+			}) {
+				t.Fatalf("refusal %d with fields %q", f.Status, fields)
+			}
+			return
+		}
+		// RFC 8441 §4.
+		if r.Method != "CONNECT" || !strings.EqualFold(protocol, "websocket") {
+			t.Fatalf("accepted %s with :protocol %q", r.Method, protocol)
+		}
+		if r.Host == "" || !hostAllowed(r.Host) {
+			t.Fatalf("accepted :authority %q", r.Host)
+		}
+		// RFC 8441 §5 keeps §4.2.1 item 6, §10.2 and §4.1 item 10.
+		if v := r.Header["Sec-Websocket-Version"]; len(v) != 1 || v[0] != "13" {
+			t.Fatalf("accepted version %q", v)
+		}
+		if o := r.Header["Origin"]; len(o) > 0 && !originAllowed(o, r.Host) {
+			t.Fatalf("accepted Origin %q for :authority %q", o, r.Host)
+		}
+		if offered := listElems(r.Header["Sec-Websocket-Protocol"]); !slices.Equal(o.Protocols, offered) {
+			t.Fatalf("offer %q, sent %q", o.Protocols, offered)
+		}
+	})
+}
+
+// checkRefusal checks what a check (f) and an explanation (all) of one request
+// found: the explanation's first failure is the check's; only failures and
+// warnings and informations that say more carry a problem; a refusal is one
+// line naming a rule, with one of statuses.
+func checkRefusal(t *testing.T, f Finding, all []Finding, statuses []int) {
+	t.Helper()
+	first := slices.IndexFunc(all, func(f Finding) bool { return f.Failed() })
+	if f.Failed() != (first >= 0) || first >= 0 && all[first].Problem != f.Problem {
+		t.Fatalf("the check found %q, the explanation %v", f.Problem, all)
+	}
+	for _, g := range all {
+		if g.Failed() && g.Problem == "" || g.Verdict == Pass && g.Problem != "" {
+			t.Fatalf("finding %+v: a problem without a failure or the reverse", g)
+		}
+	}
+	if !f.Failed() {
+		return
+	}
+	if !slices.Contains(statuses, f.Status) {
+		t.Fatalf("refused with status %d: %s", f.Status, f.Problem)
+	}
+	if strings.ContainsAny(f.Problem, "\r\n") || strings.HasPrefix(f.Problem, "wsx") || !strings.Contains(f.Problem, "(RFC ") {
+		t.Fatalf("refusal is not one line naming a rule: %q", f.Problem)
+	}
 }
 
 // listElems splits comma-separated lists the plain way.

@@ -6,13 +6,15 @@
 //
 // Each rule is one function that checks one part of a request or a
 // response (the method, a header field) and returns a Finding. An entry point
-// (CheckRequest, ExplainRequest, CheckResponse, ExplainResponse) runs a list
-// of them in order: the list is what a bootstrapping method requires. The
-// HTTP/1.1 Upgrade of RFC 6455 is the only one here so far; the extended
-// CONNECT of RFC 8441 (HTTP/2) and RFC 9220 (HTTP/3) is another list of
-// the same per-field rules (no Upgrade, Connection, Sec-WebSocket-Key or
-// Accept; Sec-WebSocket-Version, -Protocol and -Extensions and the Origin
-// policy as here) with its own method and status rules.
+// runs a list of them in order: the list is what a bootstrapping method
+// requires. CheckRequest, ExplainRequest, CheckResponse and ExplainResponse
+// run those of the HTTP/1.1 Upgrade of RFC 6455; CheckStreamRequest,
+// ExplainStreamRequest, CheckStreamResponse and ExplainStreamResponse those
+// of the extended CONNECT of RFC 8441 (HTTP/2) and RFC 9220 (HTTP/3): no
+// Upgrade, Connection, Sec-WebSocket-Key or Accept, a method, :protocol and
+// status rule of their own, and the same rules as HTTP/1.1's for
+// Sec-WebSocket-Version, -Protocol and -Extensions and the Host and Origin
+// policies.
 //
 // The package does no I/O and allocates nothing for a check that passes.
 // Its messages carry no "wsx: " prefix: the public API adds it.
@@ -21,6 +23,7 @@ package handshake
 import (
 	"crypto/sha1"
 	"encoding/base64"
+	"net/http"
 	"strings"
 
 	"github.com/wsx-go/wsx/internal/header"
@@ -61,10 +64,12 @@ type Finding struct {
 	// absent), or the method, target or version.
 	Seen string
 	// Want is what a valid handshake holds there, when there is one answer
-	// ("websocket", the Sec-WebSocket-Accept value a key calls for).
+	// (the Sec-WebSocket-Accept value a key calls for) and a refusal names
+	// it (the method, the version).
 	Want string
 	// Problem says in one line, naming the rule's section, what is wrong:
-	// set for Fail and Warn only.
+	// set for Fail and Warn, and for an Info that says more than what was
+	// seen (a field sent that is ignored).
 	Problem string
 	// Status is the HTTP status a server refuses a request with when this
 	// rule fails (0 for a response rule).
@@ -85,6 +90,25 @@ func (f *Finding) String() string {
 		seen = "none"
 	}
 	return f.Rule.Subject + ": " + seen + " (" + f.Rule.Section + ")"
+}
+
+// RefusalFields calls set with the header fields that a server's refusal
+// of a request for the failed finding f must carry besides its status: Allow
+// naming the method the rule wants, on a 405 (RFC 9110 §15.5.6);
+// Sec-WebSocket-Version naming the version the server speaks, for a version
+// it does not (§4.4), with Upgrade and Connection when that is a 426
+// Upgrade Required (RFC 9110 §15.5.22, §7.8).
+func (f *Finding) RefusalFields(set func(name, value string)) {
+	switch {
+	case f.Status == http.StatusMethodNotAllowed && f.Want != "":
+		set("Allow", f.Want)
+	case f.Rule == ruleVersion && f.Want != "":
+		set(FieldVersion, f.Want)
+		if f.Status == http.StatusUpgradeRequired {
+			set(FieldUpgrade, "websocket")
+			set(FieldConnection, "Upgrade")
+		}
+	}
 }
 
 // pass, info, fail and warn build the findings of rule.
@@ -124,14 +148,14 @@ func firstFailure[C any](rules []func(C) Finding, c C) Finding {
 }
 
 // explain runs rules on c in order and returns every finding, up to a failed
-// one that ends the handshake (a response's status other than 101), after
-// which no other rule applies.
+// one that ends the handshake (a response's status other than 101, or 2xx
+// over a stream), after which no other rule applies.
 func explain[C any](rules []func(C) Finding, c C) []Finding {
 	out := make([]Finding, 0, len(rules))
 	for _, rule := range rules {
 		f := rule(c)
 		out = append(out, f)
-		if f.Failed() && f.Rule == ruleStatus {
+		if f.Failed() && f.Rule.Subject == ruleStatus.Subject {
 			break
 		}
 	}

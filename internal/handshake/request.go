@@ -90,13 +90,14 @@ func ExplainRequest(r *http.Request, p *Policy, o *Offer) []Finding {
 
 // checkHTTP: §4.2.1 item 1, "An HTTP/1.1 or higher GET request". HTTP/2
 // and HTTP/3 have no Upgrade mechanism: they bootstrap WebSockets with
-// extended CONNECT (RFC 8441, RFC 9220), which has rules of its own.
+// extended CONNECT (RFC 8441, RFC 9220), whose rules CheckStreamRequest
+// applies; an Upgrade request that claims a later version is refused.
 func checkHTTP(c requestCheck) Finding {
 	r := c.r
 	switch {
 	case r.ProtoMajor >= 2:
 		return fail(ruleHTTP, r.Proto, http.StatusHTTPVersionNotSupported,
-			fmt.Sprintf("WebSocket over %s (RFC 8441, RFC 9220) is not supported; connect with HTTP/1.1 (RFC 6455 §4.2.1 item 1)", header.Quote(r.Proto)))
+			fmt.Sprintf("%s request; the Upgrade handshake needs HTTP/1.1 (RFC 6455 §4.2.1 item 1), and a WebSocket over HTTP/2 or HTTP/3 an extended CONNECT to a server of those (RFC 8441, RFC 9220)", header.Quote(r.Proto)))
 	case !r.ProtoAtLeast(1, 1):
 		return fail(ruleHTTP, r.Proto, http.StatusBadRequest,
 			fmt.Sprintf("%s request; the handshake needs HTTP/1.1 or later (RFC 6455 §4.2.1 item 1)", header.Quote(r.Proto)))
@@ -107,8 +108,10 @@ func checkHTTP(c requestCheck) Finding {
 // checkMethod: §4.2.1 item 1, a GET request.
 func checkMethod(c requestCheck) Finding {
 	if c.r.Method != http.MethodGet {
-		return fail(ruleMethod, c.r.Method, http.StatusMethodNotAllowed,
+		f := fail(ruleMethod, c.r.Method, http.StatusMethodNotAllowed,
 			fmt.Sprintf("method %s is not GET (RFC 6455 §4.2.1 item 1)", header.Quote(c.r.Method)))
+		f.Want = http.MethodGet
+		return f
 	}
 	return pass(ruleMethod, c.r.Method)
 }
@@ -134,14 +137,22 @@ func checkTarget(c requestCheck) Finding {
 
 // checkHost: §4.2.1 item 2, and the server's list of its names.
 func checkHost(c requestCheck) Finding {
+	return checkHostField(c, ruleHost, "missing Host header (RFC 6455 §4.2.1 item 2)")
+}
+
+// checkHostField checks the request's Host (or :authority, which net/http
+// and quic-go put in the same place): there must be one, and one of the
+// server's names when it lists them. rule and missing are those of the
+// bootstrapping method.
+func checkHostField(c requestCheck, rule Rule, missing string) Finding {
 	host := c.r.Host
 	if host == "" {
-		return fail(ruleHost, "", http.StatusBadRequest, "missing Host header (RFC 6455 §4.2.1 item 2)")
+		return fail(rule, "", http.StatusBadRequest, missing)
 	}
 	if len(c.p.Hosts) > 0 {
 		return matchHost(host, c.p.Hosts)
 	}
-	return pass(ruleHost, host)
+	return pass(rule, host)
 }
 
 // checkUpgrade: §4.2.1 item 3, an Upgrade field that includes "websocket",
@@ -185,8 +196,10 @@ func CheckVersion(v []string) Finding {
 	case len(v) == 0:
 		return fail(ruleVersion, "", http.StatusBadRequest, "missing Sec-WebSocket-Version header (RFC 6455 §4.2.1 item 6)")
 	}
-	return fail(ruleVersion, joined(v), http.StatusUpgradeRequired,
+	f := fail(ruleVersion, joined(v), http.StatusUpgradeRequired,
 		fmt.Sprintf("unsupported Sec-WebSocket-Version %s; this server speaks version 13 (RFC 6455 §4.2.1 item 6, §4.4)", header.Quote(v...)))
+	f.Want = Version
+	return f
 }
 
 // checkKey: §4.2.1 item 5, one Sec-WebSocket-Key, the base64 of 16 bytes.

@@ -29,7 +29,9 @@ async function shutdown(code) {
 
 // run starts Chromium, emits {ev: "ready", chromium, userDataDir}, hands a page to body, closes
 // the browser and emits {ev: "done"}, or {ev: "error", message} if anything throws.
-function run(executablePath, body) {
+// extraArgs are more Chromium flags; "--enable-quic" among them drops "--disable-quic".
+function run(executablePath, body, extraArgs) {
+  extraArgs = extraArgs || [];
   process.stdin.on('end', () => shutdown(0));
   process.stdin.resume();
   process.on('SIGTERM', () => shutdown(1));
@@ -47,7 +49,9 @@ function run(executablePath, body) {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
-      ],
+      ]
+        .filter((a) => !(a === '--disable-quic' && extraArgs.includes('--enable-quic')))
+        .concat(extraArgs),
     });
     emit({ ev: 'ready', chromium: context.browser()?.version() || '', userDataDir });
     const page = context.pages()[0] || (await context.newPage());

@@ -7,7 +7,7 @@
 // It writes JSON lines to stdout: {ev: "ready", chromium, userDataDir} once the browser
 // runs, then {ev: "page", url, result, console} for each page in turn, where result is the
 // page's window.wsxResult, and {ev: "done"} after the browser has exited. Closing stdin
-// stops it early.
+// stops it early. config.args adds Chromium flags (see browser.js).
 
 const { emit, run } = require('./browser');
 
@@ -34,4 +34,4 @@ run(config.executablePath, async (page) => {
     }
     emit({ ev: 'page', url, result, console: log });
   }
-});
+}, config.args);
