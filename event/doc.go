@@ -24,8 +24,9 @@
 // descriptors: the engine's state, a message being assembled and output waiting for the
 // socket come from pools while they are needed. Measured at 19,900 idle connections, the
 // server's RSS grows by about 200 bytes per connection (bench/, scenario idlemax); the
-// kernel's own state of a TCP socket in an epoll set is some 3.7 KB more. Elsewhere (and for listeners without a file
-// descriptor) the same API runs on a goroutine per connection.
+// kernel's own state of a TCP socket in an epoll set is some 4.2-4.9 KB more
+// (bench/cmd/socketcost). Elsewhere (and for listeners without a file descriptor) the same
+// API runs on a goroutine per connection.
 //
 // # Compared with wsx.Conn
 //
