@@ -184,3 +184,24 @@ func ExampleAcceptOptions_hostPatterns() {
 	// 101 <nil>
 	// 421 true
 }
+
+// Uncompressed sends one message as it is on a connection that compresses the others: data
+// that is already compressed (JPEG, gzip) gains nothing from permessage-deflate.
+func ExampleUncompressed() {
+	ctx := context.Background()
+	deflate := &wsx.CompressionOptions{}
+	client, server, err := wsx.Pipe(&wsx.DialOptions{Compression: deflate}, &wsx.AcceptOptions{Compression: deflate})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.CloseNow()
+	defer server.CloseNow()
+	jpeg := []byte{0xff, 0xd8, 0xff, 0xe0}
+	if err := server.Write(ctx, wsx.MessageBinary, jpeg, wsx.Uncompressed); err != nil {
+		log.Fatal(err)
+	}
+	typ, msg, err := client.Read(ctx)
+	fmt.Println(client.Extensions(), typ, msg, err)
+	// Output:
+	// permessage-deflate binary [255 216 255 224] <nil>
+}
