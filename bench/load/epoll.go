@@ -124,37 +124,49 @@ func epollEcho(conns []*Conn, batch []byte, frameLen, inFlight int, st *runState
 			return err
 		}
 	}
+	return set.loop(st, deadline, batch, frameLen, func(_ int, pc *pconn, k int, now time.Time, measuring bool) error {
+		if k > inFlight || pc.owe+k*frameLen > inFlight*frameLen {
+			return errors.New("load: more echoes than messages sent")
+		}
+		for range k {
+			if measuring {
+				h.add(now.Sub(pc.sent[pc.head]), 1)
+			}
+			pc.sent[pc.head] = now // the replacement, written below
+			pc.head = (pc.head + 1) % inFlight
+		}
+		pc.owe += k * frameLen
+		st.count.Add(int64(k))
+		return nil
+	})
+}
+
+// loop runs the set until st.stopped, or until deadline: a connection with input is read,
+// echoed is told of the k > 0 messages connection i completed (and may owe the socket more), and what
+// a connection owes is written, frames out of batch.
+func (s *epollSet) loop(st *runState, deadline time.Time, batch []byte, frameLen int, echoed func(i int, pc *pconn, k int, now time.Time, measuring bool) error) error {
 	for !st.stopped.Load() {
-		events, now, err := set.wait(deadline)
+		events, now, err := s.wait(deadline)
 		if err != nil {
 			return err
 		}
 		measuring := st.measuring.Load()
 		for _, ev := range events {
 			i := int(ev.Fd)
-			pc := pcs[i]
+			pc := s.pcs[i]
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
 				k, err := pc.read()
 				if k > 0 {
-					if k > inFlight || pc.owe+k*frameLen > inFlight*frameLen {
-						return errors.New("load: more echoes than messages sent")
+					if err := echoed(i, pc, k, now, measuring); err != nil {
+						return err
 					}
-					for range k {
-						if measuring {
-							h.add(now.Sub(pc.sent[pc.head]), 1)
-						}
-						pc.sent[pc.head] = now // the replacement, written below
-						pc.head = (pc.head + 1) % inFlight
-					}
-					pc.owe += k * frameLen
-					st.count.Add(int64(k))
 				}
 				if err != nil {
 					return err
 				}
 			}
 			if pc.owe > 0 {
-				if err := pc.flush(ep, i, batch, frameLen); err != nil {
+				if err := pc.flush(s.ep, i, batch, frameLen); err != nil {
 					return err
 				}
 			}

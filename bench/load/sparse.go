@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"errors"
-	"syscall"
 	"time"
 )
 
@@ -70,40 +69,15 @@ func epollSparse(conns []*Conn, frame []byte, inFlight int, st *runState, h *his
 			return err
 		}
 	}
-	for !st.stopped.Load() {
-		events, now, err := set.wait(deadline)
-		if err != nil {
-			return err
+	return set.loop(st, deadline, frame, len(frame), func(i int, pc *pconn, k int, now time.Time, measuring bool) error {
+		if k > 1 || !waiting[i] {
+			return errors.New("load: more echoes than messages sent")
 		}
-		measuring := st.measuring.Load()
-		for _, ev := range events {
-			i := int(ev.Fd)
-			pc := pcs[i]
-			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
-				k, err := pc.read()
-				if err != nil {
-					return err
-				}
-				if k > 1 || k == 1 && !waiting[i] {
-					return errors.New("load: more echoes than messages sent")
-				}
-				if k == 1 {
-					if measuring {
-						h.add(now.Sub(pc.sent[0]), 1)
-					}
-					waiting[i] = false
-					st.count.Add(1)
-					if err := send(now); err != nil {
-						return err
-					}
-				}
-			}
-			if pc.owe > 0 {
-				if err := pc.flush(ep, i, frame, len(frame)); err != nil {
-					return err
-				}
-			}
+		if measuring {
+			h.add(now.Sub(pc.sent[0]), 1)
 		}
-	}
-	return nil
+		waiting[i] = false
+		st.count.Add(1)
+		return send(now)
+	})
 }
