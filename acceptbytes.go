@@ -33,7 +33,7 @@ func acceptBytes(b []byte, opts *AcceptOptions, resp []byte) (connConfig, int, [
 	}()
 	src.Reset(b)
 	st.br.Reset(src)
-	head, err := httphead.ReadRequest(st.br)
+	head, n, err := httphead.PeekRequest(st.br)
 	if err != nil {
 		if herr, ok := err.(*httphead.Error); ok {
 			ref := refuseWith(herr.Status, herr.Reason)
@@ -41,7 +41,6 @@ func acceptBytes(b []byte, opts *AcceptOptions, resp []byte) (connConfig, int, [
 		}
 		return connConfig{}, 0, resp, bridge.ErrIncomplete // the rest is still on its way
 	}
-	n := len(b) - src.Len() - st.br.Buffered()
 	acc, ref := st.answer(head, opts)
 	if ref != nil {
 		return connConfig{}, 0, ref.appendRaw(resp, time.Now()), ref

@@ -122,7 +122,7 @@ func (st *acceptState) release() {
 // request from nc and answers it.
 func (st *acceptState) accept(nc net.Conn, opts *AcceptOptions) (*Conn, error) {
 	st.br.Reset(nc)
-	head, err := httphead.ReadRequest(st.br)
+	head, n, err := httphead.PeekRequest(st.br)
 	if err != nil {
 		if herr, ok := err.(*httphead.Error); ok {
 			return nil, refuse(nc, refuseWith(herr.Status, herr.Reason), true) // the rest of the head is unread
@@ -131,6 +131,7 @@ func (st *acceptState) accept(nc net.Conn, opts *AcceptOptions) (*Conn, error) {
 		return nil, fmt.Errorf("wsx: reading the opening handshake request: %w", err)
 	}
 	acc, ref := st.answer(head, opts)
+	st.br.Discard(n)
 	if ref != nil {
 		unread := st.br.Buffered() > 0 || st.r.ContentLength != 0 || len(st.r.TransferEncoding) > 0
 		return nil, refuse(nc, ref, unread)
@@ -140,13 +141,25 @@ func (st *acceptState) accept(nc net.Conn, opts *AcceptOptions) (*Conn, error) {
 
 // answer parses the request head and checks it: the acceptance, with the 101
 // response in st.resp, or the refusal.
+//
+// head is read in place (httphead.PeekRequest): the request's fields are
+// substrings of st.br's buffer, which saves a handshake the copy of its
+// head. Nothing answer returns refers to them: the acceptance holds the
+// server's own strings (the subprotocol of AcceptOptions, the extensions it
+// writes), and a refusal, which outlives the handshake as an error, takes
+// copies of what it quotes.
 func (st *acceptState) answer(head string, opts *AcceptOptions) (acceptance, *refusal) {
 	st.r.Header = st.header
 	if err := st.parser.Parse(head, &st.r); err != nil {
 		herr := err.(*httphead.Error)
 		return acceptance{}, refuseWith(herr.Status, herr.Reason)
 	}
-	return st.prepare(&st.r, opts)
+	acc, ref := st.prepare(&st.r, opts)
+	if ref != nil {
+		ref.detach()
+	}
+	acc.key = "" // a substring of head, for the response only
+	return acc, ref
 }
 
 // refuse writes the refusal ref on nc, closes nc and returns ref.

@@ -689,3 +689,57 @@ func ExampleAcceptConn() {
 		}()
 	}
 }
+
+// AcceptConn parses the request where it was read, in its pooled reader's
+// buffer (httphead.PeekRequest): a refusal quotes the request, outlives the
+// handshake as an error, and must keep its own copy of what it quotes while
+// the buffer serves the next handshakes.
+func TestAcceptConn_RefusalOutlivesBuffer(t *testing.T) {
+	accept := func(req string) error {
+		nc := &scriptConn{}
+		nc.in.Reset([]byte(req))
+		_, err := AcceptConn(context.Background(), nc, nil)
+		return err
+	}
+	err := accept(upgradeRequest("", []string{"Upgrade"}, "Upgrade: h2c, websocket/13"))
+	const want = `wsx: Upgrade header "h2c, websocket/13" does not include "websocket" (RFC 6455 §4.2.1 item 3)`
+	var ref *refusal
+	if !errors.As(err, &ref) || err.Error() != want || ref.rule.Seen != "h2c, websocket/13" {
+		t.Fatalf("AcceptConn = %v, want %q", err, want)
+	}
+	for i := range 20 {
+		// Requests of the same length whose bytes differ where the first one's Upgrade was,
+		// refused and accepted.
+		other := upgradeRequest("", []string{"Upgrade"}, "Upgrade: XXXXXXXXXXXXXXX"+strconv.Itoa(10+i))
+		if e := accept(other); e == nil || e.Error() == want {
+			t.Fatalf("request %d: AcceptConn = %v", i, e)
+		}
+		if e := accept(upgradeRequest("", nil, "Sec-WebSocket-Protocol: "+strings.Repeat("p", 40))); e != nil {
+			t.Fatal(e)
+		}
+	}
+	if err.Error() != want || ref.rule.Seen != "h2c, websocket/13" {
+		t.Errorf("after more handshakes the refusal reads %q (seen %q), want %q", err, ref.rule.Seen, want)
+	}
+}
+
+// AcceptConn allocates the Conn and nothing else on a connection that is not
+// a socket (a socket adds its syscall.RawConn and the read callback).
+func TestAcceptConn_Allocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	req := []byte(upgradeRequest("", nil, "Origin: https://server.example.com", "Sec-WebSocket-Protocol: chat, superchat"))
+	opts := &AcceptOptions{Subprotocols: []string{"superchat"}, OriginPatterns: []string{"server.example.com"}}
+	nc := &scriptConn{}
+	allocs := testing.AllocsPerRun(100, func() {
+		nc.in.Reset(req)
+		nc.out.Reset()
+		if c, err := AcceptConn(context.Background(), nc, opts); err != nil || c.Subprotocol() != "superchat" {
+			t.Fatal(c, err)
+		}
+	})
+	if allocs != 1 {
+		t.Errorf("AcceptConn made %v allocations, want 1 (the Conn)", allocs)
+	}
+}

@@ -30,12 +30,12 @@ type rawConn struct {
 	rc syscall.RawConn // nil when the transport is not a socket
 
 	// Reads, under the read lock.
-	rfn  func(fd uintptr) bool // c.rawRead, bound once so that reads do not allocate
+	rfn  func(fd uintptr) bool // c.rawRead, bound by the first read so that reads do not allocate
 	rn   int
 	rerr syscall.Errno
 
 	// Writes, under frameLock.
-	wfn      func(fd uintptr) bool // c.rawWrite, bound once
+	wfn      func(fd uintptr) bool // c.rawWrite, bound by the first write
 	wbuf     []byte
 	wn       int
 	werr     syscall.Errno
@@ -56,8 +56,9 @@ func (c *Conn) initRaw() {
 		return
 	}
 	c.raw.rc = rc
-	c.raw.rfn = c.rawRead
-	c.raw.wfn = c.rawWrite
+	// The callbacks are bound when their direction is first used, not here: a handshake
+	// costs two allocations less, and a connection that only reads or only writes pays for
+	// one callback.
 }
 
 // write writes p to the connection, through RawConn.Write on a socket. The caller holds
@@ -69,6 +70,9 @@ func (c *Conn) write(p []byte) (int, error) {
 	}
 	c.w.dl.settle()
 	r.wbuf, r.wn, r.werr = p, 0, 0
+	if r.wfn == nil {
+		r.wfn = c.rawWrite
+	}
 	err := r.rc.Write(r.wfn)
 	r.wbuf = nil
 	c.wrote(int64(r.wn))
@@ -129,6 +133,9 @@ func (c *Conn) fillRaw() error {
 	r := &c.raw
 	r.rn, r.rerr = 0, 0
 	c.progressed() // a bound a read through net.Conn left (input) must not cut this one short
+	if r.rfn == nil {
+		r.rfn = c.rawRead
+	}
 	err := r.rc.Read(r.rfn)
 	for err == nil && r.rn < 0 {
 		// The pool had no buffer: make one here, where the stack has room for the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wsx-go/wsx/internal/handshake"
@@ -31,6 +32,15 @@ func refuseWith(status int, reason string) *refusal {
 // refuseFinding makes the refusal of a request for the rule f found broken.
 func refuseFinding(f *handshake.Finding) *refusal {
 	return &refusal{status: f.Status, msg: "wsx: " + f.Problem, rule: *f}
+}
+
+// detach gives e copies of the strings it quotes from the request, for a
+// request parsed in place (acceptState.answer).
+func (e *refusal) detach() {
+	e.msg = strings.Clone(e.msg)
+	e.rule.Seen = strings.Clone(e.rule.Seen)
+	e.rule.Want = strings.Clone(e.rule.Want)
+	e.rule.Problem = strings.Clone(e.rule.Problem)
 }
 
 // write sends the refusal through w: the status, the headers it calls for

@@ -3,8 +3,8 @@
 // RFC 6455 on a connection that net/http does not serve.
 //
 // It does no I/O of its own beyond reading from the bufio.Reader it is given,
-// and allocates one string per head: the fields of a parsed request are
-// substrings of it.
+// and allocates at most one string per head: the fields of a parsed request
+// are substrings of it (PeekHead's head is the reader's buffer itself).
 package httphead
 
 import (
@@ -12,6 +12,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
+	"unsafe"
 )
 
 // ErrTooLong means that a head is longer than its bound: the buffer of the
@@ -32,6 +34,21 @@ var ErrTooLong = errors.New("message head too long")
 // cut short, a timeout) ReadHead returns it, never a partial head as if it
 // were whole; what it read is still buffered in br, unconsumed.
 func ReadHead(br *bufio.Reader) (string, error) {
+	head, n, err := PeekHead(br)
+	if err != nil {
+		return "", err
+	}
+	head = strings.Clone(head)
+	br.Discard(n)
+	return head, nil
+}
+
+// PeekHead is ReadHead without the copy, for a caller that is done with the
+// head before it reads again: the head it returns is the bytes buffered in br,
+// valid only until br is next read, discarded or reset, and br is left at the
+// head's first byte; the caller discards n bytes (the head and the empty lines
+// before it) to go on past it.
+func PeekHead(br *bufio.Reader) (head string, n int, err error) {
 	start := -1 // where the start line starts, once seen
 	next := 0   // where the next line starts
 	for {
@@ -48,20 +65,19 @@ func ReadHead(br *bufio.Reader) (string, error) {
 					start = next
 				}
 			case start >= 0: // the empty line that ends the head
-				head := string(b[start : next+i+1])
-				br.Discard(next + i + 1)
-				return head, nil
+				n = next + i + 1
+				return unsafe.String(&b[start], n-start), n, nil
 			}
 			next += i + 1
 		}
 		if len(b) == br.Size() {
-			return "", ErrTooLong
+			return "", 0, ErrTooLong
 		}
 		if _, err := br.Peek(len(b) + 1); err != nil {
 			if err == io.EOF && len(b) > 0 {
 				err = io.ErrUnexpectedEOF
 			}
-			return "", err
+			return "", 0, err
 		}
 	}
 }

@@ -37,16 +37,28 @@ func refuse(status int, format string, args ...any) *Error {
 // an *Error with 431 Request Header Fields Too Large (RFC 6585 §5).
 func ReadRequest(br *bufio.Reader) (string, error) {
 	head, err := ReadHead(br)
+	return head, requestError(br, err)
+}
+
+// PeekRequest is PeekHead for a request, with ReadRequest's errors.
+func PeekRequest(br *bufio.Reader) (head string, n int, err error) {
+	head, n, err = PeekHead(br)
+	return head, n, requestError(br, err)
+}
+
+// requestError is the error of reading a request head with br that failed
+// with err: a head too long for br is refused with 431.
+func requestError(br *bufio.Reader, err error) error {
 	if err == ErrTooLong {
-		return "", refuse(http.StatusRequestHeaderFieldsTooLarge, "request head longer than %d bytes (RFC 6585 §5)", br.Size())
+		return refuse(http.StatusRequestHeaderFieldsTooLarge, "request head longer than %d bytes (RFC 6585 §5)", br.Size())
 	}
-	return head, err
+	return err
 }
 
 // A Parser parses request heads into http.Requests, keeping only the header
 // fields listed in Keep. It keeps its working space from one head to the
 // next: reuse one (one at a time) and a head costs no allocation beyond the
-// string ReadHead returned.
+// string ReadHead returned (none for PeekHead's).
 type Parser struct {
 	// Keep lists the header fields that Parse puts in the request's Header,
 	// by their canonical names (http.CanonicalHeaderKey). Every other field
