@@ -2,7 +2,10 @@
 
 package wsx
 
-import "time"
+import (
+	"net"
+	"time"
+)
 
 // rawConn is used on Unix only; elsewhere an idle connection keeps its read buffer.
 type rawConn struct{}
@@ -14,6 +17,8 @@ func (c *Conn) initRaw() {}
 func (c *Conn) fillRaw() error { panic("unreachable: no raw connection") }
 
 func (c *Conn) write(p []byte) (int, error) { return c.writeConn(p) }
+
+func (c *Conn) writev(bufs *net.Buffers) (int64, error) { return c.writevConn(bufs) }
 
 func (c *Conn) boundWrites(deadline time.Time) {
 	c.w.dl.setAt(deadline) // the zero deadline too: see rawconn_unix.go

@@ -4,6 +4,7 @@ package wsx
 
 import (
 	"io"
+	"net"
 	"syscall"
 	"time"
 )
@@ -30,17 +31,20 @@ type rawConn struct {
 	rc syscall.RawConn // nil when the transport is not a socket
 
 	// Reads, under the read lock.
-	rfn  func(fd uintptr) bool // c.rawRead, bound by the first read so that reads do not allocate
-	rn   int
-	rerr syscall.Errno
+	rfn func(fd uintptr) bool // c.rawRead, bound by the first read so that reads do not allocate
+	rn  int
 
 	// Writes, under frameLock.
-	wfn      func(fd uintptr) bool // c.rawWrite, bound by the first write
-	wbuf     []byte
-	wn       int
-	werr     syscall.Errno
-	wstalled bool  // the write in progress waited: its wait's bounds are armed
-	wbound   int64 // a deadline (Unix nanoseconds) for every wait of the writes that follow
+	wfn    func(fd uintptr) bool // c.rawWrite, bound by the first write
+	wbuf   []byte                // what write writes
+	wv     *net.Buffers          // or what writev writes, consumed as it goes out
+	wn     int                   // bytes written
+	wbound int64                 // a deadline (Unix nanoseconds) for every wait of the writes that follow
+
+	// The errnos of the last read and write (uint32 rather than syscall.Errno keeps a Conn
+	// within its size class).
+	rerr, werr uint32
+	wstalled   bool // the write in progress waited: its wait's bounds are armed
 }
 
 func (r *rawConn) ok() bool { return r.rc != nil }
@@ -64,29 +68,51 @@ func (c *Conn) initRaw() {
 // write writes p to the connection, through RawConn.Write on a socket. The caller holds
 // frameLock.
 func (c *Conn) write(p []byte) (int, error) {
-	r := &c.raw
-	if r.rc == nil {
+	if c.raw.rc == nil {
 		return c.writeConn(p)
 	}
+	c.raw.wbuf = p
+	n, err := c.writeRaw()
+	return int(n), err
+}
+
+// writev writes the buffers, consuming them as net.Buffers.WriteTo does; the caller holds
+// frameLock. On a socket a writev system call takes as much as the socket has room for, however
+// large the frames: the stall bound is armed only while a write waits for room (rawWrite), so a
+// large frame needs no pieces (writevConn). More buffers than one raw writev takes (many
+// prepared or coalesced frames, small ones mostly) go through net.Conn's writev, which takes
+// up to 1,024 at once.
+func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
+	if c.raw.rc == nil || len(*bufs) > maxIovecs {
+		return c.writevConn(bufs)
+	}
+	c.raw.wv = bufs
+	return c.writeRaw()
+}
+
+// writeRaw writes wbuf or wv through RawConn.Write.
+func (c *Conn) writeRaw() (int64, error) {
+	r := &c.raw
 	c.w.dl.settle()
-	r.wbuf, r.wn, r.werr = p, 0, 0
+	r.wn, r.werr = 0, 0
 	if r.wfn == nil {
 		r.wfn = c.rawWrite
 	}
 	err := r.rc.Write(r.wfn)
-	r.wbuf = nil
-	c.wrote(int64(r.wn))
+	r.wbuf, r.wv = nil, nil
+	n := int64(r.wn)
+	c.wrote(n)
 	if r.wstalled {
 		if err != nil {
-			err = c.writeFailed(int64(r.wn), err)
+			err = c.writeFailed(n, err)
 		}
 		r.wstalled = false
 		c.w.dl.disarmStall()
 	}
 	if err == nil && r.werr != 0 {
-		err = r.werr
+		err = syscall.Errno(r.werr)
 	}
-	return r.wn, err
+	return n, err
 }
 
 // boundWrites bounds the writes that follow by deadline, until the zero deadline lifts the
@@ -107,8 +133,14 @@ func (c *Conn) boundWrites(deadline time.Time) {
 // room when it takes nothing more (EAGAIN), bounding the wait by the stall timeout.
 func (c *Conn) rawWrite(fd uintptr) bool {
 	r := &c.raw
-	for r.wn < len(r.wbuf) {
-		n, err := syscall.Write(int(fd), r.wbuf[r.wn:])
+	for r.wn < len(r.wbuf) || r.wv != nil && len(*r.wv) > 0 {
+		var n int
+		var err error
+		if r.wv != nil {
+			n, err = writevFD(int(fd), r.wv)
+		} else {
+			n, err = syscall.Write(int(fd), r.wbuf[r.wn:])
+		}
 		switch err {
 		case nil:
 			r.wn += n
@@ -120,7 +152,7 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 			r.wstalled = true
 			return false
 		default:
-			r.werr = err.(syscall.Errno)
+			r.werr = uint32(err.(syscall.Errno))
 			return true
 		}
 	}
@@ -150,7 +182,7 @@ func (c *Conn) fillRaw() error {
 		return nil
 	}
 	if err == nil && r.rerr != 0 {
-		err = r.rerr
+		err = syscall.Errno(r.rerr)
 	}
 	if err == nil {
 		err = io.EOF
@@ -184,9 +216,23 @@ func (c *Conn) rawRead(fd uintptr) bool {
 		}
 		c.raw.rn, c.raw.rerr = n, 0
 		if err != nil {
-			c.raw.rn, c.raw.rerr = 0, err.(syscall.Errno)
+			c.raw.rn, c.raw.rerr = 0, uint32(err.(syscall.Errno))
 		}
 		c.r.busy = n == len(c.r.buf) || (c.r.busy && n > DefaultReadBufferSize)
 		return true
+	}
+}
+
+// consume drops the first n bytes of bufs, as net.Buffers.WriteTo does with what it wrote.
+func consume(bufs *net.Buffers, n int) {
+	for len(*bufs) > 0 {
+		b := (*bufs)[0]
+		if n < len(b) {
+			(*bufs)[0] = b[n:]
+			return
+		}
+		n -= len(b)
+		(*bufs)[0] = nil
+		*bufs = (*bufs)[1:]
 	}
 }

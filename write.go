@@ -505,8 +505,8 @@ func (c *Conn) controlFrame(kind controlKind, code StatusCode, p []byte) ([]byte
 	return b, nil
 }
 
-// Writes through net.Conn (on a transport that is not a socket, such as a *tls.Conn, and
-// vectored writes) go out in pieces of at most stallPiece bytes, each bounded by the stall
+// Writes through net.Conn (on a transport that is not a socket, such as a *tls.Conn) go out in
+// pieces of at most stallPiece bytes, each bounded by the stall
 // timeout from its start: net.Conn.Write shows no progress until it returns, and one bound for
 // a whole large write would cut off a peer that reads slowly but steadily. So the stall bound
 // closes a connection whose peer takes less than stallPiece bytes in StallTimeout.
@@ -529,10 +529,10 @@ func (c *Conn) writeConn(p []byte) (int, error) {
 	}
 }
 
-// writev writes the buffers with one system call where the conn can (a socket's writev), a
-// piece at a time (see stallPiece), consuming them as net.Buffers.WriteTo does. The caller
-// holds frameLock.
-func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
+// writevConn writes the buffers through net.Conn, with one system call where the conn can (a
+// socket's writev), a piece at a time (see stallPiece), consuming them as
+// net.Buffers.WriteTo does. The caller holds frameLock.
+func (c *Conn) writevConn(bufs *net.Buffers) (int64, error) {
 	var written int64
 	for len(*bufs) > 0 {
 		b := *bufs

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -287,5 +288,81 @@ func TestHeldFrameAfterPongBound(t *testing.T) {
 	peer.write(append(frameBytes(true, 0, frame.OpText, true, []byte("one")), frameBytes(true, 0, frame.OpText, true, []byte("two"))...))
 	if h, p := peer.readFrame(); h.Opcode != frame.OpText || string(p) != "one" {
 		t.Fatalf("echo: %v %q", h.Opcode, p)
+	}
+}
+
+// A large server frame goes out as header and payload through writev, the socket taking what it
+// has room for at each call: a reader that takes it in small bites gets every byte in order
+// (§5.2), while the writes in between resume where the last stopped, mid-header or mid-payload.
+func TestWriteLargeFrameInBites_5_2(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			a, b := tcpPair(t)
+			a.(*net.TCPConn).SetWriteBuffer(64 << 10)
+			b.(*net.TCPConn).SetReadBuffer(64 << 10)
+			var nc net.Conn = a
+			if !tr.socket {
+				nc = nonSocket{a}
+			}
+			c := newConn(nc, connConfig{})
+			msg := make([]byte, 2<<20+3)
+			for i := range msg {
+				msg[i] = byte(i * 7 / 3)
+			}
+			done := make(chan error, 1)
+			go func() {
+				// Two messages back to back: the second's header follows the first's payload.
+				err := c.Write(context.Background(), MessageBinary, msg)
+				if err == nil {
+					err = c.Write(context.Background(), MessageText, []byte("after"))
+				}
+				done <- err
+			}()
+			peer := &rawPeer{t: t, nc: smallReads{b}, client: true}
+			h, p := peer.readFrame()
+			if h.Opcode != frame.OpBinary || !h.Fin || !bytes.Equal(p, msg) {
+				t.Fatalf("first frame: %+v, %d bytes, equal %v", h, len(p), bytes.Equal(p, msg))
+			}
+			if h, p := peer.readFrame(); h.Opcode != frame.OpText || string(p) != "after" {
+				t.Fatalf("second frame: %+v %q", h, p)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// smallReads reads a conn in small bites (at most 4093 bytes a read), so that the
+// writer's socket keeps running out of room.
+type smallReads struct{ net.Conn }
+
+func (c smallReads) Read(p []byte) (int, error) {
+	return c.Conn.Read(p[:min(len(p), 4093)])
+}
+
+// A server frame larger than the write buffer goes out in one writev system call, header and
+// payload together, when the socket has room for it: no pieces (the stall bound is armed only
+// while a write waits for room, rawconn_unix.go).
+func TestWriteLargeFrameOneSyscall(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts system calls through /proc/self/io")
+	}
+	a, b := tcpPair(t)
+	a.(*net.TCPConn).SetWriteBuffer(4 << 20)
+	srv := newConn(a, connConfig{})
+	go io.Copy(io.Discard, b)
+	msg := make([]byte, 600<<10)
+	fewest := 1 << 30
+	for range 5 {
+		before := writeSyscalls(t)
+		if err := srv.Write(context.Background(), MessageBinary, msg); err != nil {
+			t.Fatal(err)
+		}
+		fewest = min(fewest, writeSyscalls(t)-before)
+		time.Sleep(20 * time.Millisecond) // let the reader drain the socket
+	}
+	if fewest != 1 {
+		t.Fatalf("%d write system calls for a %d-byte message", fewest, len(msg))
 	}
 }
