@@ -39,10 +39,28 @@ func serverOver(t testing.TB, socket bool, opts ConnOptions) (*Conn, *rawPeer) {
 	return newConn(nc, connConfig{opts: opts}), &rawPeer{t: t, nc: b, client: true}
 }
 
-var transports = []struct {
+var transports = []transport{{"socket", true}, {"non-socket (TLS)", false}}
+
+// A transport is a kind of connection a Conn runs on: a socket, read and written through
+// syscall.RawConn, or any other net.Conn.
+type transport struct {
 	name   string
 	socket bool
-}{{"socket", true}, {"non-socket (TLS)", false}}
+}
+
+// serverOn returns a server Conn with opts on one end of a TCP pair, on the socket or on a
+// net.Conn that hides it as tr says, and the other end; both ends' kernel buffers are set to
+// bufSize, so that large writes wait for the reader.
+func serverOn(t *testing.T, tr transport, opts ConnOptions, bufSize int) (*Conn, net.Conn) {
+	a, b := tcpPair(t)
+	a.(*net.TCPConn).SetWriteBuffer(bufSize)
+	b.(*net.TCPConn).SetReadBuffer(bufSize)
+	var nc net.Conn = a
+	if !tr.socket {
+		nc = nonSocket{a}
+	}
+	return newConn(nc, connConfig{opts: opts}), b
+}
 
 // A bound lasts as long as what it bounds. The stall bound armed while a frame arrives in
 // pieces (a control frame, or a large data frame read straight into the caller's buffer) ends
@@ -130,15 +148,7 @@ func TestCallBoundEndsWithCall(t *testing.T) {
 func TestStallBoundFollowsWriteProgress(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
-			opts := ConnOptions{StallTimeout: 500 * time.Millisecond}
-			a, b := tcpPair(t)
-			a.(*net.TCPConn).SetWriteBuffer(32 << 10)
-			b.(*net.TCPConn).SetReadBuffer(32 << 10)
-			var nc net.Conn = a
-			if !tr.socket {
-				nc = nonSocket{a}
-			}
-			c := newConn(nc, connConfig{opts: opts})
+			c, b := serverOn(t, tr, ConnOptions{StallTimeout: 500 * time.Millisecond}, 32<<10)
 			const size = 3 << 20
 			got := make(chan int64, 1)
 			go func() {

@@ -297,14 +297,7 @@ func TestHeldFrameAfterPongBound(t *testing.T) {
 func TestWriteLargeFrameInBites_5_2(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
-			a, b := tcpPair(t)
-			a.(*net.TCPConn).SetWriteBuffer(64 << 10)
-			b.(*net.TCPConn).SetReadBuffer(64 << 10)
-			var nc net.Conn = a
-			if !tr.socket {
-				nc = nonSocket{a}
-			}
-			c := newConn(nc, connConfig{})
+			c, b := serverOn(t, tr, ConnOptions{}, 64<<10)
 			msg := make([]byte, 2<<20+3)
 			for i := range msg {
 				msg[i] = byte(i * 7 / 3)
