@@ -10,8 +10,8 @@ import (
 )
 
 // BenchmarkMask compares unmasking (§5.3), the one pass over a large payload that a server
-// makes in user space: wsx's frame.Mask (8-byte words) against gobwas's ws.Cipher (AVX2 where
-// the CPU has it), the best peer on large messages. MB/s counts payload bytes.
+// makes in user space: wsx's frame.Mask against gobwas's ws.Cipher, the best peer on large
+// messages; both use AVX2 where the CPU has it. MB/s counts payload bytes.
 //
 //	go test -run XXX -bench Mask -count 5 .
 func BenchmarkMask(b *testing.B) {
