@@ -137,7 +137,10 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 		var n int
 		var err error
 		if r.wv != nil {
-			n, err = writevFD(int(fd), r.wv)
+			n, err = writevFD(int(fd), *r.wv)
+			if err == nil {
+				consume(r.wv, n)
+			}
 		} else {
 			n, err = syscall.Write(int(fd), r.wbuf[r.wn:])
 		}

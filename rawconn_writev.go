@@ -8,12 +8,12 @@ import (
 	"unsafe"
 )
 
-// writevFD writes as much of bufs as one writev system call on fd takes, at most maxIovecs
-// buffers, and consumes what it wrote.
-func writevFD(fd int, bufs *net.Buffers) (int, error) {
+// writevFD writes as much of bufs as one writev system call on fd takes, from at most
+// maxIovecs buffers.
+func writevFD(fd int, bufs net.Buffers) (int, error) {
 	var iov [maxIovecs]syscall.Iovec
 	n := 0
-	for _, b := range *bufs {
+	for _, b := range bufs {
 		if n == len(iov) {
 			break
 		}
@@ -27,7 +27,6 @@ func writevFD(fd int, bufs *net.Buffers) (int, error) {
 	if errno != 0 {
 		return 0, errno
 	}
-	consume(bufs, int(r))
 	return int(r), nil
 }
 
