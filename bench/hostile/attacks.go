@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/wsx-go/wsx/bench/load"
 )
 
 // BombResult is what a server did with one deflate bomb.
@@ -149,7 +151,7 @@ type StalledResult struct {
 // sending the first frame of a message inflating to inflated bytes and then nothing, and
 // measures the server's RSS while they stall and after its StallTimeout.
 func Stalled(s Target, conns int, inflated int64, stall time.Duration) (StalledResult, error) {
-	raiseFileLimit()
+	load.RaiseFileLimit()
 	r := StalledResult{Conns: conns, Inflated: inflated}
 	body := deflated(inflated)
 	if err := s.Reset(); err != nil {
@@ -234,7 +236,7 @@ type PinResult struct {
 // The README's read loop keeps whatever buffer a message grew, outside the message memory
 // limit, which counts only messages being received.
 func Pin(s Target, conns int, inflated int64) (PinResult, error) {
-	raiseFileLimit()
+	load.RaiseFileLimit()
 	r := PinResult{Conns: conns, Inflated: inflated}
 	body := deflated(inflated)
 	r.Wire = int64(len(body))

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/wsx-go/wsx"
+	"github.com/wsx-go/wsx/bench/load"
 )
 
 // ServerConfig is the wsx server under attack: net/http with wsx.Accept, permessage-deflate
@@ -92,7 +93,7 @@ type server struct {
 }
 
 func serve(cfg ServerConfig, in io.Reader, out io.Writer) error {
-	raiseFileLimit()
+	load.RaiseFileLimit()
 	if cfg.MessageMemoryLimit != 0 {
 		wsx.SetMessageMemoryLimit(cfg.MessageMemoryLimit)
 	}

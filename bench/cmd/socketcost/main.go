@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wsx-go/wsx/bench/load"
 )
 
 func main() {
@@ -32,13 +34,7 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 
-	var lim syscall.Rlimit
-	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	lim.Cur = lim.Max
-	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	if most := int(lim.Cur)/2 - 100; *conns > most {
-		*conns = most
-	}
+	*conns = min(*conns, load.RaiseFileLimit()/2) // two sockets a connection
 
 	r, err := measure(*conns)
 	if err != nil {

@@ -105,7 +105,7 @@ func main() {
 			fatalf("pinning the load generator: %v", err)
 		}
 	}
-	raiseFileLimit()
+	load.RaiseFileLimit() // the idle scenarios hold thousands of sockets
 	if cfg.profile != "" || cfg.perf != "" || len(cfg.callgrind) > 0 {
 		if err := os.MkdirAll(cfg.profDir, 0o755); err != nil {
 			fatalf("%v", err)
@@ -128,16 +128,6 @@ func scenarioNames() string {
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "wsxbench: "+format+"\n", args...)
 	os.Exit(2)
-}
-
-// raiseFileLimit lifts the soft open-file limit to the hard one: the idle scenario holds
-// thousands of sockets.
-func raiseFileLimit() {
-	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
 }
 
 // sample is what one run of one library measured.
