@@ -395,3 +395,37 @@ func BenchmarkWritePrepared(b *testing.B) {
 		})
 	}
 }
+
+// Several large prepared messages go out through one vectored write on a socket (up to
+// maxIovecs frames a call), resuming mid-frame each time the socket runs out of room: a reader
+// taking 4 KiB bites gets every frame whole and in order (§5.2), on a socket and on a
+// transport that is not one.
+func TestWritePreparedLargeInBites(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			c, b := serverOn(t, tr, ConnOptions{}, 64<<10)
+			var msgs []*PreparedMessage
+			var want [][]byte
+			for i := range 5 {
+				p := make([]byte, 300<<10+i*1001)
+				for j := range p {
+					p[j] = byte(i + j*5)
+				}
+				msgs = append(msgs, mustPrepare(t, MessageBinary, p))
+				want = append(want, p)
+			}
+			done := make(chan error, 1)
+			go func() { done <- c.WritePrepared(context.Background(), msgs...) }()
+			peer := &rawPeer{t: t, nc: smallReads{b}, client: true}
+			for i, p := range want {
+				h, got := peer.readFrame()
+				if h.Opcode != frame.OpBinary || !h.Fin || !bytes.Equal(got, p) {
+					t.Fatalf("frame %d: %+v, %d bytes (want %d), equal %v", i, h, len(got), len(p), bytes.Equal(got, p))
+				}
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
