@@ -36,6 +36,7 @@ func TestZeroAllocs(t *testing.T) {
 		{"16 B", 16, false, false, 0},
 		{"1 KiB", 1 << 10, false, false, 0},
 		{"256 KiB, in pieces, output queued", 256 << 10, false, false, 0},
+		{"4 MiB, assembled from pooled buffers", 4 << 20, false, false, 0},
 		{"4 KiB compressed", 4 << 10, true, false, 0},
 		{"1 KiB over TLS", 1 << 10, false, true, 2},
 	} {
@@ -133,4 +134,32 @@ func readFrame(r io.Reader, buf []byte) error {
 	}
 	_, err := io.ReadFull(r, buf[:n])
 	return err
+}
+
+// A buffer is a pooled power of two up to 16 MiB; one for a message being assembled, which
+// the message memory budget is charged for by capacity, is exactly what is asked above 1 MiB
+// unless that is a power of two (the message growing by doubling).
+func TestBufferSizes(t *testing.T) {
+	for _, tc := range []struct{ ask, want, message int }{
+		{1, 512, 512},
+		{1000, 1024, 1024},
+		{1 << 20, 1 << 20, 1 << 20},
+		{1<<20 + 1, 2 << 20, 1<<20 + 1},
+		{2 << 20, 2 << 20, 2 << 20},
+		{9 << 20, 16 << 20, 9 << 20},
+		{16 << 20, 16 << 20, 16 << 20},
+		{32 << 20, 32 << 20, 32 << 20},
+	} {
+		for _, get := range []struct {
+			name string
+			f    func(int) []byte
+			want int
+		}{{"getBuffer", getBuffer, tc.want}, {"messageBuffer", messageBuffer, tc.message}} {
+			b := get.f(tc.ask)
+			if len(b) != 0 || cap(b) != get.want {
+				t.Errorf("%s(%d): len %d, cap %d; want 0, %d", get.name, tc.ask, len(b), cap(b), get.want)
+			}
+			putBuffer(b)
+		}
+	}
 }

@@ -58,6 +58,7 @@ type worker struct {
 	timed     map[*Conn]struct{} // connections waiting for something with a time bound
 	nextSweep time.Time
 	again     []*Conn   // connections whose input exceeded readBudget
+	againNext []*Conn   // the slice again becomes while runAgain goes through it
 	deadline  time.Time // the read deadline set on file
 }
 
@@ -365,13 +366,17 @@ func (w *worker) runPosted() {
 }
 
 func (w *worker) runAgain() {
+	// Two slices take turns, so that connections with more input than one round reads (large
+	// messages) cost no allocation per round.
 	again := w.again
-	w.again = nil
+	w.again = w.againNext[:0]
 	for _, c := range again {
 		if c.phase != phReleased {
 			w.readable(c, 0)
 		}
 	}
+	clear(again)
+	w.againNext = again[:0]
 }
 
 // sweep acts on the timed connections' waits that are over.

@@ -167,15 +167,21 @@ func (c *Conn) deliver(typ wsx.MessageType, msg []byte) {
 func (c *Conn) grow(in *input) bool {
 	size := len(in.msg)
 	more := max(size, 512)
+	doubling := true
 	if d := in.rx.Direct(); d > 0 && d < int64(more) {
-		more = int(d) // the frame's rest fits: that much and no more
+		more, doubling = int(d), false // the frame's rest fits: that much and no more
 	}
-	if in.rxLimit > 0 {
+	if in.rxLimit > 0 && int64(more) > max(in.rxLimit-int64(size), 0)+1 {
 		// Never room past the limit: one byte more lets a compressed message that ends right
 		// at the limit finish.
-		more = int(min(int64(more), max(in.rxLimit-int64(size), 0)+1))
+		more, doubling = int(max(in.rxLimit-int64(size), 0)+1), false
 	}
-	b := getBuffer(size + more)
+	var b []byte
+	if doubling {
+		b = getBuffer(size + more) // a power of two, from a pool
+	} else {
+		b = messageBuffer(size + more) // what the message needs
+	}
 	if !bridge.ReserveMessageMemory(int64(cap(b) - cap(in.msg))) {
 		putBuffer(b)
 		c.failWith(bridge.ErrMessageMemory.(*wsx.ProtocolError))
