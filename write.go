@@ -93,15 +93,16 @@ func messageOpcode(typ MessageType) (frame.Opcode, error) {
 // code point not complete yet stay back until the bytes that complete it come: in the buffer, or
 // in tail before the compressor.
 type messageWriter struct {
-	c        *Conn
-	ctx      context.Context
+	c   *Conn
+	ctx context.Context
+	n   int   // payload bytes buffered in c.w.buf[frame.MaxHeaderSize:]
+	err error // the first error: the message cannot go on
+	// The small fields together, so that a Conn keeps within its size class.
 	op       frame.Opcode
 	compress bool
-	n        int // payload bytes buffered in c.w.buf[frame.MaxHeaderSize:]
-	tail     [3]byte
-	ntail    int
-	err      error // the first error: the message cannot go on
 	closed   bool
+	ntail    uint8
+	tail     [3]byte
 }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
@@ -220,12 +221,12 @@ func (w *messageWriter) writeCompressed(p []byte, fin bool) error {
 			m += copy(b[m:], p)
 			k := utf8.IncompleteSuffix(b[:m])
 			out = comp.Write(out, b[:m-k])
-			w.ntail = copy(w.tail[:], b[m-k:m])
+			w.ntail = uint8(copy(w.tail[:], b[m-k:m]))
 		} else {
 			out = comp.Write(out, w.tail[:w.ntail])
 			k := utf8.IncompleteSuffix(p)
 			out = comp.Write(out, p[:len(p)-k])
-			w.ntail = copy(w.tail[:], p[len(p)-k:])
+			w.ntail = uint8(copy(w.tail[:], p[len(p)-k:]))
 		}
 	} else if fin {
 		out = comp.Write(out, w.tail[:w.ntail])
