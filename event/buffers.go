@@ -52,7 +52,7 @@ func getBuffer(n int) []byte {
 // capacity: above 1 MiB a buffer comes from a pool only when n is a class's own size, so that
 // a 9 MiB message is not charged for 16.
 func messageBuffer(n int) []byte {
-	if c := bufferClass(n); n > 1<<20 && (c < 0 || n != 1<<(c+minBufferShift)) {
+	if n > 1<<20 && n&(n-1) != 0 { // the classes are powers of two
 		return make([]byte, 0, n)
 	}
 	return getBuffer(n)
