@@ -156,6 +156,9 @@ func TestBufferSizes(t *testing.T) {
 			want int
 		}{{"getBuffer", getBuffer, tc.want}, {"messageBuffer", messageBuffer, tc.message}} {
 			b := get.f(tc.ask)
+			if get.name == "getBuffer" && bufferSize(tc.ask) != get.want {
+				t.Errorf("bufferSize(%d) = %d, want %d", tc.ask, bufferSize(tc.ask), get.want)
+			}
 			if len(b) != 0 || cap(b) != get.want {
 				t.Errorf("%s(%d): len %d, cap %d; want 0, %d", get.name, tc.ask, len(b), cap(b), get.want)
 			}

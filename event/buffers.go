@@ -32,6 +32,14 @@ func bufferClass(n int) int {
 	return c
 }
 
+// bufferSize returns the capacity of the buffer getBuffer(n) returns.
+func bufferSize(n int) int {
+	if c := bufferClass(n); c >= 0 {
+		return 1 << (c + minBufferShift)
+	}
+	return n
+}
+
 // getBuffer returns an empty buffer with room for at least n bytes, up to twice that.
 func getBuffer(n int) []byte {
 	c := bufferClass(n)

@@ -176,6 +176,9 @@ func (c *Conn) grow(in *input) bool {
 		// at the limit finish.
 		more, doubling = int(max(in.rxLimit-int64(size), 0)+1), false
 	}
+	if doubling && in.rxLimit > 0 && int64(bufferSize(size+more)) > in.rxLimit+1 {
+		doubling = false // a pooled power of two would go past the limit
+	}
 	var b []byte
 	if doubling {
 		b = getBuffer(size + more) // a power of two, from a pool
