@@ -6,17 +6,31 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // The locks and signals of a Conn allocate nothing until somebody has to wait: an idle
 // connection holds none of the channels a select needs (see bench/ for what a connection costs).
+// Nor do they hold a mutex each: the channels are made and closed under one of a table of
+// mutexes shared by all (stripe), as waiting is rare and brief, and a connection holds three
+// locks and a signal or two.
+
+// stripes are the mutexes that guard the channels of waitLocks and signals, chosen by address.
+var stripes [64]struct {
+	sync.Mutex
+	_ [56]byte // one to a cache line
+}
+
+// stripe returns the mutex for the lock or signal at p.
+func stripe(p unsafe.Pointer) *sync.Mutex {
+	return &stripes[uintptr(p)>>4%uintptr(len(stripes))].Mutex
+}
 
 // waitLock is a mutual exclusion lock whose waiters can give up (on a context, a deadline, a
 // channel) or wait for it among other things in a select: released gives the channel to wait on.
 type waitLock struct {
-	state atomic.Int32 // lockFree, lockHeld, or lockWaited: held, and someone waits on freed
-	mu    sync.Mutex   // guards freed
-	freed chan struct{}
+	state atomic.Int32  // lockFree, lockHeld, or lockWaited: held, and someone waits on freed
+	freed chan struct{} // under the lock's stripe
 }
 
 const (
@@ -31,8 +45,9 @@ func (l *waitLock) tryLock() bool { return l.state.CompareAndSwap(lockFree, lock
 // released returns a channel that is closed once the lock has been released; the waiter then
 // tries again.
 func (l *waitLock) released() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	mu := stripe(unsafe.Pointer(l))
+	mu.Lock()
+	defer mu.Unlock()
 	for {
 		s := l.state.Load()
 		if s == lockFree {
@@ -50,14 +65,15 @@ func (l *waitLock) released() <-chan struct{} {
 
 func (l *waitLock) unlock() {
 	if l.state.Swap(lockFree) == lockWaited {
-		l.mu.Lock()
+		mu := stripe(unsafe.Pointer(l))
+		mu.Lock()
 		// A waiter may have marked the lock waited on a channel a previous unlock has just
 		// closed (and woken it with): then there is none to close.
 		if l.freed != nil {
 			close(l.freed)
 			l.freed = nil
 		}
-		l.mu.Unlock()
+		mu.Unlock()
 	}
 }
 
@@ -98,27 +114,28 @@ func (l *waitLock) lockUntil(deadline time.Time, done <-chan struct{}) error {
 
 // signal is a one-time event with a channel to wait for it, made only when somebody waits.
 type signal struct {
-	mu    sync.Mutex
-	fired bool
+	fired bool // under the signal's stripe, as is ch
 	ch    chan struct{}
 }
 
 // fire marks the event as happened, once.
 func (s *signal) fire() {
-	s.mu.Lock()
+	mu := stripe(unsafe.Pointer(s))
+	mu.Lock()
 	if !s.fired {
 		s.fired = true
 		if s.ch != nil {
 			close(s.ch)
 		}
 	}
-	s.mu.Unlock()
+	mu.Unlock()
 }
 
 // wait returns a channel closed once the event has happened.
 func (s *signal) wait() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	mu := stripe(unsafe.Pointer(s))
+	mu.Lock()
+	defer mu.Unlock()
 	if s.fired {
 		return closedChan
 	}
