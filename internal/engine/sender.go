@@ -192,6 +192,10 @@ const noStatus = 1005
 // CloseSent reports whether our Close frame went out (or is going out).
 func (s *Sender) CloseSent() bool { return s.closeSent }
 
+// Idle reports whether s is as Init left it: no message in progress, no Close sent. A driver
+// may then drop s and Init another in its place.
+func (s *Sender) Idle() bool { return !s.inMessage && !s.closeSent && s.text == (utf8.Validator{}) }
+
 // appendControl appends a control frame: never fragmented, at most 125 bytes (§5.5), and
 // allowed between the fragments of a message (§5.4).
 func (s *Sender) appendControl(dst []byte, op frame.Opcode, p []byte) ([]byte, error) {

@@ -191,3 +191,36 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// A Sender is idle (a driver may drop it and Init another) only as Init leaves it: not between
+// the frames of a message (§5.4), not inside a streamed text message, never after our Close
+// (§5.5.1: nothing may follow it, so a fresh Sender must not take its place).
+func TestSenderIdle(t *testing.T) {
+	var s Sender
+	s.Init(SenderConfig{})
+	if !s.Idle() {
+		t.Fatal("a new Sender is not idle")
+	}
+	s.Data(frame.OpBinary, 0, false, 3)
+	if s.Idle() {
+		t.Error("idle between the frames of a message")
+	}
+	s.Data(frame.OpBinary, 0, true, 3)
+	if !s.Idle() {
+		t.Error("not idle after the final frame")
+	}
+	s.StreamText([]byte{0xe2, 0x82})
+	if s.Idle() {
+		t.Error("idle inside a streamed text message")
+	}
+	s.EndText()
+	if !s.Idle() {
+		t.Error("not idle after the streamed text ended")
+	}
+	if _, err := s.AppendClose(nil, 1000, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s.Idle() {
+		t.Error("idle after our Close")
+	}
+}
