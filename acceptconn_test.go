@@ -723,23 +723,35 @@ func TestAcceptConn_RefusalOutlivesBuffer(t *testing.T) {
 	}
 }
 
-// AcceptConn allocates the Conn and nothing else on a connection that is not
-// a socket (a socket adds its syscall.RawConn and the read callback).
+// AcceptConn allocates the Conn and nothing else on a connection that is not a socket (a socket
+// adds its syscall.RawConn and the read callback), and one more object when the handshake
+// negotiated a subprotocol or an extension (extras).
 func TestAcceptConn_Allocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	req := []byte(upgradeRequest("", nil, "Origin: https://server.example.com", "Sec-WebSocket-Protocol: chat, superchat"))
-	opts := &AcceptOptions{Subprotocols: []string{"superchat"}, OriginPatterns: []string{"server.example.com"}}
-	nc := &scriptConn{}
-	allocs := testing.AllocsPerRun(100, func() {
-		nc.in.Reset(req)
-		nc.out.Reset()
-		if c, err := AcceptConn(context.Background(), nc, opts); err != nil || c.Subprotocol() != "superchat" {
-			t.Fatal(c, err)
+	for _, tc := range []struct {
+		name   string
+		header []string
+		opts   *AcceptOptions
+		sub    string
+		want   float64
+	}{
+		{"plain", []string{"Origin: https://server.example.com"}, &AcceptOptions{OriginPatterns: []string{"server.example.com"}}, "", 1},
+		{"subprotocol", []string{"Origin: https://server.example.com", "Sec-WebSocket-Protocol: chat, superchat"},
+			&AcceptOptions{Subprotocols: []string{"superchat"}, OriginPatterns: []string{"server.example.com"}}, "superchat", 2},
+	} {
+		req := []byte(upgradeRequest("", nil, tc.header...))
+		nc := &scriptConn{}
+		allocs := testing.AllocsPerRun(100, func() {
+			nc.in.Reset(req)
+			nc.out.Reset()
+			if c, err := AcceptConn(context.Background(), nc, tc.opts); err != nil || c.Subprotocol() != tc.sub {
+				t.Fatal(c, err)
+			}
+		})
+		if allocs != tc.want {
+			t.Errorf("%s: AcceptConn made %v allocations, want %v", tc.name, allocs, tc.want)
 		}
-	})
-	if allocs != 1 {
-		t.Errorf("AcceptConn made %v allocations, want 1 (the Conn)", allocs)
 	}
 }

@@ -18,15 +18,14 @@ import (
 )
 
 // closing is the state of a Conn's ending.
+// (What only concurrent Close calls need is in the rareState.)
 type closing struct {
-	mu   sync.Mutex // guards started, and is held while the transport closes
-	done signal     // the first Close has finished
-	err  error      // what the first Close returned
-
-	local      atomic.Bool // our Close went out before the peer's
-	closed     atomic.Bool // the transport is closed
-	finishOnce sync.Once
-	started    bool // Close was called; under mu (last: a Conn fits its size class)
+	mu       sync.Mutex  // guards started and finished, and is held while the transport closes
+	local    atomic.Bool // our Close went out before the peer's
+	closed   atomic.Bool // the transport is closed
+	finish   sync.Once   // finishClose
+	started  bool        // Close was called
+	finished bool        // the first Close has finished
 }
 
 // Close performs the closing handshake (§7.1.2): it sends a Close frame with code and reason,
@@ -49,28 +48,36 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return fmt.Errorf("wsx: %w", err)
 	}
 	c.closing.mu.Lock()
-	first := !c.closing.started
+	if c.closing.started {
+		if c.closing.finished {
+			c.closing.mu.Unlock()
+			return errClosed
+		}
+		rs := c.rare() // under closing.mu, so that the first Close finds it
+		c.closing.mu.Unlock()
+		<-rs.closeDone.wait() // the first Close is bounded by its timeouts
+		return rs.closeErr
+	}
 	c.closing.started = true
 	c.closing.mu.Unlock()
-	if !first {
-		done := c.closing.done.wait()
-		select {
-		case <-done:
-			return errClosed
-		default:
-		}
-		<-done // the first Close is bounded by its timeouts
-		return c.closing.err
-	}
+
 	err := c.closeHandshake(code, reason)
-	c.closing.err = err
-	c.closing.done.fire()
+	c.closing.mu.Lock()
+	c.closing.finished = true
+	c.mu.Lock()
+	rs := c.seldom // the other Close calls that wait, if any
+	c.mu.Unlock()
+	c.closing.mu.Unlock()
+	if rs != nil {
+		rs.closeErr = err
+		rs.closeDone.fire()
+	}
 	return err
 }
 
 func (c *Conn) closeHandshake(code StatusCode, reason string) error {
 	c.closing.local.Store(true)
-	if err := c.writeControl(ctlClose, code, []byte(reason), time.Now().Add(c.opts.closeTimeout()), nil); err != nil {
+	if err := c.writeControl(ctlClose, code, []byte(reason), time.Now().Add(c.opts.closeTimeout), nil); err != nil {
 		c.closing.local.Store(false)
 		c.closeTransport()
 		return err
@@ -91,7 +98,7 @@ func (c *Conn) CloseNow() error {
 // awaitPeerClose waits for the peer's Close frame after ours, reading (and keeping data
 // messages for the application) itself unless another goroutine is reading already.
 func (c *Conn) awaitPeerClose() error {
-	deadline := time.Now().Add(c.opts.closeTimeout())
+	deadline := time.Now().Add(c.opts.closeTimeout)
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	locked := false
@@ -101,7 +108,7 @@ wait:
 			break
 		}
 		select {
-		case <-c.r.done.wait():
+		case <-c.rare().readDone.wait():
 			break wait
 		case <-timer.C:
 			return errors.New("wsx: timed out waiting for the peer's close frame")
@@ -112,6 +119,7 @@ wait:
 		c.r.owner.Store(uint32(ownerWSX))
 		var err error
 		if c.r.err == nil {
+			c.attachRead()
 			c.r.dl.setAt(deadline)
 			if err = c.queueUntilClose(); err != nil {
 				err = c.setReadErr(&wrapped{"closing handshake incomplete", err})
@@ -182,7 +190,7 @@ func (c *Conn) queueUntilClose() error {
 func (c *Conn) peerClosed(code StatusCode, reason []byte) error {
 	ce := &CloseError{Code: code, Reason: string(reason), Local: c.closing.local.Load()}
 	c.setReadErr(ce)
-	c.writeControl(ctlCloseReply, code, reason, time.Now().Add(c.opts.closeTimeout()), nil)
+	c.writeControl(ctlCloseReply, code, reason, time.Now().Add(c.opts.closeTimeout), nil)
 	c.finishClose(true)
 	return ce
 }
@@ -203,9 +211,9 @@ func (c *Conn) fail(e *engine.Error) error {
 func (c *Conn) failWith(pe *ProtocolError) error {
 	c.setReadErr(pe)
 	reason := []byte(truncateReason(pe.Rule))
-	if c.writeControl(ctlClose, pe.Code, reason, time.Now().Add(c.opts.closeTimeout()), nil) == nil {
+	if c.writeControl(ctlClose, pe.Code, reason, time.Now().Add(c.opts.closeTimeout), nil) == nil {
 		c.closeWrite()
-		c.r.dl.setAt(time.Now().Add(min(failLinger, c.opts.closeTimeout())))
+		c.r.dl.setAt(time.Now().Add(min(failLinger, c.opts.closeTimeout)))
 		c.r.pos, c.r.end = 0, 0
 		io.Copy(io.Discard, io.LimitReader(c.nc, failLingerBytes))
 	}
@@ -238,9 +246,9 @@ func truncateReason(s string) string {
 // first; the client waits for it to do so, so that the server holds TIME_WAIT (§7.1.1). Only
 // a caller holding the read lock may wait.
 func (c *Conn) finishClose(haveReadLock bool) {
-	c.closing.finishOnce.Do(func() {
+	c.closing.finish.Do(func() {
 		if c.client && haveReadLock && !c.closing.closed.Load() {
-			c.r.dl.setAt(time.Now().Add(c.opts.closeTimeout()))
+			c.r.dl.setAt(time.Now().Add(c.opts.closeTimeout))
 			io.Copy(io.Discard, io.LimitReader(c.nc, failLingerBytes))
 		}
 		c.closeTransport()
@@ -274,11 +282,22 @@ func (c *Conn) closeTransport() bool {
 	}
 	c.nc.Close()
 	c.closing.mu.Unlock()
-	// A context that outlives the connection (a server's) must not keep it reachable.
-	c.r.dl.release()
-	c.w.dl.release()
-	if c.watcher != nil {
-		c.watcher.connClosed(c)
+	// A context that outlives the connection (a server's) must not keep it reachable. (A side
+	// without working state watches none; one that takes it from now on sees closed.)
+	c.mu.Lock()
+	if c.r.readState != nil {
+		c.r.dl.release()
+	}
+	if c.w.sendState != nil {
+		c.w.dl.release()
+	}
+	var watcher closeWatcher
+	if c.seldom != nil {
+		watcher = c.seldom.watcher
+	}
+	c.mu.Unlock()
+	if watcher != nil {
+		watcher.connClosed(c)
 	}
 	return true
 }

@@ -76,7 +76,9 @@ func (c *Conn) flushHeldLocked() error {
 // own frame.
 func (c *Conn) flushHeld() {
 	if c.w.frameLock.tryLock() {
+		c.beginSend()
 		c.flushHeldLocked()
+		c.endSend()
 		c.w.frameLock.unlock()
 	}
 }
@@ -92,7 +94,9 @@ func (c *Conn) startFlushTimer() {
 
 func (c *Conn) flushOnTimer() {
 	if c.w.holding.Load() && c.w.frameLock.lock(context.Background()) == nil {
+		c.beginSend()
 		c.flushHeldLocked()
+		c.endSend()
 		c.w.frameLock.unlock()
 	}
 }

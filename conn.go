@@ -4,7 +4,9 @@ package wsx
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -24,51 +26,111 @@ import (
 // themselves when nobody else is reading; a connection the application only writes to can hand
 // its reading to CloseRead. wsx starts no goroutine of its own for a connection.
 type Conn struct {
-	nc          net.Conn
-	client      bool
-	subprotocol string
-	extensions  string
-	opts        ConnOptions
+	nc   net.Conn
+	raw  rawConn // reads and writes through syscall.RawConn on sockets (rawconn_unix.go)
+	opts settings
+	ext  *extras // what the handshake negotiated beyond the defaults; nil for nothing
 
-	r reading
-	w writing
+	// mu guards the swaps of r.readState and w.sendState, w.users, and the making of seldom.
+	mu     sync.Mutex
+	r      reading
+	w      writing
+	seldom *rareState // made on first use, under mu
 
-	closing closing
-	pings   pingWaiters
-	watcher closeWatcher // told when the transport closes (a Group)
-
-	raw rawConn // reads and writes through syscall.RawConn on sockets (rawconn_unix.go)
+	closing   closing
+	client    bool
+	readBusy  bool // the last read filled the buffer: the next takes a larger one (under the read lock)
+	readEnded bool // the read side has ended (reading.err is set); under mu
 }
 
-// reading is the receiving side of a Conn. Its fields belong to the goroutine that holds lock.
+// settings are the ConnOptions a Conn consults, resolved once and packed (ConnOptions itself
+// takes 64 bytes).
+type settings struct {
+	closeTimeout   time.Duration
+	stallTimeout   time.Duration // 0 for none
+	maxFragments   int32         // -1 for no limit
+	readBuffer     int32         // the read buffer's size
+	writeBuffer    int32         // WriteBufferSize as given, 0 for the default
+	onPing, onPong func(payload []byte)
+}
+
+// maxBufferOption bounds the buffer sizes a Conn takes from ConnOptions.
+const maxBufferOption = 1 << 30
+
+func newSettings(o *ConnOptions) settings {
+	return settings{
+		closeTimeout: o.closeTimeout(),
+		stallTimeout: o.stallTimeout(),
+		maxFragments: int32(min(o.maxFragments(), math.MaxInt32)),
+		readBuffer:   int32(min(max(cmpOr(o.ReadBufferSize, DefaultReadBufferSize), minReadBuffer), maxBufferOption)),
+		writeBuffer:  int32(min(max(o.WriteBufferSize, 0), maxBufferOption)),
+		onPing:       o.OnPing,
+		onPong:       o.OnPong,
+	}
+}
+
+// extras is what the opening handshake negotiated beyond the defaults.
+type extras struct {
+	subprotocol string
+	extensions  string
+	inflater    *deflate.Decompressor // permessage-deflate, receiving
+	sender      engine.SenderConfig   // permessage-deflate, sending
+}
+
+// rareState is what a Conn needs only when somebody waits for it (a second Close, a Ping, the
+// end of the read side), or a Group holds it.
+type rareState struct {
+	closeDone signal // the first Close has finished
+	closeErr  error  // what the first Close returned
+	readDone  signal // the read side has ended: the peer's Close, or an error
+	pings     pingWaiters
+	watcher   closeWatcher // told when the transport closes (a Group)
+}
+
+// rare returns c's rareState, making it on first use.
+func (c *Conn) rare() *rareState {
+	c.mu.Lock()
+	if c.seldom == nil {
+		c.seldom = new(rareState)
+		c.seldom.readDone.fired = c.readEnded // nobody else has it yet
+	}
+	m := c.seldom
+	c.mu.Unlock()
+	return m
+}
+
+// reading is the receiving side of a Conn. Its working state belongs to the goroutine that
+// holds lock.
 type reading struct {
-	lock     waitLock
-	owner    atomic.Uint32 // who holds lock: a readOwner
+	lock  waitLock
+	owner atomic.Uint32 // who holds lock: a readOwner
+	more  atomic.Bool   // input for the next message is buffered: replies may be held (coalesce.go)
+	limit atomic.Int64
+	err   error // sticky: the read side has ended
+
+	*readState // nil while idle
+}
+
+// readState is the working state of the receiving side.
+type readState struct {
 	dl       deadline
 	eng      engine.Receiver
 	engLimit int64 // the read limit the engine has
-	limit    atomic.Int64
-	stalling bool        // a read armed the stall bound, and it has not been lifted since
-	busy     bool        // the last read filled the buffer: the next takes a larger one
-	more     atomic.Bool // input for the next message is buffered: replies may be held (coalesce.go)
+	stalling bool  // a read armed the stall bound, and it has not been lifted since
 
 	buf  []byte  // input read and not yet consumed is buf[pos:end]; nil while idle
 	bufp *[]byte // buf's pool entry, when pooled
-	size int     // the read buffer's size
 	pos  int
 	end  int
 
-	typ     MessageType     // the message the engine is in
-	handed  bool            // that message was handed to the application (a read began it)
-	resume  bool            // a read of the message was cut short by its context: the next goes on with it
-	queuing bool            // Close reads messages for the application (queueUntilClose)
-	held    heldMessage     // what wsx holds of the message for an interrupted or growing ReadMessage
-	grown   int64           // what growing the caller's buffer for the message took of the message memory budget
-	queued  []queuedMessage // what Close read before the peer's Close frame
-	msgRead messageReader
-
-	err  error  // sticky: the read side has ended
-	done signal // the read side has ended: the peer's Close, or an error
+	typ       MessageType     // the message the engine is in
+	handed    bool            // that message was handed to the application (a read began it)
+	resume    bool            // a read of the message was cut short by its context: the next goes on with it
+	queuing   bool            // Close reads messages for the application (queueUntilClose)
+	held      heldMessage     // what wsx holds of the message for an interrupted or growing ReadMessage
+	grown     int64           // what growing the caller's buffer for the message took of the message memory budget
+	queued    []queuedMessage // what Close read before the peer's Close frame
+	readerCtx context.Context // the context of the message Reader returned
 }
 
 // readOwner says who holds the read lock: the application waits for wsx's own readers (Close,
@@ -86,23 +148,35 @@ const (
 type writing struct {
 	msgLock   waitLock
 	frameLock waitLock
-	dl        deadline
-	eng       engine.Sender // under frameLock (its compressor under msgLock)
-
-	buf       []byte  // under msgLock
-	bufp      *[]byte // buf's pool entry, when pooled
-	msgWriter messageWriter
-	ctl       [frame.MaxHeaderSize + frame.MaxControlPayload]byte // under frameLock
-	iov       [2][]byte
-	bufs      net.Buffers
 	err       error // under frameLock; sticky
+
+	holding      atomic.Bool // held has frames (coalesce.go)
+	users        int16       // holders of msgLock and frameLock using sendState; under Conn.mu
+	writerClosed bool        // the message writer was closed; under msgLock
+	flushTimer   *time.Timer // bounds how long frames are held
+
+	*sendState // nil while no write is in progress and nothing is pending
+}
+
+// sendState is the working state of the sending side.
+type sendState struct {
+	c   *Conn
+	dl  deadline
+	eng engine.Sender // under frameLock (its compressor under msgLock)
+
+	buf  []byte  // under msgLock
+	bufp *[]byte // buf's pool entry, when pooled
+	msg  messageState
+	ctl  [frame.MaxHeaderSize + frame.MaxControlPayload]byte // under frameLock
+	iov  [2][]byte
+	bufs net.Buffers
 	// When the peer stopped taking our bytes, while writes that waited for it got nothing out
 	// (Pongs dropped after their bound); 0 while it takes them. Under frameLock.
 	stalledSince int64
 
-	held       *[]byte     // data frames held for coalescing, under frameLock (coalesce.go)
-	holding    atomic.Bool // held has frames
-	flushTimer *time.Timer // bounds how long frames are held
+	held *[]byte // data frames held for coalescing, under frameLock (coalesce.go)
+
+	raw rawWrites // the write in progress through syscall.RawConn (rawconn_unix.go)
 }
 
 // closeWatcher is told when a connection's transport has been closed.
@@ -124,27 +198,17 @@ const minReadBuffer = 2 * (frame.MaxHeaderSize + frame.MaxControlPayload)
 
 // newConn starts the WebSocket protocol on nc after a successful opening handshake.
 func newConn(nc net.Conn, cfg connConfig) *Conn {
-	c := &Conn{
-		nc:          nc,
-		client:      cfg.client,
-		subprotocol: cfg.subprotocol,
-		extensions:  cfg.extensions,
-		opts:        cfg.opts,
-	}
-	c.r.dl.nc = nc
-	c.w.dl.nc, c.w.dl.write = nc, true
-
+	c := &Conn{nc: nc, client: cfg.client, opts: newSettings(&cfg.opts)}
 	rcfg, scfg := cfg.engines()
 	c.r.limit.Store(rcfg.ReadLimit)
-	c.r.engLimit = rcfg.ReadLimit
-	c.r.eng.Init(rcfg)
-	c.w.eng.Init(scfg)
-
-	c.r.size = max(cmpOr(c.opts.ReadBufferSize, DefaultReadBufferSize), minReadBuffer)
+	if cfg.subprotocol != "" || cfg.extensions != "" || cfg.deflate != nil {
+		c.ext = &extras{subprotocol: cfg.subprotocol, extensions: cfg.extensions, inflater: rcfg.Inflater, sender: scfg}
+	}
 	if cfg.br != nil && cfg.br.Buffered() > 0 {
 		// Frames the peer sent right behind the handshake.
+		c.attachRead()
 		b, _ := cfg.br.Peek(cfg.br.Buffered())
-		if len(b) > c.r.size {
+		if len(b) > c.readBufferSize() {
 			c.r.buf = make([]byte, len(b))
 		} else {
 			c.readBuffer()
@@ -177,19 +241,23 @@ func cmpOr(v, def int) int {
 	return v
 }
 
+// readBufferSize returns the size of the connection's read buffer.
+func (c *Conn) readBufferSize() int { return int(c.opts.readBuffer) }
+
 // readBuffer makes sure the read buffer exists. One of the default size comes from a pool and
 // goes back while the connection waits for data (rawconn_unix.go).
 func (c *Conn) readBuffer() {
 	if c.pooledReadBuffer() {
 		return
 	}
-	size := c.r.size
-	if c.r.busy {
+	size := c.readBufferSize()
+	pooled := size == DefaultReadBufferSize
+	if c.readBusy {
 		size = busyReadBufferSize
 	}
 	b := make([]byte, size)
 	c.r.buf = b
-	if c.r.size == DefaultReadBufferSize {
+	if pooled {
 		c.r.bufp = &b
 	}
 }
@@ -206,11 +274,11 @@ func (c *Conn) pooledReadBuffer() bool {
 	if c.r.buf != nil {
 		return true
 	}
-	if c.r.size != DefaultReadBufferSize {
+	if c.readBufferSize() != DefaultReadBufferSize {
 		return false
 	}
 	pool := &readBuffers
-	if c.r.busy {
+	if c.readBusy {
 		pool = &busyReadBuffers
 	}
 	bp, _ := pool.Get().(*[]byte)
@@ -238,10 +306,20 @@ func (c *Conn) releaseReadBuffer() {
 var readBuffers, busyReadBuffers sync.Pool
 
 // Subprotocol returns the subprotocol agreed in the opening handshake, or "" (§1.9, §4.2.2).
-func (c *Conn) Subprotocol() string { return c.subprotocol }
+func (c *Conn) Subprotocol() string {
+	if c.ext == nil {
+		return ""
+	}
+	return c.ext.subprotocol
+}
 
 // Extensions returns the Sec-WebSocket-Extensions value agreed in the opening handshake, or "".
-func (c *Conn) Extensions() string { return c.extensions }
+func (c *Conn) Extensions() string {
+	if c.ext == nil {
+		return ""
+	}
+	return c.ext.extensions
+}
 
 // LocalAddr returns the local network address.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }

@@ -5,7 +5,6 @@ package wsx
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -27,9 +26,9 @@ import (
 // I/O that comes later: a Pong written after a call whose deadline has passed, a read that waits
 // for the next message after a frame that arrived in pieces.
 type deadline struct {
-	// The conn and the direction, rather than a method value such as nc.SetReadDeadline,
-	// which would cost newConn an allocation.
-	nc    net.Conn
+	// The connection and the direction, rather than a method value such as
+	// nc.SetReadDeadline, which would cost an allocation.
+	c     *Conn
 	write bool // the write deadline, else the read deadline
 
 	active bool // a call with done is in progress; under mu, as are the fields below
@@ -44,6 +43,11 @@ type deadline struct {
 	waitAt  int64 // a further bound of the wait in progress (armWait)
 	current int64 // the deadline set on the conn
 }
+
+// idle reports whether d holds nothing between calls: no context watched, no deadline on the
+// conn. Only the owner of the direction calls it (begin sets stop; setLocked sets current
+// outside a watch only for the owner).
+func (d *deadline) idle() bool { return d.stop == nil && d.current == 0 }
 
 // aLongTimeAgo is a deadline in the past: setting it makes blocked I/O return at once.
 const aLongTimeAgo = int64(time.Second)
@@ -82,7 +86,8 @@ func (d *deadline) begin(ctx context.Context) error {
 		}
 		d.done, d.stop = done, nil
 		if done != nil && !d.ended {
-			d.stop = context.AfterFunc(ctx, func() { d.expire(done) })
+			c, write := d.c, d.write
+			d.stop = context.AfterFunc(ctx, func() { c.expire(write, done) })
 		}
 	}
 	d.active = true
@@ -114,7 +119,20 @@ func (d *deadline) release() {
 	d.mu.Unlock()
 }
 
-// expire interrupts a call in progress whose context was cancelled.
+// expire interrupts the call in progress in one direction of c, if its context was cancelled.
+// It finds the deadline through c: a watch that begin could not stop any more may run after
+// its side's working state went back to its pool.
+func (c *Conn) expire(write bool, done <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if write && c.w.sendState != nil {
+		c.w.dl.expire(done)
+	} else if !write && c.r.readState != nil {
+		c.r.dl.expire(done)
+	}
+}
+
+// expire interrupts a call in progress whose context was cancelled; the caller holds Conn.mu.
 func (d *deadline) expire(done <-chan struct{}) {
 	d.mu.Lock()
 	if d.active && d.done == done {
@@ -209,9 +227,9 @@ func (d *deadline) setLocked(t int64) {
 			tt = time.Unix(0, t)
 		}
 		if d.write {
-			d.nc.SetWriteDeadline(tt)
+			d.c.nc.SetWriteDeadline(tt)
 		} else {
-			d.nc.SetReadDeadline(tt)
+			d.c.nc.SetReadDeadline(tt)
 		}
 		d.current = t
 	}

@@ -37,7 +37,10 @@ func (g *Group) add(c *Conn) bool {
 		g.conns = make(map[*Conn]struct{})
 	}
 	g.conns[c] = struct{}{}
-	c.watcher = g
+	rs := c.rare()
+	c.mu.Lock()
+	rs.watcher = g
+	c.mu.Unlock()
 	return true
 }
 

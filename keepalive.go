@@ -30,7 +30,7 @@ func (c *Conn) KeepAlive(ctx context.Context, interval, timeout time.Duration) e
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-c.r.done.wait():
+		case <-c.rare().readDone.wait():
 			return nil
 		case <-ticker.C:
 		}

@@ -45,7 +45,8 @@ type ConnOptions struct {
 
 	// ReadBufferSize and WriteBufferSize size the connection's I/O buffers. Zero means
 	// DefaultReadBufferSize or DefaultWriteBufferSize. The read buffer is never smaller than
-	// a whole control frame.
+	// a whole control frame, and neither is larger than 1 GiB. Buffers of the default sizes
+	// come from pools and go back while the connection waits; others stay with it.
 	ReadBufferSize  int
 	WriteBufferSize int
 

@@ -24,18 +24,19 @@ type pingWaiters struct {
 // application's next read (a read that starts meanwhile waits for Ping's).
 func (c *Conn) Ping(ctx context.Context) error {
 	ch := make(chan struct{})
-	c.pings.mu.Lock()
-	c.pings.next++
-	id := c.pings.next
-	if c.pings.waiting == nil {
-		c.pings.waiting = make(map[uint64]chan struct{})
+	pings := &c.rare().pings
+	pings.mu.Lock()
+	pings.next++
+	id := pings.next
+	if pings.waiting == nil {
+		pings.waiting = make(map[uint64]chan struct{})
 	}
-	c.pings.waiting[id] = ch
-	c.pings.mu.Unlock()
+	pings.waiting[id] = ch
+	pings.mu.Unlock()
 	defer func() {
-		c.pings.mu.Lock()
-		delete(c.pings.waiting, id)
-		c.pings.mu.Unlock()
+		pings.mu.Lock()
+		delete(pings.waiting, id)
+		pings.mu.Unlock()
 	}()
 
 	var payload [8]byte
@@ -51,6 +52,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	for {
 		if reading && c.r.lock.tryLock() {
 			c.r.owner.Store(uint32(ownerWSX))
+			c.attachRead()
 			err := c.readUntilPong(ctx, ch)
 			c.unlockRead()
 			if err != nil {
@@ -68,7 +70,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-c.r.done.wait():
+		case <-c.rare().readDone.wait():
 			return c.r.err
 		case <-released:
 		}
@@ -113,12 +115,18 @@ func (c *Conn) pongReceived(p []byte) {
 		return
 	}
 	id := binary.BigEndian.Uint64(p)
-	c.pings.mu.Lock()
-	if ch, ok := c.pings.waiting[id]; ok {
-		close(ch)
-		delete(c.pings.waiting, id)
+	c.mu.Lock()
+	rs := c.seldom
+	c.mu.Unlock()
+	if rs == nil {
+		return // no Ping ever waited
 	}
-	c.pings.mu.Unlock()
+	rs.pings.mu.Lock()
+	if ch, ok := rs.pings.waiting[id]; ok {
+		close(ch)
+		delete(rs.pings.waiting, id)
+	}
+	rs.pings.mu.Unlock()
 }
 
 // CloseRead hands the connection's reading to wsx, for an application that only writes to it

@@ -121,6 +121,7 @@ func (c *Conn) WritePrepared(ctx context.Context, msgs ...*PreparedMessage) erro
 	if err := c.w.msgLock.lock(ctx); err != nil {
 		return err
 	}
+	c.beginSend()
 	defer c.endMessage()
 	if c.client {
 		return c.writePreparedEach(ctx, msgs)

@@ -10,6 +10,14 @@ import (
 // rawConn is used on Unix only; elsewhere an idle connection keeps its read buffer.
 type rawConn struct{}
 
+// rawWrites is the state of raw writes, of which there are none here.
+type rawWrites struct {
+	fn    func(fd uintptr) bool
+	bound int64
+}
+
+func (s *sendState) bindRaw() {}
+
 func (rawConn) ok() bool { return false }
 
 func (c *Conn) initRaw() {}

@@ -26,28 +26,32 @@ import (
 // the socket has nothing to read, or no room to write, and only until the next progress, so
 // that I/O that does not wait costs no deadline.
 
-// rawConn is the state of reads and writes through syscall.RawConn.
+// rawConn is what a Conn keeps for reads and writes through syscall.RawConn.
 type rawConn struct {
 	rc syscall.RawConn // nil when the transport is not a socket
 
 	// Reads, under the read lock.
-	rfn func(fd uintptr) bool // c.rawRead, bound by the first read so that reads do not allocate
-	rn  int
+	rfn  func(fd uintptr) bool // c.rawRead, bound by the first read so that reads do not allocate
+	rn   int32                 // what the read got (at most a read buffer), -1 for no buffer
+	rerr uint32                // the errno of the last read (uint32 rather than syscall.Errno keeps a Conn small)
+}
 
-	// Writes, under frameLock.
-	wfn    func(fd uintptr) bool // c.rawWrite, bound by the first write
-	wbuf   []byte                // what write writes
-	wv     *net.Buffers          // or what writev writes, consumed as it goes out
-	wn     int                   // bytes written
-	wbound int64                 // a deadline (Unix nanoseconds) for every wait of the writes that follow
-
-	// The errnos of the last read and write (uint32 rather than syscall.Errno keeps a Conn
-	// within its size class).
-	rerr, werr uint32
-	wstalled   bool // the write in progress waited: its wait's bounds are armed
+// rawWrites is the state of the write in progress through syscall.RawConn, in the sending
+// side's working state (sendState), under frameLock.
+type rawWrites struct {
+	fn      func(fd uintptr) bool // the state's rawWrite, bound once for the state's life
+	buf     []byte                // what write writes
+	bufs    *net.Buffers          // or what writev writes, consumed as it goes out
+	n       int                   // bytes written
+	bound   int64                 // a deadline (Unix nanoseconds) for every wait of the writes that follow
+	err     uint32                // the errno of the write
+	stalled bool                  // the write waited: its wait's bounds are armed
 }
 
 func (r *rawConn) ok() bool { return r.rc != nil }
+
+// bindRaw binds the state's write callback, once for its life.
+func (s *sendState) bindRaw() { s.raw.fn = s.rawWrite }
 
 // initRaw sets up raw I/O when nc is a socket.
 func (c *Conn) initRaw() {
@@ -71,7 +75,7 @@ func (c *Conn) write(p []byte) (int, error) {
 	if c.raw.rc == nil {
 		return c.writeConn(p)
 	}
-	c.raw.wbuf = p
+	c.w.raw.buf = p
 	n, err := c.writeRaw()
 	return int(n), err
 }
@@ -86,31 +90,28 @@ func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
 	if c.raw.rc == nil || len(*bufs) > maxIovecs {
 		return c.writevConn(bufs)
 	}
-	c.raw.wv = bufs
+	c.w.raw.bufs = bufs
 	return c.writeRaw()
 }
 
 // writeRaw writes wbuf or wv through RawConn.Write.
 func (c *Conn) writeRaw() (int64, error) {
-	r := &c.raw
+	r := &c.w.raw
 	c.w.dl.settle()
-	r.wn, r.werr = 0, 0
-	if r.wfn == nil {
-		r.wfn = c.rawWrite
-	}
-	err := r.rc.Write(r.wfn)
-	r.wbuf, r.wv = nil, nil
-	n := int64(r.wn)
+	r.n, r.err = 0, 0
+	err := c.raw.rc.Write(r.fn)
+	r.buf, r.bufs = nil, nil
+	n := int64(r.n)
 	c.wrote(n)
-	if r.wstalled {
+	if r.stalled {
 		if err != nil {
 			err = c.writeFailed(n, err)
 		}
-		r.wstalled = false
+		r.stalled = false
 		c.w.dl.disarmStall()
 	}
-	if err == nil && r.werr != 0 {
-		err = syscall.Errno(r.werr)
+	if err == nil && r.err != 0 {
+		err = syscall.Errno(r.err)
 	}
 	return n, err
 }
@@ -121,7 +122,7 @@ func (c *Conn) writeRaw() (int64, error) {
 // room for.
 func (c *Conn) boundWrites(deadline time.Time) {
 	if c.raw.rc != nil {
-		c.raw.wbound = unixNano(deadline)
+		c.w.raw.bound = unixNano(deadline)
 	} else {
 		// The zero deadline too: a bound left behind would cut short a write made later
 		// outside a call's context (held frames flushed by the reading side).
@@ -131,31 +132,31 @@ func (c *Conn) boundWrites(deadline time.Time) {
 
 // rawWrite is called by RawConn.Write: it writes what the socket takes, and asks to wait for
 // room when it takes nothing more (EAGAIN), bounding the wait by the stall timeout.
-func (c *Conn) rawWrite(fd uintptr) bool {
-	r := &c.raw
-	for r.wn < len(r.wbuf) || r.wv != nil && len(*r.wv) > 0 {
+func (s *sendState) rawWrite(fd uintptr) bool {
+	r := &s.raw
+	for r.n < len(r.buf) || r.bufs != nil && len(*r.bufs) > 0 {
 		var n int
 		var err error
-		if r.wv != nil {
-			n, err = writevFD(int(fd), *r.wv)
+		if r.bufs != nil {
+			n, err = writevFD(int(fd), *r.bufs)
 			if err == nil {
-				consume(r.wv, n)
+				consume(r.bufs, n)
 			}
 		} else {
-			n, err = syscall.Write(int(fd), r.wbuf[r.wn:])
+			n, err = syscall.Write(int(fd), r.buf[r.n:])
 		}
 		switch err {
 		case nil:
-			r.wn += n
+			r.n += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			// The wait, and only the wait, is bounded by the control frame's deadline and
 			// the stall timeout; progress lifts both (write).
-			c.w.dl.armWait(r.wbound, c.w.stalledSince, c.opts.stallTimeout())
-			r.wstalled = true
+			s.dl.armWait(r.bound, s.stalledSince, s.c.opts.stallTimeout)
+			r.stalled = true
 			return false
 		default:
-			r.werr = uint32(err.(syscall.Errno))
+			r.err = uint32(err.(syscall.Errno))
 			return true
 		}
 	}
@@ -163,7 +164,8 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 }
 
 // fillRaw reads into an empty read buffer, taking the buffer from the pool only once the
-// socket has data.
+// socket has data. While the socket has none, the reading side's working state goes back to its
+// pool too, if it holds nothing (parkRead), and comes back with the data.
 func (c *Conn) fillRaw() error {
 	r := &c.raw
 	r.rn, r.rerr = 0, 0
@@ -173,14 +175,16 @@ func (c *Conn) fillRaw() error {
 	}
 	err := r.rc.Read(r.rfn)
 	for err == nil && r.rn < 0 {
-		// The pool had no buffer: make one here, where the stack has room for the
-		// allocator, and read again.
+		// The pool had no buffer or state: make them here, where the stack has room for
+		// the allocator, and read again.
+		c.attachRead()
 		c.readBuffer()
 		r.rn = 0
 		err = r.rc.Read(r.rfn)
 	}
+	c.attachRead() // a wait that ended without data (a deadline, a close) left it parked
 	if r.rn > 0 {
-		c.r.end = r.rn
+		c.r.end = int(r.rn)
 		c.progressed()
 		return nil
 	}
@@ -199,8 +203,8 @@ func (c *Conn) fillRaw() error {
 // the pool and asks to wait when it has nothing (EAGAIN), bounding the wait by the stall
 // timeout when the peer owes us the rest of a frame.
 func (c *Conn) rawRead(fd uintptr) bool {
-	if !c.pooledReadBuffer() {
-		c.raw.rn = -1 // fillRaw makes a buffer
+	if !c.attachPooledRead() || !c.pooledReadBuffer() {
+		c.raw.rn = -1 // fillRaw makes them
 		return true
 	}
 	for {
@@ -215,13 +219,14 @@ func (c *Conn) rawRead(fd uintptr) bool {
 				c.r.dl.armStall(0, d)
 				c.r.stalling = true
 			}
+			c.parkRead()
 			return false
 		}
-		c.raw.rn, c.raw.rerr = n, 0
+		c.raw.rn, c.raw.rerr = int32(n), 0
 		if err != nil {
 			c.raw.rn, c.raw.rerr = 0, uint32(err.(syscall.Errno))
 		}
-		c.r.busy = n == len(c.r.buf) || (c.r.busy && n > DefaultReadBufferSize)
+		c.readBusy = n == len(c.r.buf) || (c.readBusy && n > DefaultReadBufferSize)
 		return true
 	}
 }

@@ -340,23 +340,24 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err != nil {
 		return 0, nil, c.readError(ctx, err)
 	}
-	c.r.msgRead = messageReader{c: c, ctx: ctx}
-	return typ, &c.r.msgRead, nil
+	c.r.readerCtx = ctx
+	return typ, (*messageReader)(c), nil
 }
 
-// messageReader is the io.Reader that Reader returns. The connection keeps one, so it is
-// valid until the next call to Reader or ReadMessage.
-type messageReader struct {
-	c   *Conn
-	ctx context.Context
-}
+// messageReader is the io.Reader that Reader returns: the connection itself, which keeps the
+// message's context, so it is valid until the next call to Reader or ReadMessage.
+type messageReader Conn
 
 func (r *messageReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil // io.Reader: nothing read, nothing consumed
 	}
-	c := r.c
-	if err := c.beginRead(r.ctx); err != nil {
+	c := (*Conn)(r)
+	ctx := c.readerContext()
+	if ctx == nil {
+		ctx = context.Background() // the message has ended: the read reports how
+	}
+	if err := c.beginRead(ctx); err != nil {
 		return 0, err
 	}
 	defer c.endRead()
@@ -392,12 +393,23 @@ func (r *messageReader) Read(p []byte) (int, error) {
 			if isTimeout(err) {
 				c.r.resume = true
 			}
-			return n, c.readError(r.ctx, err)
+			return n, c.readError(ctx, err)
 		}
 		if n > 0 {
 			return n, nil
 		}
 	}
+}
+
+// readerContext returns the context of the message Reader returned last, or nil when the reading
+// side holds none: the message has ended.
+func (c *Conn) readerContext() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.r.readState == nil {
+		return nil
+	}
+	return c.r.readerCtx
 }
 
 // beginRead takes the read side for one call and applies ctx's deadline to it. A read that
@@ -413,10 +425,11 @@ func (c *Conn) beginRead(ctx context.Context) error {
 		}
 	}
 	c.r.owner.Store(uint32(ownerApp))
-	if c.r.err != nil && len(c.r.queued) == 0 {
+	if c.r.err != nil && (c.r.readState == nil || len(c.r.queued) == 0) {
 		c.unlockRead()
 		return c.r.err
 	}
+	c.attachRead()
 	if limit := c.r.limit.Load(); limit != c.r.engLimit {
 		c.r.engLimit = limit
 		c.r.eng.SetReadLimit(limit)
@@ -434,6 +447,9 @@ func (c *Conn) endRead() {
 }
 
 func (c *Conn) unlockRead() {
+	if c.r.err != nil {
+		c.dropRead()
+	}
 	c.r.owner.Store(uint32(ownerNone))
 	c.r.lock.unlock()
 }
@@ -514,7 +530,7 @@ func (c *Conn) step(ev engine.Event) error {
 // the read buffer. It returns how many bytes went to out.
 func (c *Conn) input(out []byte) (int, error) {
 	d := c.r.eng.Direct()
-	if d < int64(c.r.size) || len(out) < c.r.size || c.r.pos != c.r.end {
+	if size := c.readBufferSize(); d < int64(size) || len(out) < size || c.r.pos != c.r.end {
 		return 0, c.fill()
 	}
 	c.waitingForPeer()
@@ -538,8 +554,8 @@ func (c *Conn) control(ev engine.Event) error {
 	case engine.Pong:
 		p := c.r.eng.Control()
 		c.pongReceived(p)
-		if c.opts.OnPong != nil {
-			c.opts.OnPong(p)
+		if c.opts.onPong != nil {
+			c.opts.onPong(p)
 		}
 	case engine.Close:
 		return c.peerClosed(StatusCode(ev.Code), c.r.eng.Control())
@@ -557,16 +573,18 @@ func (c *Conn) answerPing() error {
 	if !c.w.frameLock.tryLock() {
 		return c.answerPingLater()
 	}
-	c.boundWrites(time.Now().Add(c.opts.closeTimeout()))
+	c.beginSend()
+	c.boundWrites(time.Now().Add(c.opts.closeTimeout))
 	err := c.sendControl(ctlPong, 0, c.r.eng.Control())
 	c.boundWrites(time.Time{})
+	c.endSend()
 	c.w.frameLock.unlock()
 	return c.pinged(err)
 }
 
 // answerPingLater is answerPing when a frame is being written: it waits its turn.
 func (c *Conn) answerPingLater() error {
-	return c.pinged(c.writeControl(ctlPong, 0, c.r.eng.Control(), time.Now().Add(c.opts.closeTimeout()), nil))
+	return c.pinged(c.writeControl(ctlPong, 0, c.r.eng.Control(), time.Now().Add(c.opts.closeTimeout), nil))
 }
 
 // pinged finishes answering a Ping: it reports a Pong that could not go out because the
@@ -575,8 +593,8 @@ func (c *Conn) pinged(err error) error {
 	if err != nil && (!isTimeout(err) || c.closing.closed.Load()) {
 		return c.setReadErr(err)
 	}
-	if c.opts.OnPing != nil {
-		c.opts.OnPing(c.r.eng.Control())
+	if c.opts.onPing != nil {
+		c.opts.onPing(c.r.eng.Control())
 	}
 	return nil
 }
@@ -630,7 +648,7 @@ func (c *Conn) owedStall() time.Duration {
 	if c.r.eng.Idle() {
 		return 0
 	}
-	return c.opts.stallTimeout()
+	return c.opts.stallTimeout
 }
 
 // progressed lifts the stall bound a read armed.
@@ -651,7 +669,7 @@ func (c *Conn) ioError(err error) error {
 	if isTimeout(err) {
 		if c.r.dl.stalled() {
 			return c.failWith(&ProtocolError{Code: StatusPolicyViolation,
-				Rule: "the peer stalled: no data for " + c.opts.stallTimeout().String() + " within a message (StallTimeout)"})
+				Rule: "the peer stalled: no data for " + c.opts.stallTimeout.String() + " within a message (StallTimeout)"})
 		}
 		return err
 	}
@@ -674,7 +692,13 @@ func (c *Conn) setReadErr(err error) error {
 	if c.r.err == nil {
 		c.r.err = err
 	}
-	c.r.done.fire()
+	c.mu.Lock()
+	c.readEnded = true
+	rs := c.seldom // somebody waits, if it exists
+	c.mu.Unlock()
+	if rs != nil {
+		rs.readDone.fire()
+	}
 	return err
 }
 

@@ -37,6 +37,7 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte, opts ...Wri
 	if err := c.w.msgLock.lock(ctx); err != nil {
 		return err
 	}
+	c.beginSend()
 	c.writeBuffer() // here, where the stack has room for the allocator if the pool is empty
 	if c.w.eng.Compresses(len(p)) && !uncompressed(opts) {
 		err = c.writeCompressedMessage(ctx, op, p)
@@ -75,8 +76,10 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType, opts ...WriteOption)
 	if err := c.w.msgLock.lock(ctx); err != nil {
 		return nil, err
 	}
-	c.w.msgWriter = messageWriter{c: c, ctx: ctx, op: op, compress: c.w.eng.Compressing() && !uncompressed(opts)}
-	return &c.w.msgWriter, nil
+	c.beginSend()
+	c.w.msg = messageState{c: c, ctx: ctx, op: op, compress: c.w.eng.Compressing() && !uncompressed(opts)}
+	c.w.writerClosed = false
+	return (*messageWriter)(c), nil
 }
 
 // messageOpcode returns the opcode for a message type.
@@ -87,28 +90,57 @@ func messageOpcode(typ MessageType) (frame.Opcode, error) {
 	return frame.Opcode(typ), nil
 }
 
-// messageWriter buffers a message's bytes in the connection's write buffer, after room for
-// the frame header, so that each fragment goes out in one write. A compressed message goes
-// through the compressor instead, and out as the compressor produces it. Of text, the bytes of a
-// code point not complete yet stay back until the bytes that complete it come: in the buffer, or
-// in tail before the compressor.
-type messageWriter struct {
-	c   *Conn
-	ctx context.Context
-	n   int   // payload bytes buffered in c.w.buf[frame.MaxHeaderSize:]
-	err error // the first error: the message cannot go on
-	// The small fields together, so that a Conn keeps within its size class.
+// messageWriter is the io.WriteCloser that Writer returns: the connection itself, whose sending
+// side holds the message (messageState) until Close.
+type messageWriter Conn
+
+// messageState is the message a messageWriter writes. Its bytes are buffered in the
+// connection's write buffer, after room for the frame header, so that each fragment goes out in
+// one write. A compressed message goes through the compressor instead, and out as the
+// compressor produces it. Of text, the bytes of a code point not complete yet stay back until
+// the bytes that complete it come: in the buffer, or in tail before the compressor.
+type messageState struct {
+	c        *Conn
+	ctx      context.Context
+	n        int   // payload bytes buffered in c.w.buf[frame.MaxHeaderSize:]
+	err      error // the first error: the message cannot go on
 	op       frame.Opcode
 	compress bool
-	closed   bool
 	ntail    uint8
 	tail     [3]byte
 }
 
-func (w *messageWriter) Write(p []byte) (int, error) {
-	if w.closed {
-		return 0, errors.New("wsx: write to a closed message writer")
+// errWriterClosed is the answer of a message writer after its Close.
+var errWriterClosed = errors.New("wsx: write to a closed message writer")
+
+// state returns the message the writer writes, or nil after the writer's Close.
+func (mw *messageWriter) state() *messageState {
+	c := (*Conn)(mw)
+	if c.w.writerClosed {
+		return nil
 	}
+	return &c.w.msg
+}
+
+func (mw *messageWriter) Write(p []byte) (int, error) {
+	w := mw.state()
+	if w == nil {
+		return 0, errWriterClosed
+	}
+	return w.write(p)
+}
+
+// Close sends the final fragment and lets the next message go.
+func (mw *messageWriter) Close() error {
+	w := mw.state()
+	if w == nil {
+		return errors.New("wsx: message writer closed twice")
+	}
+	w.c.w.writerClosed = true
+	return w.close()
+}
+
+func (w *messageState) write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
@@ -152,26 +184,22 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 
 // keep returns how many bytes at the end of p must stay back: those of a text code point not
 // complete yet.
-func (w *messageWriter) keep(p []byte) int {
+func (w *messageState) keep(p []byte) int {
 	if w.op != frame.OpText {
 		return 0
 	}
 	return utf8.IncompleteSuffix(p)
 }
 
-func (w *messageWriter) fail(err error) error {
+func (w *messageState) fail(err error) error {
 	if w.err == nil {
 		w.err = err
 	}
 	return err
 }
 
-// Close sends the final fragment and lets the next message go.
-func (w *messageWriter) Close() error {
-	if w.closed {
-		return errors.New("wsx: message writer closed twice")
-	}
-	w.closed = true
+// close sends the final fragment and lets the next message go.
+func (w *messageState) close() error {
 	defer w.c.endMessage()
 	var textErr error
 	if w.op == frame.OpText {
@@ -192,7 +220,7 @@ func (w *messageWriter) Close() error {
 }
 
 // flush sends the buffered bytes as the next fragment, all of them when it is the final one.
-func (w *messageWriter) flush(fin bool) error {
+func (w *messageState) flush(fin bool) error {
 	buf := w.c.writeBuffer()[frame.MaxHeaderSize:]
 	n, k := w.n, 0
 	if !fin {
@@ -208,7 +236,7 @@ func (w *messageWriter) flush(fin bool) error {
 // writeCompressed compresses p as the next part of the message, or finishes the message, and
 // sends what the compressor has ready as the next fragment (RSV1 on the first frame only,
 // RFC 7692 §6.1).
-func (w *messageWriter) writeCompressed(p []byte, fin bool) error {
+func (w *messageState) writeCompressed(p []byte, fin bool) error {
 	comp := w.c.w.eng.Compressor()
 	bp := compressBuffers.Get().(*[]byte)
 	defer compressBuffers.Put(bp)
@@ -403,7 +431,7 @@ func inBuffer(buf, p []byte) bool {
 // idle connection holds none.
 func (c *Conn) writeBuffer() []byte {
 	if c.w.buf == nil {
-		size := c.opts.WriteBufferSize
+		size := int(c.opts.writeBuffer)
 		if size <= 0 || size == DefaultWriteBufferSize {
 			c.w.bufp = writeBuffers.Get().(*[]byte)
 			c.w.buf = *c.w.bufp
@@ -425,6 +453,8 @@ func (c *Conn) endMessage() {
 		writeBuffers.Put(c.w.bufp)
 		c.w.bufp, c.w.buf = nil, nil
 	}
+	c.w.msg = messageState{}
+	c.endSend()
 	c.w.msgLock.unlock()
 }
 
@@ -447,9 +477,11 @@ func (c *Conn) writeControl(kind controlKind, code StatusCode, p []byte, deadlin
 	if err := c.w.frameLock.lockUntil(deadline, done); err != nil {
 		return err
 	}
+	c.beginSend()
 	c.boundWrites(deadline)
 	err := c.sendControl(kind, code, p)
 	c.boundWrites(time.Time{})
+	c.endSend()
 	c.w.frameLock.unlock()
 	return err
 }
@@ -573,7 +605,7 @@ func (c *Conn) writevConn(bufs *net.Buffers) (int64, error) {
 // armWriteStall bounds a write through net.Conn that may wait by the stall timeout, and lifts
 // what an ended call or wait left on the conn.
 func (c *Conn) armWriteStall() {
-	if d := c.opts.stallTimeout(); d > 0 {
+	if d := c.opts.stallTimeout; d > 0 {
 		c.w.dl.armStall(c.w.stalledSince, d)
 	} else {
 		c.w.dl.settle()
@@ -600,10 +632,10 @@ func (c *Conn) writeFailed(n int64, err error) error {
 		return err
 	}
 	if c.w.dl.stalled() {
-		return &stallError{c.opts.stallTimeout()}
+		return &stallError{c.opts.stallTimeout}
 	}
 	if n == 0 && c.w.stalledSince == 0 && c.w.dl.stallAt != 0 {
-		c.w.stalledSince = c.w.dl.stallAt - int64(c.opts.stallTimeout())
+		c.w.stalledSince = c.w.dl.stallAt - int64(c.opts.stallTimeout)
 	}
 	return err
 }
