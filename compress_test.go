@@ -272,7 +272,7 @@ func TestCompressionOffByDefault(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Extensions() != "" || c.ext != nil {
+		if c.Extensions() != "" || c.ext != &plain {
 			t.Fatalf("Extensions() = %q", c.Extensions())
 		}
 		c.CloseNow()

@@ -29,7 +29,7 @@ type Conn struct {
 	nc   net.Conn
 	raw  rawConn // reads and writes through syscall.RawConn on sockets (rawconn_unix.go)
 	opts settings
-	ext  *extras // what the handshake negotiated beyond the defaults; nil for nothing
+	ext  *extras // what the handshake negotiated beyond the defaults; &plain for nothing
 
 	// mu guards the swaps of r.readState and w.sendState, w.users, and the making of seldom.
 	mu     sync.Mutex
@@ -76,6 +76,10 @@ type extras struct {
 	inflater    *deflate.Decompressor // permessage-deflate, receiving
 	sender      engine.SenderConfig   // permessage-deflate, sending
 }
+
+// plain is the extras of every connection that negotiated nothing: a server's, and a client's
+// (their engines take Conn.client). It is never written.
+var plain extras
 
 // rareState is what a Conn needs only when somebody waits for it (a second Close, a Ping, the
 // end of the read side), or a Group holds it.
@@ -198,7 +202,7 @@ const minReadBuffer = 2 * (frame.MaxHeaderSize + frame.MaxControlPayload)
 
 // newConn starts the WebSocket protocol on nc after a successful opening handshake.
 func newConn(nc net.Conn, cfg connConfig) *Conn {
-	c := &Conn{nc: nc, client: cfg.client, opts: newSettings(&cfg.opts)}
+	c := &Conn{nc: nc, client: cfg.client, opts: newSettings(&cfg.opts), ext: &plain}
 	rcfg, scfg := cfg.engines()
 	c.r.limit.Store(rcfg.ReadLimit)
 	if cfg.subprotocol != "" || cfg.extensions != "" || cfg.deflate != nil {
@@ -306,20 +310,10 @@ func (c *Conn) releaseReadBuffer() {
 var readBuffers, busyReadBuffers sync.Pool
 
 // Subprotocol returns the subprotocol agreed in the opening handshake, or "" (§1.9, §4.2.2).
-func (c *Conn) Subprotocol() string {
-	if c.ext == nil {
-		return ""
-	}
-	return c.ext.subprotocol
-}
+func (c *Conn) Subprotocol() string { return c.ext.subprotocol }
 
 // Extensions returns the Sec-WebSocket-Extensions value agreed in the opening handshake, or "".
-func (c *Conn) Extensions() string {
-	if c.ext == nil {
-		return ""
-	}
-	return c.ext.extensions
-}
+func (c *Conn) Extensions() string { return c.ext.extensions }
 
 // LocalAddr returns the local network address.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }

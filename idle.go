@@ -5,7 +5,6 @@ package wsx
 import (
 	"sync"
 
-	"github.com/wsx-go/wsx/internal/deflate"
 	"github.com/wsx-go/wsx/internal/engine"
 )
 
@@ -48,11 +47,7 @@ func (c *Conn) attachPooledRead() bool {
 func (c *Conn) adoptRead(st *readState) {
 	st.dl.c = c
 	st.engLimit = c.r.limit.Load()
-	var inflater *deflate.Decompressor
-	if c.ext != nil {
-		inflater = c.ext.inflater
-	}
-	st.eng.Init(engine.Config{Client: c.client, ReadLimit: st.engLimit, MaxFragments: int(c.opts.maxFragments), Inflater: inflater})
+	st.eng.Init(engine.Config{Client: c.client, ReadLimit: st.engLimit, MaxFragments: int(c.opts.maxFragments), Inflater: c.ext.inflater})
 	c.mu.Lock()
 	st.dl.ended = c.closing.closed.Load() // closeTransport no longer releases what it cannot see
 	c.r.readState = st
@@ -61,6 +56,9 @@ func (c *Conn) adoptRead(st *readState) {
 
 // parkRead gives the reading side's working state back to its pool when it holds nothing: no
 // buffered input, no message in progress, no context watched. The caller holds the read lock.
+// It runs while a read waits for the peer (rawRead), so a read path may keep a pointer into the
+// state across a read only while a message is in progress (handed); elsewhere it goes through
+// c.r each time.
 func (c *Conn) parkRead() {
 	st := c.r.readState
 	if st == nil || st.buf != nil || !st.eng.Idle() || st.handed || st.resume || st.queuing || st.stalling ||
@@ -106,11 +104,9 @@ func (c *Conn) beginSend() {
 		st.c = c
 		st.dl.c, st.dl.write = c, true
 		st.dl.ended = c.closing.closed.Load()
-		if c.ext != nil {
-			st.eng.Init(c.ext.sender)
-		} else {
-			st.eng.Init(engine.SenderConfig{Client: c.client})
-		}
+		scfg := c.ext.sender
+		scfg.Client = c.client
+		st.eng.Init(scfg)
 		c.w.sendState = st
 	}
 	c.w.users++

@@ -83,7 +83,9 @@ func (c *Conn) readUntilPong(ctx context.Context, done <-chan struct{}) error {
 	if err := c.r.dl.begin(ctx); err != nil {
 		return err
 	}
-	defer c.r.dl.end()
+	// The reading side's state may go back to its pool while the read waits, and another
+	// come back: end the deadline of the one in place then, not of the one in place now.
+	defer func() { c.r.dl.end() }()
 	for {
 		select {
 		case <-done:

@@ -5,6 +5,7 @@ package wsx
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -136,5 +137,45 @@ func TestCloseErrorSaysWhoClosed(t *testing.T) {
 	}
 	if err := <-clientRead; !errors.As(err, &ce) || ce.Local || ce.Reason != "restart" {
 		t.Errorf("peer's reader: %v (%+v)", err, ce)
+	}
+}
+
+// A Ping that reads by itself waits for its Pong like any read: the reading side's state goes
+// back to its pool while it waits, and may serve another connection meanwhile. What Ping does
+// after the wait touches only the state in place then: a deferred deadline end once wrote into
+// the state another connection's read had taken meanwhile, which then ignored its context's
+// cancellation. (One P, so that the pool hands the parked state straight to the other read;
+// under -race the pool drops some, and the test checks less.)
+func TestIdleStatePingWhileParked(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c, peer := serverWithRawClient(t, ConnOptions{})
+	other, otherPeer := serverWithRawClient(t, ConnOptions{})
+	pinged := make(chan error, 1)
+	go func() { pinged <- c.Ping(context.Background()) }() // a context nobody watches: the read parks
+	h, payload := peer.readFrame()
+	if h.Opcode != frame.OpPing {
+		t.Fatalf("read %v, want a Ping", h.Opcode)
+	}
+	time.Sleep(20 * time.Millisecond) // Ping's read parks
+	ctx, cancel := context.WithCancel(context.Background())
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := other.Read(ctx) // takes the parked state, and waits with its context watched
+		read <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	peer.send(true, frame.OpPong, payload)
+	if err := <-pinged; err != nil {
+		t.Fatalf("Ping = %v", err)
+	}
+	cancel()
+	select {
+	case err := <-read:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the other read: %v, want context.Canceled", err)
+		}
+	case <-time.After(2 * time.Second):
+		otherPeer.nc.Close()
+		t.Fatal("the other read ignored its context's cancellation")
 	}
 }

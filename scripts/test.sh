@@ -44,7 +44,7 @@ step "the library and the command (go test -race)"
 go test -race -count=1 "${lib[@]}"
 
 step "memory tests without the race detector (it randomises sync.Pool and doubles stack frames)"
-go test -count=1 -run 'Allocs|IdleStack|IdleHeap|SizeClass' "${lib[@]}"
+go test -count=1 -run 'Allocs|IdleStack|IdleHeap|IdleState|SizeClass' "${lib[@]}"
 
 step "fuzzing each target for $fuzztime (the seed corpora always run above)"
 if [ "$fuzztime" != 0 ]; then
