@@ -7,12 +7,19 @@ package wsx
 // and HTTP/3 by the transport modules. Here: what only the Conn's read API does.
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/wsx-go/wsx/internal/engine"
+	"github.com/wsx-go/wsx/internal/engine/enginetest"
 	"github.com/wsx-go/wsx/internal/frame"
 )
 
@@ -131,6 +138,90 @@ func TestReadBufferedAfterHandshake(t *testing.T) {
 	for _, want := range []string{"early", "late"} {
 		if _, p, err := c.Read(context.Background()); err != nil || string(p) != want {
 			t.Fatalf("Read = %q %v, want %q", p, err, want)
+		}
+	}
+}
+
+// FuzzReadMessage plays a byte stream from a client to a server Conn over TCP, written in
+// pieces whose sizes the fuzzer picks, so that reads find the socket empty, and the reading
+// side gives its working state back (idle.go), between messages, inside frames and inside
+// headers. The messages ReadMessage returns, and the close code its reads end with, must be what
+// the engine makes of the same bytes (whose own fuzzing holds it to any split): the driver adds
+// nothing and loses nothing, whatever the reads' timing.
+func FuzzReadMessage(f *testing.F) {
+	for _, tc := range enginetest.ReceiverCases {
+		if tc.Config == (enginetest.Config{}) {
+			f.Add(tc.Stream, uint64(7))
+		}
+	}
+	f.Fuzz(func(t *testing.T, stream []byte, seed uint64) {
+		if len(stream) > 8<<10 {
+			return // twice the read limit; the engine's own fuzzing takes longer streams
+		}
+		cfg := engine.Config{ReadLimit: 4 << 10, MaxFragments: 16}
+		want := receivedMessages(cfg, stream)
+
+		a, b := tcpPair(t)
+		defer b.Close()
+		c := newConn(a, connConfig{opts: ConnOptions{ReadLimit: cfg.ReadLimit, MaxFragments: cfg.MaxFragments, CloseTimeout: time.Second}})
+		defer c.CloseNow()
+		go io.Copy(io.Discard, b) // what the Conn sends: pongs, its Close
+		go func() {
+			rng := rand.New(rand.NewPCG(seed, seed>>7))
+			for p := stream; len(p) > 0; {
+				k := min(1+rng.IntN(16), len(p))
+				if _, err := b.Write(p[:k]); err != nil {
+					return
+				}
+				p = p[k:]
+				if rng.IntN(16) == 0 {
+					time.Sleep(50 * time.Microsecond) // the Conn's read finds nothing and waits
+				}
+			}
+			b.(*net.TCPConn).CloseWrite()
+		}()
+		var got []string
+		for {
+			typ, p, err := c.ReadMessage(ctxFor(t, 10*time.Second), nil)
+			if err != nil {
+				got = append(got, fmt.Sprintf("end %d", CloseStatus(err)))
+				break
+			}
+			got = append(got, fmt.Sprintf("%v %q", typ, p))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("the Conn read %q\nthe engine reads %q", got, want)
+		}
+	})
+}
+
+// receivedMessages returns what a Receiver with cfg makes of stream, as FuzzReadMessage
+// prints a Conn's reads: each message, then how the reads end (the peer's close code, the code
+// the connection fails with, or 1006 when the stream ends first).
+func receivedMessages(cfg engine.Config, stream []byte) []string {
+	var r engine.Receiver
+	r.Init(cfg)
+	in := bytes.Clone(stream)
+	var out []string
+	var typ MessageType
+	msg := make([]byte, 0, 64)
+	for {
+		ev, nin, nout := r.Next(in, msg[len(msg):cap(msg)])
+		in, msg = in[nin:], msg[:len(msg)+nout]
+		switch ev.Kind {
+		case engine.NeedInput:
+			return append(out, fmt.Sprintf("end %d", StatusAbnormalClosure))
+		case engine.OutputFull:
+			msg = slices.Grow(msg, 64)
+		case engine.MessageStart:
+			typ, msg = MessageType(ev.Opcode), msg[:0]
+		case engine.MessageEnd:
+			out = append(out, fmt.Sprintf("%v %q", typ, msg))
+			msg = msg[:0]
+		case engine.Close:
+			return append(out, fmt.Sprintf("end %d", ev.Code))
+		case engine.Failed:
+			return append(out, fmt.Sprintf("end %d", r.Err().Code))
 		}
 	}
 }
