@@ -210,7 +210,7 @@ func newConn(nc net.Conn, cfg connConfig) *Conn {
 	}
 	if cfg.br != nil && cfg.br.Buffered() > 0 {
 		// Frames the peer sent right behind the handshake.
-		c.attachRead()
+		c.adoptRead(new(readState))
 		b, _ := cfg.br.Peek(cfg.br.Buffered())
 		if len(b) > c.readBufferSize() {
 			c.r.buf = make([]byte, len(b))
@@ -235,6 +235,17 @@ func (cfg *connConfig) engines() (engine.Config, engine.SenderConfig) {
 		scfg.Compression = cfg.compression
 	}
 	return rcfg, scfg
+}
+
+// adoptRead makes st, a zero readState, the reading side's working state.
+func (c *Conn) adoptRead(st *readState) {
+	st.dl.owner = c
+	st.engLimit = c.r.limit.Load()
+	st.eng.Init(engine.Config{Client: c.client, ReadLimit: st.engLimit, MaxFragments: int(c.opts.maxFragments), Inflater: c.ext.inflater})
+	c.mu.Lock()
+	st.dl.ended = c.closing.closed.Load() // closeTransport no longer releases what it cannot see
+	c.r.readState = st
+	c.mu.Unlock()
 }
 
 // cmpOr returns v, or def when v is not positive.

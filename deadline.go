@@ -5,6 +5,7 @@ package wsx
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -28,7 +29,7 @@ import (
 type deadline struct {
 	// The connection and the direction, rather than a method value such as
 	// nc.SetReadDeadline, which would cost an allocation.
-	c     *Conn
+	owner deadlineOwner
 	write bool // the write deadline, else the read deadline
 
 	active bool // a call with done is in progress; under mu, as are the fields below
@@ -48,6 +49,14 @@ type deadline struct {
 // conn. Only the owner of the direction calls it (begin sets stop; setLocked sets current
 // outside a watch only for the owner).
 func (d *deadline) idle() bool { return d.stop == nil && d.current == 0 }
+
+// deadlineOwner is the connection a deadline belongs to (a Conn): it has the net.Conn whose
+// deadlines are set, and finds the deadline again for a watch that fires, as the deadline may
+// have gone back to its pool meanwhile (idle.go).
+type deadlineOwner interface {
+	conn() net.Conn
+	expire(write bool, done <-chan struct{})
+}
 
 // aLongTimeAgo is a deadline in the past: setting it makes blocked I/O return at once.
 const aLongTimeAgo = int64(time.Second)
@@ -86,8 +95,8 @@ func (d *deadline) begin(ctx context.Context) error {
 		}
 		d.done, d.stop = done, nil
 		if done != nil && !d.ended {
-			c, write := d.c, d.write
-			d.stop = context.AfterFunc(ctx, func() { c.expire(write, done) })
+			owner, write := d.owner, d.write
+			d.stop = context.AfterFunc(ctx, func() { owner.expire(write, done) })
 		}
 	}
 	d.active = true
@@ -117,19 +126,6 @@ func (d *deadline) release() {
 		d.stop() // stop stays set: the owner reads it without the lock
 	}
 	d.mu.Unlock()
-}
-
-// expire interrupts the call in progress in one direction of c, if its context was cancelled.
-// It finds the deadline through c: a watch that begin could not stop any more may run after
-// its side's working state went back to its pool.
-func (c *Conn) expire(write bool, done <-chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if write && c.w.sendState != nil {
-		c.w.dl.expire(done)
-	} else if !write && c.r.readState != nil {
-		c.r.dl.expire(done)
-	}
 }
 
 // expire interrupts a call in progress whose context was cancelled; the caller holds Conn.mu.
@@ -227,9 +223,9 @@ func (d *deadline) setLocked(t int64) {
 			tt = time.Unix(0, t)
 		}
 		if d.write {
-			d.c.nc.SetWriteDeadline(tt)
+			d.owner.conn().SetWriteDeadline(tt)
 		} else {
-			d.c.nc.SetReadDeadline(tt)
+			d.owner.conn().SetReadDeadline(tt)
 		}
 		d.current = t
 	}

@@ -3,9 +3,8 @@
 package wsx
 
 import (
+	"net"
 	"sync"
-
-	"github.com/wsx-go/wsx/internal/engine"
 )
 
 // What a Conn holds while it is idle is what it must keep between calls: the transport, the
@@ -43,17 +42,6 @@ func (c *Conn) attachPooledRead() bool {
 	return true
 }
 
-// adoptRead makes st, a zero readState, the reading side's working state.
-func (c *Conn) adoptRead(st *readState) {
-	st.dl.c = c
-	st.engLimit = c.r.limit.Load()
-	st.eng.Init(engine.Config{Client: c.client, ReadLimit: st.engLimit, MaxFragments: int(c.opts.maxFragments), Inflater: c.ext.inflater})
-	c.mu.Lock()
-	st.dl.ended = c.closing.closed.Load() // closeTransport no longer releases what it cannot see
-	c.r.readState = st
-	c.mu.Unlock()
-}
-
 // parkRead gives the reading side's working state back to its pool when it holds nothing: no
 // buffered input, no message in progress, no context watched. The caller holds the read lock.
 // It runs while a read waits for the peer (rawRead), so a read path may keep a pointer into the
@@ -72,77 +60,18 @@ func (c *Conn) parkRead() {
 	readStates.Put(st)
 }
 
-// dropRead gives the reading side's working state back once the read side has ended, unless it
-// keeps messages that Close read for the application. The caller holds the read lock.
-func (c *Conn) dropRead() {
-	st := c.r.readState
-	if st == nil || len(st.queued) > 0 {
-		return
-	}
-	c.releaseMessage()
-	st.pos = st.end
-	c.releaseReadBuffer()
+// expire interrupts the call in progress in one direction of c, if its context was cancelled.
+// It finds the deadline through c: a watch that begin could not stop any more may run after
+// its side's working state went back to its pool.
+func (c *Conn) expire(write bool, done <-chan struct{}) {
 	c.mu.Lock()
-	c.r.readState = nil
-	c.mu.Unlock()
-	st.dl.release() // a late watch finds no state (Conn.expire)
-	*st = readState{}
-	readStates.Put(st)
+	defer c.mu.Unlock()
+	if write && c.w.sendState != nil {
+		c.w.dl.expire(done)
+	} else if !write && c.r.readState != nil {
+		c.r.dl.expire(done)
+	}
 }
 
-// beginSend gives the sending side its working state, for a caller that has just taken msgLock
-// or frameLock; endSend, called before the lock is released, gives it back when nothing is left
-// in it. A caller that holds msgLock needs no second call for frameLock.
-func (c *Conn) beginSend() {
-	c.mu.Lock()
-	if c.w.sendState == nil {
-		st, _ := sendStates.Get().(*sendState)
-		if st == nil {
-			st = new(sendState)
-			st.bindRaw() // once for the state's life, not for each connection
-		}
-		st.c = c
-		st.dl.c, st.dl.write = c, true
-		st.dl.ended = c.closing.closed.Load()
-		scfg := c.ext.sender
-		scfg.Client = c.client
-		st.eng.Init(scfg)
-		c.w.sendState = st
-	}
-	c.w.users++
-	c.mu.Unlock()
-}
-
-// endSend ends the use of the sending side's working state that beginSend began. Once nothing
-// more can be sent (the transport is closed, or a write failed), the state goes back whatever it
-// holds.
-func (c *Conn) endSend() {
-	c.mu.Lock()
-	c.w.users--
-	if c.w.users > 0 {
-		c.mu.Unlock() // the other holder's fields are its own until it ends too
-		return
-	}
-	st := c.w.sendState
-	idle := st.buf == nil && st.held == nil && st.stalledSince == 0 && st.raw.bound == 0 && st.eng.Idle() && st.dl.idle()
-	ended := !idle && (c.closing.closed.Load() || c.w.err != nil)
-	if !idle && !ended {
-		c.mu.Unlock()
-		return
-	}
-	c.w.sendState = nil
-	c.mu.Unlock()
-	if ended {
-		st.dl.release() // a late watch finds no state (Conn.expire)
-		if st.bufp != nil {
-			writeBuffers.Put(st.bufp)
-		}
-		if st.held != nil {
-			*st.held = (*st.held)[:0]
-			holdBuffers.Put(st.held)
-			c.w.holding.Store(false)
-		}
-	}
-	*st = sendState{raw: rawWrites{fn: st.raw.fn}}
-	sendStates.Put(st)
-}
+// conn is the transport, for its deadlines.
+func (c *Conn) conn() net.Conn { return c.nc }

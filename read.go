@@ -188,6 +188,24 @@ func (c *Conn) interrupted(dst []byte, start int, err error) ([]byte, error) {
 	return dst[:start], err
 }
 
+// dropRead gives the reading side's working state back once the read side has ended, unless it
+// keeps messages that Close read for the application. The caller holds the read lock.
+func (c *Conn) dropRead() {
+	st := c.r.readState
+	if st == nil || len(st.queued) > 0 {
+		return
+	}
+	c.releaseMessage()
+	st.pos = st.end
+	c.releaseReadBuffer()
+	c.mu.Lock()
+	c.r.readState = nil
+	c.mu.Unlock()
+	st.dl.release() // a late watch finds no state (Conn.expire)
+	*st = readState{}
+	readStates.Put(st)
+}
+
 // releaseMessage gives back what wsx held of a message for ReadMessage.
 func (c *Conn) releaseMessage() {
 	c.r.held.release()

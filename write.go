@@ -426,6 +426,63 @@ func inBuffer(buf, p []byte) bool {
 	return len(p) > 0 && len(buf) > frame.MaxHeaderSize && &p[0] == &buf[frame.MaxHeaderSize]
 }
 
+// beginSend gives the sending side its working state, for a caller that has just taken msgLock
+// or frameLock; endSend, called before the lock is released, gives it back when nothing is left
+// in it. A caller that holds msgLock needs no second call for frameLock.
+func (c *Conn) beginSend() {
+	c.mu.Lock()
+	if c.w.sendState == nil {
+		st, _ := sendStates.Get().(*sendState)
+		if st == nil {
+			st = new(sendState)
+			st.bindRaw() // once for the state's life, not for each connection
+		}
+		st.c = c
+		st.dl.owner, st.dl.write = c, true
+		st.dl.ended = c.closing.closed.Load()
+		scfg := c.ext.sender
+		scfg.Client = c.client
+		st.eng.Init(scfg)
+		c.w.sendState = st
+	}
+	c.w.users++
+	c.mu.Unlock()
+}
+
+// endSend ends the use of the sending side's working state that beginSend began. Once nothing
+// more can be sent (the transport is closed, or a write failed), the state goes back whatever it
+// holds.
+func (c *Conn) endSend() {
+	c.mu.Lock()
+	c.w.users--
+	if c.w.users > 0 {
+		c.mu.Unlock() // the other holder's fields are its own until it ends too
+		return
+	}
+	st := c.w.sendState
+	idle := st.buf == nil && st.held == nil && st.stalledSince == 0 && st.raw.bound == 0 && st.eng.Idle() && st.dl.idle()
+	ended := !idle && (c.closing.closed.Load() || c.w.err != nil)
+	if !idle && !ended {
+		c.mu.Unlock()
+		return
+	}
+	c.w.sendState = nil
+	c.mu.Unlock()
+	if ended {
+		st.dl.release() // a late watch finds no state (Conn.expire)
+		if st.bufp != nil {
+			writeBuffers.Put(st.bufp)
+		}
+		if st.held != nil {
+			*st.held = (*st.held)[:0]
+			holdBuffers.Put(st.held)
+			c.w.holding.Store(false)
+		}
+	}
+	*st = sendState{raw: rawWrites{fn: st.raw.fn}}
+	sendStates.Put(st)
+}
+
 // writeBuffer returns the connection's write buffer; the caller holds msgLock. A buffer of
 // the default size comes from a pool and goes back after the message (endMessage), so an
 // idle connection holds none.
