@@ -287,9 +287,13 @@ func (c *Conn) closeTransport() bool {
 	c.mu.Lock()
 	if c.r.readState != nil {
 		c.r.dl.release()
+	} else {
+		c.r.watch.end()
 	}
 	if c.w.sendState != nil {
 		c.w.dl.release()
+	} else {
+		c.w.watch.end() // the writes' context is watched between calls
 	}
 	var watcher closeWatcher
 	if c.seldom != nil {

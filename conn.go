@@ -110,7 +110,8 @@ type reading struct {
 	owner atomic.Uint32 // who holds lock: a readOwner
 	more  atomic.Bool   // input for the next message is buffered: replies may be held (coalesce.go)
 	limit atomic.Int64
-	err   error // sticky: the read side has ended
+	err   error    // sticky: the read side has ended
+	watch ctxWatch // of the reads' context (deadline.go)
 
 	*readState // nil while idle
 }
@@ -152,7 +153,8 @@ const (
 type writing struct {
 	msgLock   waitLock
 	frameLock waitLock
-	err       error // under frameLock; sticky
+	err       error    // under frameLock; sticky
+	watch     ctxWatch // of the writes' context (deadline.go)
 
 	holding      atomic.Bool // held has frames (coalesce.go)
 	users        int16       // holders of msgLock and frameLock using sendState; under Conn.mu
@@ -239,7 +241,7 @@ func (cfg *connConfig) engines() (engine.Config, engine.SenderConfig) {
 
 // adoptRead makes st, a zero readState, the reading side's working state.
 func (c *Conn) adoptRead(st *readState) {
-	st.dl.owner = c
+	st.dl.owner, st.dl.watch = c, &c.r.watch
 	st.engLimit = c.r.limit.Load()
 	st.eng.Init(engine.Config{Client: c.client, ReadLimit: st.engLimit, MaxFragments: int(c.opts.maxFragments), Inflater: c.ext.inflater})
 	c.mu.Lock()

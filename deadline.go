@@ -32,11 +32,10 @@ type deadline struct {
 	owner deadlineOwner
 	write bool // the write deadline, else the read deadline
 
-	active bool // a call with done is in progress; under mu, as are the fields below
+	active bool // a call with a watched context is in progress; under mu, as are the fields below
 	ended  bool // the connection has ended: no context is watched any more
 	mu     sync.Mutex
-	done   <-chan struct{} // cancellation channel being watched
-	stop   func() bool     // stops the watch of done
+	watch  *ctxWatch // the side's watch, which the Conn keeps
 	// Deadlines in Unix nanoseconds, 0 for none (a time.Time is three times the size, and a
 	// connection has two of these).
 	ctxAt   int64 // the deadline of the call's context, or setAt's; 0 outside a call
@@ -45,10 +44,17 @@ type deadline struct {
 	current int64 // the deadline set on the conn
 }
 
-// idle reports whether d holds nothing between calls: no context watched, no deadline on the
-// conn. Only the owner of the direction calls it (begin sets stop; setLocked sets current
-// outside a watch only for the owner).
-func (d *deadline) idle() bool { return d.stop == nil && d.current == 0 }
+// ctxWatch is the watch of the cancellation of the context a side's calls run under. The Conn
+// keeps it rather than the side's working state, so that a side whose calls reuse one
+// long-lived context can give its state back between calls and find the watch again.
+type ctxWatch struct {
+	done <-chan struct{} // the cancellation channel being watched
+	stop func() bool     // stops the watch of done
+}
+
+// idle reports whether d leaves nothing on the conn between calls. The caller owns the
+// direction and holds Conn.mu, under which a watch's expire sets current.
+func (d *deadline) idle() bool { return d.current == 0 }
 
 // deadlineOwner is the connection a deadline belongs to (a Conn): it has the net.Conn whose
 // deadlines are set, and finds the deadline again for a watch that fires, as the deadline may
@@ -81,7 +87,7 @@ func (d *deadline) begin(ctx context.Context) error {
 	}
 	dl, _ := ctx.Deadline()
 	t := unixNano(dl)
-	if done == nil && d.stop == nil && t == 0 && d.current == 0 {
+	if done == nil && d.watch.stop == nil && t == 0 && d.current == 0 {
 		// Nothing to apply and nothing watching: no lock needed (expire runs only for a
 		// watched context, and the other methods only in the goroutine that owns this
 		// direction).
@@ -89,14 +95,14 @@ func (d *deadline) begin(ctx context.Context) error {
 		return nil
 	}
 	d.mu.Lock()
-	if done != d.done {
-		if d.stop != nil {
-			d.stop()
+	if w := d.watch; done != w.done {
+		if w.stop != nil {
+			w.stop()
 		}
-		d.done, d.stop = done, nil
+		w.done, w.stop = done, nil
 		if done != nil && !d.ended {
 			owner, write := d.owner, d.write
-			d.stop = context.AfterFunc(ctx, func() { owner.expire(write, done) })
+			w.stop = context.AfterFunc(ctx, func() { owner.expire(write, done) })
 		}
 	}
 	d.active = true
@@ -109,7 +115,7 @@ func (d *deadline) begin(ctx context.Context) error {
 // end marks the call begun by begin as finished: its bound ends with it.
 func (d *deadline) end() {
 	d.ctxAt = 0 // only the goroutine that owns this direction reads it
-	if d.stop == nil {
+	if d.watch.stop == nil {
 		return // nothing watches a context
 	}
 	d.mu.Lock()
@@ -122,16 +128,35 @@ func (d *deadline) end() {
 func (d *deadline) release() {
 	d.mu.Lock()
 	d.ended = true
-	if d.stop != nil {
-		d.stop() // stop stays set: the owner reads it without the lock
-	}
+	d.watch.end()
 	d.mu.Unlock()
+}
+
+// forget stops watching the context of the calls made so far and lifts their bounds from the
+// conn, for a side that goes idle after calls of wsx's own (settleRead).
+func (d *deadline) forget() {
+	d.mu.Lock()
+	if w := d.watch; w.stop != nil {
+		w.stop()
+		w.done, w.stop = nil, nil
+	}
+	d.active = false
+	d.ctxAt, d.stallAt, d.waitAt = 0, 0, 0
+	d.setLocked(0)
+	d.mu.Unlock()
+}
+
+// end stops the watch for good (stop stays set: the owner reads it without a lock).
+func (w *ctxWatch) end() {
+	if w.stop != nil {
+		w.stop()
+	}
 }
 
 // expire interrupts a call in progress whose context was cancelled; the caller holds Conn.mu.
 func (d *deadline) expire(done <-chan struct{}) {
 	d.mu.Lock()
-	if d.active && d.done == done {
+	if d.active && d.watch.done == done {
 		d.setLocked(aLongTimeAgo)
 	}
 	d.mu.Unlock()
@@ -180,7 +205,7 @@ func (d *deadline) disarmStall() {
 // settle lifts what an ended call or wait left on the conn before I/O whose only bound is the
 // one in force.
 func (d *deadline) settle() {
-	if d.stop == nil && d.current == d.inForce() {
+	if d.watch.stop == nil && d.current == d.inForce() {
 		return // nothing else sets the conn's deadline when no context is watched
 	}
 	d.mu.Lock()

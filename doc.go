@@ -55,13 +55,15 @@
 // let progress closes it after the same time, and the memory all connections' messages in
 // progress hold together is bounded by SetMessageMemoryLimit.
 //
-// An idle connection costs its goroutine and about 300 bytes besides its socket. The working
+// An idle connection costs its goroutine and about 350 bytes besides its socket. The working
 // state of each side (the protocol engine's half, deadlines, buffers: about half a kilobyte
 // each) comes from a pool while a call reads or writes and goes back once nothing is left in it,
-// so that a read loop parked between messages on a TCP socket holds none. A read whose context
-// can be cancelled keeps the reading side's state while it waits, as the context is watched:
-// read loops of long-lived idle connections are cheapest with context.Background (bound them
-// with KeepAlive or a Ping instead).
+// so that a read loop parked between messages on a TCP socket holds none, whatever context the
+// writes use. A read whose context can be cancelled keeps the reading side's state while it
+// waits, as the cancellation must interrupt it there: read loops of long-lived idle connections
+// are cheapest with context.Background (bound them with KeepAlive or a Ping instead). On
+// transports that are not sockets (TLS, HTTP/2 and HTTP/3 streams) a read waits in
+// net.Conn.Read with its buffer and state.
 //
 // Every call takes a context. A read whose context expires returns its error and leaves the
 // connection usable; the next read carries on. A write that expires part-way through a frame

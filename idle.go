@@ -50,10 +50,14 @@ func (c *Conn) attachPooledRead() bool {
 func (c *Conn) parkRead() {
 	st := c.r.readState
 	if st == nil || st.buf != nil || !st.eng.Idle() || st.handed || st.resume || st.queuing || st.stalling ||
-		st.held.holding() || st.grown != 0 || len(st.queued) != 0 || !st.dl.idle() {
+		st.held.holding() || st.grown != 0 || len(st.queued) != 0 {
 		return
 	}
-	c.mu.Lock()
+	c.mu.Lock() // a watch's expire sets the deadline under it
+	if c.r.watch.stop != nil || !st.dl.idle() {
+		c.mu.Unlock()
+		return // (a read whose context is watched waits with its state: a cancellation interrupts it there)
+	}
 	c.r.readState = nil
 	c.mu.Unlock()
 	*st = readState{}
@@ -75,3 +79,17 @@ func (c *Conn) expire(write bool, done <-chan struct{}) {
 
 // conn is the transport, for its deadlines.
 func (c *Conn) conn() net.Conn { return c.nc }
+
+// settleRead gives the reading side's state back after wsx read by itself (Ping), unless the
+// read stopped at buffered input: nobody reads the connection meanwhile, perhaps for good (a
+// connection the application only writes to), and the application's next read takes a state
+// again. The watch of Ping's context ends here rather than waiting for a next call under the
+// same context, which wsx's own reads do not make. The caller holds the read lock.
+func (c *Conn) settleRead() {
+	if c.r.readState == nil || c.r.err != nil {
+		return // unlockRead drops what an ended read side holds
+	}
+	c.r.dl.forget()
+	c.releaseReadBuffer()
+	c.parkRead()
+}

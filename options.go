@@ -46,7 +46,8 @@ type ConnOptions struct {
 	// ReadBufferSize and WriteBufferSize size the connection's I/O buffers. Zero means
 	// DefaultReadBufferSize or DefaultWriteBufferSize. The read buffer is never smaller than
 	// a whole control frame, and neither is larger than 1 GiB. Buffers of the default sizes
-	// come from pools and go back while the connection waits; others stay with it.
+	// come from pools and go back while the connection waits; others stay with it, and with
+	// them the working state of their side (about half a kilobyte, see the package doc).
 	ReadBufferSize  int
 	WriteBufferSize int
 

@@ -54,6 +54,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 			c.r.owner.Store(uint32(ownerWSX))
 			c.attachRead()
 			err := c.readUntilPong(ctx, ch)
+			c.settleRead()
 			c.unlockRead()
 			if err != nil {
 				return err

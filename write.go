@@ -438,7 +438,7 @@ func (c *Conn) beginSend() {
 			st.bindRaw() // once for the state's life, not for each connection
 		}
 		st.c = c
-		st.dl.owner, st.dl.write = c, true
+		st.dl.owner, st.dl.write, st.dl.watch = c, true, &c.w.watch
 		st.dl.ended = c.closing.closed.Load()
 		scfg := c.ext.sender
 		scfg.Client = c.client
