@@ -378,13 +378,20 @@ func TestIdleStateWritesWithLongLivedContext(t *testing.T) {
 	go func() { done <- c.Write(ctx, MessageBinary, make([]byte, 64<<20)) }()
 	time.Sleep(50 * time.Millisecond)
 	cancel()
+	awaitCanceled(t, done, "the blocked write")
+}
+
+// awaitCanceled waits for the error of a call whose context was just cancelled: it must be
+// context.Canceled, and come within 5 s.
+func awaitCanceled(t *testing.T, done <-chan error, what string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("blocked write after cancel: %v, want context.Canceled", err)
+			t.Fatalf("%s after its context's cancellation: %v, want context.Canceled", what, err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("cancelling the context did not end the blocked write")
+		t.Fatalf("%s ignored its context's cancellation", what)
 	}
 }
 
