@@ -64,9 +64,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	err := c.closeHandshake(code, reason)
 	c.closing.mu.Lock()
 	c.closing.finished = true
-	c.mu.Lock()
-	rs := c.seldom // the other Close calls that wait, if any
-	c.mu.Unlock()
+	rs := c.madeRare() // the other Close calls that wait, if any
 	c.closing.mu.Unlock()
 	if rs != nil {
 		rs.closeErr = err

@@ -103,6 +103,13 @@ func (c *Conn) rare() *rareState {
 	return m
 }
 
+// madeRare returns c's rareState if it has been made, else nil.
+func (c *Conn) madeRare() *rareState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seldom
+}
+
 // reading is the receiving side of a Conn. Its working state belongs to the goroutine that
 // holds lock.
 type reading struct {

@@ -20,12 +20,8 @@ var readStates, sendStates sync.Pool
 // attachRead gives the reading side its working state, if it has none; the caller holds the
 // read lock.
 func (c *Conn) attachRead() {
-	if c.r.readState == nil {
-		st, _ := readStates.Get().(*readState)
-		if st == nil {
-			st = new(readState)
-		}
-		c.adoptRead(st)
+	if !c.attachPooledRead() {
+		c.adoptRead(new(readState))
 	}
 }
 
@@ -60,6 +56,11 @@ func (c *Conn) parkRead() {
 	}
 	c.r.readState = nil
 	c.mu.Unlock()
+	putReadState(st)
+}
+
+// putReadState gives st, which the reading side no longer has, back to its pool.
+func putReadState(st *readState) {
 	*st = readState{}
 	readStates.Put(st)
 }

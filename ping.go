@@ -118,9 +118,7 @@ func (c *Conn) pongReceived(p []byte) {
 		return
 	}
 	id := binary.BigEndian.Uint64(p)
-	c.mu.Lock()
-	rs := c.seldom
-	c.mu.Unlock()
+	rs := c.madeRare()
 	if rs == nil {
 		return // no Ping ever waited
 	}

@@ -94,7 +94,7 @@ func (c *Conn) writev(bufs *net.Buffers) (int64, error) {
 	return c.writeRaw()
 }
 
-// writeRaw writes wbuf or wv through RawConn.Write.
+// writeRaw writes w.raw.buf or w.raw.bufs through RawConn.Write.
 func (c *Conn) writeRaw() (int64, error) {
 	r := &c.w.raw
 	c.w.dl.settle()

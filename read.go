@@ -202,8 +202,7 @@ func (c *Conn) dropRead() {
 	c.r.readState = nil
 	c.mu.Unlock()
 	st.dl.release() // a late watch finds no state (Conn.expire)
-	*st = readState{}
-	readStates.Put(st)
+	putReadState(st)
 }
 
 // releaseMessage gives back what wsx held of a message for ReadMessage.

@@ -198,9 +198,12 @@ func (w *messageState) fail(err error) error {
 	return err
 }
 
-// close sends the final fragment and lets the next message go.
+// close sends the final fragment, forgets the message and lets the next one go.
 func (w *messageState) close() error {
-	defer w.c.endMessage()
+	defer func(c *Conn) {
+		*w = messageState{} // its context must not outlive it
+		c.endMessage()
+	}(w.c)
 	var textErr error
 	if w.op == frame.OpText {
 		if err := w.c.w.eng.EndText(); err != nil && w.err == nil {
@@ -510,7 +513,6 @@ func (c *Conn) endMessage() {
 		writeBuffers.Put(c.w.bufp)
 		c.w.bufp, c.w.buf = nil, nil
 	}
-	c.w.msg = messageState{}
 	c.endSend()
 	c.w.msgLock.unlock()
 }
